@@ -1,0 +1,92 @@
+"""Tables that compare models within one source: scores by task category and average ranks with 95% CI."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._db import BenchmarkDB, parse_size
+from ._exceptions import ParameterError, check_choice, did_you_mean
+
+RANK_OBJECTIVES = {"finetuned": "finetuned_score", "tunability": "gain", "base": "base_score"}
+DEFAULT_SOURCE = "distil_guide_2025"
+
+
+def check_source(db: BenchmarkDB, source: str) -> str:
+    if source not in db.sources.index:
+        raise ParameterError(
+            f"Unknown source {source!r}. Known sources: {', '.join(db.sources.index)}." + did_you_mean(source, list(db.sources.index))
+        )
+    return source
+
+
+def _filter_models(db: BenchmarkDB, ids: pd.Index, families: Sequence[str] | None, max_params: float | str | None) -> pd.Index:
+    m = db.models.reindex(ids)
+    keep = np.ones(len(m), bool)
+    if families:
+        keep &= m["family"].str.lower().isin([f.lower() for f in families]).to_numpy()
+    if max_params is not None:
+        keep &= (m["params_b"].astype(float) <= parse_size(max_params)).to_numpy()
+    return ids[keep]
+
+
+def category_table(
+    db: BenchmarkDB, source: str = DEFAULT_SOURCE, *, value: str = "finetuned", families: Sequence[str] | None = None,
+    max_params: float | str | None = None, sort_by: str | None = None,
+) -> pd.DataFrame:
+    """Mean score per task category (columns) for each model (rows) of one source, plus params and the mean."""
+    check_source(db, source)
+    check_choice("value", value, list(RANK_OBJECTIVES))
+    r = db.primary_results[db.primary_results["source_id"] == source]
+    r = r.assign(v=_values(r, value)).dropna(subset=["v"])
+    if not len(r):
+        raise ParameterError(f"Source {source!r} has no {value} scores. Try --value base, or another --source.")
+    t = r.pivot_table(index="model_id", columns="category", values="v", aggfunc="mean")
+    t = t.loc[_filter_models(db, t.index, families, max_params)]
+    t.insert(0, "params_b", db.models["params_b"].reindex(t.index).to_numpy())
+    t["mean"] = t.drop(columns="params_b").mean(axis=1)
+    key = sort_by or "mean"
+    if key not in t.columns:
+        raise ParameterError(f"Cannot sort by {key!r}; columns are {', '.join(map(str, t.columns))}." + did_you_mean(key, list(map(str, t.columns))))
+    return t.sort_values(key, ascending=key == "params_b")
+
+
+def _values(r: pd.DataFrame, value: str) -> pd.Series:
+    if value == "tunability":
+        return r["finetuned_score"] - r["base_score"]
+    return r[RANK_OBJECTIVES[value]]
+
+
+def average_ranks(
+    db: BenchmarkDB, source: str, objective: str = "finetuned", *, families: Sequence[str] | None = None,
+    max_params: float | str | None = None,
+) -> pd.DataFrame:
+    """Rank models on each task of ``source`` (1 = best), then average: mean rank, 95% CI half-width, n tasks.
+
+    The CI is 1.96 × standard deviation of the ranks / sqrt(number of tasks), as in the seed's rank tables.
+    Only tasks with at least two ranked models count.
+    """
+    check_source(db, source)
+    check_choice("objective", objective, list(RANK_OBJECTIVES))
+    r = db.primary_results[db.primary_results["source_id"] == source]
+    r = r[r["model_id"].isin(_filter_models(db, pd.Index(r["model_id"].unique()), families, max_params))]
+    r = r.assign(v=_values(r, objective)).dropna(subset=["v"])
+    hib = db.tasks["higher_is_better"].reindex(r["task_id"]).to_numpy(dtype=bool)
+    r = r.assign(v=np.where(hib | (objective == "tunability"), r["v"], -r["v"]))
+    n_per_task = r.groupby("task_id")["model_id"].transform("count")
+    r = r[n_per_task >= 2]
+    if not len(r):
+        return pd.DataFrame(columns=["model_id", "avg_rank", "ci95", "n_tasks"])
+    r = r.assign(rank=r.groupby("task_id")["v"].rank(ascending=False, method="average"))
+    g = r.groupby("model_id")["rank"]
+    out = pd.DataFrame({"avg_rank": g.mean(), "sd": g.std(ddof=1), "n_tasks": g.count()})
+    out["ci95"] = 1.96 * out["sd"].fillna(0) / np.sqrt(out["n_tasks"])
+    return out.drop(columns="sd").reset_index().sort_values(["avg_rank", "model_id"]).reset_index(drop=True)
+
+
+def published_ranks(db: BenchmarkDB, source: str, objective: str = "finetuned") -> pd.DataFrame:
+    """The average-rank table as the source published it (may list only its top models)."""
+    r = db.rankings[(db.rankings["source_id"] == source) & (db.rankings["objective"] == objective)]
+    return r[["model_id", "avg_rank", "ci95", "n_tasks", "notes"]].sort_values("avg_rank").reset_index(drop=True)

@@ -1,0 +1,395 @@
+"""The benchmark database: plain CSV files validated by pydantic on load.
+
+The files live in ``benchmarks_db/`` (see ``docs/database.md``). ``load_db()`` reads them into pandas
+frames held by a :class:`BenchmarkDB`; a malformed row raises :class:`DatabaseError` naming the file, the
+line and the field. ``validate_db()`` returns every problem instead of raising on the first ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from ._exceptions import DatabaseError, UnknownModelError, did_you_mean
+
+SCHEMA_VERSION = 1
+#: Models at or above this size (or served only by an API) are kept as references, never recommended.
+REFERENCE_PARAMS_B = 70.0
+#: Context length assumed when estimating the KV cache for the memory constraint.
+MEMORY_CONTEXT_TOKENS = 4096
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank(cls, v: Any, info: ValidationInfo) -> Any:
+        if isinstance(v, str) and v.strip() == "":
+            field = cls.model_fields[info.field_name or ""]
+            return None if field.is_required() else field.get_default(call_default_factory=True)
+        return v
+
+
+class SourceRow(_Row):
+    source_id: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str
+    kind: Literal["paper", "blog", "readme", "leaderboard", "seed", "local"]
+    url: str | None = None
+    setup: str | None = None
+    notes: str | None = None
+
+
+class ModelRow(_Row):
+    model_id: str
+    family: str
+    params_b: float | None = Field(default=None, gt=0)
+    variant: Literal["base", "instruct"]
+    context_len: int | None = Field(default=None, gt=0)
+    license: str | None = None
+    commercial_use: Literal["yes", "no", "restricted"] | None = None
+    release_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
+    layers: int | None = Field(default=None, gt=0)
+    hidden_size: int | None = Field(default=None, gt=0)
+    n_heads: int | None = Field(default=None, gt=0)
+    n_kv_heads: int | None = Field(default=None, gt=0)
+    head_dim: int | None = Field(default=None, gt=0)
+    vocab: int | None = Field(default=None, gt=0)
+    attention: str | None = None
+    api_only: bool = False
+    aliases: str | None = None
+    source_url: str | None = None
+    notes: str | None = None
+
+
+
+class TaskRow(_Row):
+    task_id: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    category: str
+    metric: str
+    higher_is_better: bool = True
+    dataset: str | None = None
+    description: str
+    prompt_template: str | None = None
+    example_inputs: list[str] = Field(default_factory=list)
+    output_format: Literal["label", "spans", "json", "tool_call", "free_text"] | None = None
+    source_url: str | None = None
+
+
+    @field_validator("example_inputs", mode="before")
+    @classmethod
+    def _json_list(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"must be a JSON array of strings ({e.msg})") from None
+        return v
+
+
+class ResultRow(_Row):
+    source_id: str
+    model_id: str
+    task_id: str
+    metric: str
+    primary: bool = True
+    base_score: float | None = Field(default=None, ge=0, le=1)
+    finetuned_score: float | None = Field(default=None, ge=0, le=1)
+    base_setting: str | None = None
+    provenance: Literal["EXACT", "DERIVED", "APPROXIMATE", "SECONDARY", "ASSUMED", "LOCAL"] = "EXACT"
+    notes: str | None = None
+
+
+
+class RankingRow(_Row):
+    source_id: str
+    objective: Literal["finetuned", "tunability", "base"]
+    model_id: str
+    avg_rank: float = Field(gt=0)
+    ci95: float | None = Field(default=None, ge=0)
+    n_tasks: int | None = Field(default=None, gt=0)
+    notes: str | None = None
+
+
+_FILES: dict[str, type[_Row]] = {
+    "sources.csv": SourceRow,
+    "models.csv": ModelRow,
+    "tasks.csv": TaskRow,
+    "results.csv": ResultRow,
+    "rankings.csv": RankingRow,
+}
+
+
+@dataclass(frozen=True)
+class DBIssue:
+    """One problem found in a database file."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: field {self.field!r}: {self.message}"
+
+
+def default_db_path() -> Path:
+    """Where the shipped database lives (``SLMSELECT_DB`` overrides)."""
+    env = os.environ.get("SLMSELECT_DB")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    for cand in (here / "benchmarks_db", here.parent / "benchmarks_db"):
+        if (cand / "meta.json").exists():
+            return cand
+    raise DatabaseError(
+        "The benchmark database was not found next to the package. Reinstall slmselect, "
+        "or point SLMSELECT_DB at a folder holding meta.json and the CSV files."
+    )
+
+
+def _read_rows(path: Path, model: type[_Row], issues: list[DBIssue]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        issues.append(DBIssue(path.name, 0, "-", "file is missing"))
+        return rows
+    except UnicodeDecodeError as e:
+        issues.append(DBIssue(path.name, 0, "-", f"not UTF-8 (byte {e.start}); re-save the file as UTF-8"))
+        return rows
+    reader = csv.DictReader(text.splitlines(keepends=True))
+    expected = list(model.model_fields)
+    header = reader.fieldnames or []
+    missing = [c for c in expected if c not in header and model.model_fields[c].is_required()]
+    unknown = [c for c in header if c not in expected]
+    if missing or unknown:
+        msg = []
+        if missing:
+            msg.append(f"missing columns {missing}")
+        if unknown:
+            msg.append(f"unknown columns {unknown}" + did_you_mean(unknown[0], expected))
+        issues.append(DBIssue(path.name, 1, ",".join(missing + unknown), "; ".join(msg)))
+        return rows
+    for raw in reader:
+        line = reader.line_num
+        if None in raw:  # more cells than header columns
+            issues.append(DBIssue(path.name, line, "-", f"{len(header) + len(raw[None])} cells for {len(header)} columns"))
+            continue
+        try:
+            rows.append(model.model_validate(raw).model_dump())
+        except ValidationError as e:
+            for err in e.errors():
+                field = ".".join(str(x) for x in err["loc"]) or "-"
+                issues.append(DBIssue(path.name, line, field, f"{err['msg']} (got {raw.get(field)!r})"))
+    return rows
+
+
+def _check_references(frames: dict[str, pd.DataFrame], issues: list[DBIssue]) -> None:
+    known = {
+        "source_id": set(frames["sources.csv"].get("source_id", [])),
+        "model_id": set(frames["models.csv"].get("model_id", [])),
+        "task_id": set(frames["tasks.csv"].get("task_id", [])),
+    }
+    for fname, keys in (("models.csv", ["model_id"]), ("tasks.csv", ["task_id"]), ("sources.csv", ["source_id"])):
+        df = frames[fname]
+        if len(df):
+            for i in np.flatnonzero(df.duplicated(keys).to_numpy()):
+                issues.append(DBIssue(fname, int(i) + 2, keys[0], f"duplicate {keys[0]} {df.iloc[i][keys[0]]!r}"))
+    for fname, cols in (("results.csv", ["source_id", "model_id", "task_id"]), ("rankings.csv", ["source_id", "model_id"])):
+        df = frames[fname]
+        for col in cols:
+            if not len(df):
+                continue
+            bad = ~df[col].isin(known[col])
+            for i in np.flatnonzero(bad.to_numpy()):
+                val = df.iloc[i][col]
+                issues.append(
+                    DBIssue(fname, int(i) + 2, col, f"{val!r} is not in {col.split('_')[0]}s" + did_you_mean(val, known[col]))
+                )
+    res = frames["results.csv"]
+    if len(res):
+        dup = res.duplicated(["source_id", "model_id", "task_id", "metric"])
+        for i in np.flatnonzero(dup.to_numpy()):
+            issues.append(DBIssue("results.csv", int(i) + 2, "metric", "duplicate (source_id, model_id, task_id, metric)"))
+        empty = res["base_score"].isna() & res["finetuned_score"].isna()
+        for i in np.flatnonzero(empty.to_numpy()):
+            issues.append(DBIssue("results.csv", int(i) + 2, "base_score", "row has neither a base nor a fine-tuned score"))
+
+
+def _read_all(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame], list[DBIssue]]:
+    issues: list[DBIssue] = []
+    meta: dict[str, Any] = {}
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            issues.append(
+                DBIssue("meta.json", 1, "schema_version", f"is {meta.get('schema_version')!r}; this slmselect reads {SCHEMA_VERSION}")
+            )
+    except FileNotFoundError:
+        issues.append(DBIssue("meta.json", 0, "-", f"missing in {path}"))
+    except json.JSONDecodeError as e:
+        issues.append(DBIssue("meta.json", e.lineno, "-", f"invalid JSON: {e.msg}"))
+    frames = {}
+    for fname, model in _FILES.items():
+        rows = _read_rows(path / fname, model, issues)
+        frames[fname] = pd.DataFrame(rows, columns=list(model.model_fields))
+    _check_references(frames, issues)
+    return meta, frames, issues
+
+
+def validate_db(path: str | os.PathLike[str] | None = None) -> list[DBIssue]:
+    """Check every database file and return the problems found (an empty list when all is well)."""
+    p = Path(path) if path is not None else default_db_path()
+    if not p.is_dir():
+        return [DBIssue(str(p), 0, "-", "not a directory")]
+    return _read_all(p)[2]
+
+
+def estimate_memory_gb(
+    params_b: Any, layers: Any, n_kv_heads: Any, head_dim: Any, *, context: int = MEMORY_CONTEXT_TOKENS, bytes_per_param: float = 2.0
+) -> np.ndarray:
+    """Inference memory in GB: weights at ``bytes_per_param`` + a KV cache for ``context`` tokens + 10 %.
+
+    Works elementwise on arrays; when the architecture is unknown the KV cache is taken as 15 % of weights.
+    """
+    p = np.asarray(params_b, dtype=float) * 1e9
+    weights = p * bytes_per_param
+    kv = 2.0 * np.asarray(layers, float) * np.asarray(n_kv_heads, float) * np.asarray(head_dim, float) * context * bytes_per_param
+    kv = np.where(np.isnan(kv), 0.15 * weights, kv)
+    return (weights + kv) * 1.10 / 1e9
+
+
+class BenchmarkDB:
+    """Benchmark results, models, tasks and sources as pandas frames.
+
+    Attributes: ``models`` (indexed by model_id, with derived ``memory_gb`` and ``reference``), ``tasks``
+    (indexed by task_id), ``results``, ``sources`` (indexed by source_id), ``rankings``, ``meta``, ``path``.
+    """
+
+    def __init__(
+        self,
+        *,
+        models: pd.DataFrame,
+        tasks: pd.DataFrame,
+        results: pd.DataFrame,
+        sources: pd.DataFrame,
+        rankings: pd.DataFrame,
+        meta: dict[str, Any] | None = None,
+        path: Path | None = None,
+    ) -> None:
+        models = models.set_index("model_id", drop=False) if "model_id" in models.columns else models
+        models = models.copy()
+        models["memory_gb"] = estimate_memory_gb(
+            models["params_b"].astype(float), models["layers"].astype(float),
+            models["n_kv_heads"].astype(float), models["head_dim"].astype(float),
+        )
+        models["reference"] = models["api_only"].astype(bool) | (models["params_b"].astype(float) >= REFERENCE_PARAMS_B)
+        self.models = models
+        self.tasks = tasks.set_index("task_id", drop=False) if "task_id" in tasks.columns else tasks
+        self.results = results.reset_index(drop=True)
+        self.sources = sources.set_index("source_id", drop=False) if "source_id" in sources.columns else sources
+        self.rankings = rankings.reset_index(drop=True)
+        self.meta = meta or {"schema_version": SCHEMA_VERSION}
+        self.path = path
+
+    def __repr__(self) -> str:
+        return (
+            f"BenchmarkDB({len(self.models)} models, {len(self.tasks)} tasks, {len(self.results)} results, "
+            f"{len(self.sources)} sources, path={str(self.path) if self.path else None!r})"
+        )
+
+    @cached_property
+    def _alias_map(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for mid, aliases in zip(self.models["model_id"], self.models["aliases"].fillna("")):
+            out[mid.lower()] = mid
+            out[mid.split("/")[-1].lower()] = mid
+            for a in str(aliases).split(";"):
+                if a.strip():
+                    out[a.strip().lower()] = mid
+        return out
+
+    def resolve_model(self, name: str) -> str:
+        """Map a model id or alias (case-insensitive) to its database id, or raise UnknownModelError."""
+        mid = self._alias_map.get(str(name).strip().lower())
+        if mid is None:
+            raise UnknownModelError(
+                f"Model {name!r} is not in the benchmark database." + did_you_mean(str(name), list(self.models["model_id"]))
+                + " List the known ids with `slmselect compare --list-models`."
+            )
+        return mid
+
+    @cached_property
+    def primary_results(self) -> pd.DataFrame:
+        """Results of each source's ranking metric, joined with task category."""
+        r = self.results[self.results["primary"].astype(bool)]
+        return r.merge(self.tasks[["category"]], left_on="task_id", right_index=True, how="left")
+
+    def with_results(self, extra: pd.DataFrame, extra_tasks: pd.DataFrame, extra_sources: pd.DataFrame) -> "BenchmarkDB":
+        """A new database with more results (e.g. local measurements) appended."""
+        return BenchmarkDB(
+            models=self.models.drop(columns=["memory_gb", "reference"]).reset_index(drop=True),
+            tasks=pd.concat([self.tasks.reset_index(drop=True), extra_tasks], ignore_index=True),
+            results=pd.concat([self.results, extra], ignore_index=True),
+            sources=pd.concat([self.sources.reset_index(drop=True), extra_sources], ignore_index=True),
+            rankings=self.rankings,
+            meta=self.meta,
+            path=self.path,
+        )
+
+
+_CACHE: dict[tuple[str, tuple[float, ...]], BenchmarkDB] = {}
+
+
+def load_db(path: str | os.PathLike[str] | None = None) -> BenchmarkDB:
+    """Load and validate the benchmark database (the shipped one by default).
+
+    Raises :class:`DatabaseError` listing the first problems (file, line, field) when a file is malformed.
+    Loads are cached per folder until a file changes.
+    """
+    p = Path(path) if path is not None else default_db_path()
+    if not p.is_dir():
+        raise DatabaseError(f"Benchmark database folder {str(p)!r} does not exist; pass a folder holding meta.json and the CSV files.")
+    key = (str(p.resolve()), tuple((p / f).stat().st_mtime if (p / f).exists() else -1.0 for f in ["meta.json", *_FILES]))
+    if key in _CACHE:
+        return _CACHE[key]
+    meta, frames, issues = _read_all(p)
+    if issues:
+        shown = "\n  ".join(str(i) for i in issues[:10])
+        more = f"\n  ... and {len(issues) - 10} more" if len(issues) > 10 else ""
+        raise DatabaseError(f"The benchmark database in {p} has {len(issues)} problem(s):\n  {shown}{more}\nRun `slmselect db validate {p}` for all of them.")
+    db = BenchmarkDB(
+        models=frames["models.csv"], tasks=frames["tasks.csv"], results=frames["results.csv"],
+        sources=frames["sources.csv"], rankings=frames["rankings.csv"], meta=meta, path=p,
+    )
+    _CACHE.clear()
+    _CACHE[key] = db
+    return db
+
+
+def parse_size(value: Any, *, name: str = "max_params") -> float:
+    """Parse a parameter count: 1.5 (billions), '1.5B', '500M', '270m' -> billions."""
+    from ._exceptions import ParameterError
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value <= 0:
+            raise ParameterError(f"The {name!r} parameter must be positive; got {value}.")
+        return float(value)
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([bBmMkK]?)\s*", str(value))
+    if not m:
+        raise ParameterError(f"The {name!r} parameter must be a number of billions or a size like '1.5B' or '500M'; got {value!r}.")
+    num, unit = float(m.group(1)), m.group(2).lower()
+    return num * {"": 1.0, "b": 1.0, "m": 1e-3, "k": 1e-6}[unit]

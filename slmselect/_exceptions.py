@@ -1,0 +1,83 @@
+"""Exceptions raised by slmselect.
+
+Every error the library raises on purpose derives from one root::
+
+    SlmselectError
+    ├── InputError            bad examples or files: empty, malformed line, unknown fields, bad encoding
+    ├── ParameterError        a bad argument value (objective, licence, top_k, ...); suggests the closest valid value
+    │   └── UnknownModelError  a model id that is neither in the database nor resolvable
+    ├── DatabaseError         a benchmark database file that does not validate (names file, line, field)
+    ├── NoCandidatesError     constraints that no model satisfies (says which constraint to relax)
+    └── ConfirmError          a confirm run that could not measure anything
+        └── ModelLoadError    weights that cannot be found, converted or loaded
+
+Each message says what was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class SlmselectError(Exception):
+    """Root of every error slmselect raises on purpose."""
+
+
+class InputError(SlmselectError, ValueError):
+    """The task examples (or a file holding them) cannot be used as given."""
+
+
+class ParameterError(SlmselectError, ValueError):
+    """An argument has a value slmselect does not accept."""
+
+
+class UnknownModelError(ParameterError):
+    """A model id is not in the benchmark database and cannot be resolved."""
+
+
+class DatabaseError(SlmselectError):
+    """A benchmark database file is malformed."""
+
+
+class NoCandidatesError(SlmselectError):
+    """No model satisfies the constraints given."""
+
+    def __init__(self, message: str, *, excluded: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.excluded = excluded or {}
+
+
+class ConfirmError(SlmselectError):
+    """A confirm run could not measure any candidate."""
+
+
+class ModelLoadError(ConfirmError):
+    """Weights could not be found, converted or loaded."""
+
+
+def did_you_mean(value: str, choices: Iterable[str], *, n: int = 3) -> str:
+    """Return ' Did you mean 'x'?' (or '') for a mistyped ``value``."""
+    choices = list(choices)
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(value.lower(), list(lowered), n=n, cutoff=0.5)
+    if not close:
+        # substring matches catch 'qwen3-4b' -> 'Qwen/Qwen3-4B-Instruct-2507'
+        close = [c for c in lowered if value.lower() in c][:n]
+    if not close:
+        return ""
+    names = ", ".join(repr(lowered[c]) for c in close)
+    return f" Did you mean {names}?"
+
+
+def check_choice(name: str, value: str, choices: Iterable[str], *, where: str = "") -> str:
+    """Validate that ``value`` is one of ``choices`` (case-insensitive), else raise ParameterError."""
+    choices = list(choices)
+    for c in choices:
+        if value == c or value.lower() == c.lower():
+            return c
+    where = f" of {where}" if where else ""
+    raise ParameterError(
+        f"The {name!r} parameter{where} must be one of {', '.join(map(repr, choices))}; got {value!r}."
+        + did_you_mean(value, choices)
+    )

@@ -1,0 +1,189 @@
+"""The predictor behind recommend(): similarity-weighted, within-source standardised evidence.
+
+How a prediction is made (``docs/recommending.md`` explains it for users):
+
+1. An *evidence unit* is one (source, task) pair of the database, using the source's primary metric.
+2. Each unit gets a similarity to the new task: the cosine between embeddings of the task texts, mixed
+   with agreement of task type (the profile's type against the unit's category). Weights are a softmax of
+   similarity with temperature ``TAU``; a local measurement on the very same data (same fingerprint) gets
+   ``LOCAL_SAME_TASK_BOOST`` times the largest weight, so it outranks published numbers.
+3. Scores are only comparable within a unit, so each unit's scores are standardised across its models
+   (z-scores). A model's *relative* prediction is the weighted mean of its z-scores; its *absolute*
+   prediction (shown to the user, in metric points) is the weighted mean of its raw scores, with an
+   interval from the weighted spread, the effective number of units and a floor for task-to-task transfer.
+4. A model whose evidence is far from the task (low similarity or little weight) is flagged low-evidence.
+
+Everything here is vectorised over a models × units matrix; no Python loop runs over result rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._db import BenchmarkDB
+
+TAU = 0.08
+TYPE_WEIGHT = 0.35
+SIGMA_FLOOR = 0.06
+Z_STD_FLOOR = 0.02
+LOCAL_SAME_TASK_BOOST = 10.0
+LOW_EVIDENCE_SIMILARITY = 0.45
+LOW_EVIDENCE_SHARE = 0.02
+
+#: Which categories count as related (half credit) when the types differ.
+RELATED = {
+    "classification": {"multiple_choice_knowledge", "multiple_choice_reasoning", "regression_similarity"},
+    "ner_extraction": {"document_understanding"},
+    "qa_open_book": {"qa_closed_book", "document_understanding"},
+    "qa_closed_book": {"qa_open_book", "multiple_choice_knowledge"},
+    "tool_calling": {"text_to_sql"},
+    "summarization": {"generation", "data_to_text"},
+    "generation": {"summarization", "data_to_text", "code_generation"},
+}
+
+OBJECTIVE_VALUE = {"accuracy": "finetuned", "edge": "finetuned", "tunability": "gain", "no_finetune": "base"}
+
+
+@dataclass
+class Matrix:
+    """Scores of one kind (finetuned, gain or base) as a models × units matrix."""
+
+    models: np.ndarray  # model ids, shape (M,)
+    units: pd.DataFrame  # one row per (source_id, task_id): category, metric, text
+    values: np.ndarray  # (M, U) raw scores, NaN where missing
+    z: np.ndarray  # (M, U) within-unit z-scores, NaN where missing or unit has < 2 models
+
+
+def unit_text(tasks: pd.DataFrame) -> pd.Series:
+    """The text each database task is compared by: description, prompt template, example inputs."""
+    desc = tasks["description"].fillna("")
+    tmpl = tasks["prompt_template"].fillna("").str.slice(0, 400)
+    ex = tasks["example_inputs"].map(lambda xs: "\n".join(xs[:3]) if isinstance(xs, list) else "")
+    cat = tasks["category"].fillna("").str.replace("_", " ")
+    return (desc + "\n" + cat + "\n" + tmpl + "\n" + ex).str.strip()
+
+
+def build_matrix(db: BenchmarkDB, kind: str) -> Matrix:
+    cache = db.__dict__.setdefault("_matrix_cache", {})
+    if kind in cache:
+        return cache[kind]
+    r = db.primary_results
+    if kind == "finetuned":
+        v = r["finetuned_score"]
+    elif kind == "base":
+        v = r["base_score"]
+    else:
+        v = r["finetuned_score"] - r["base_score"]
+    r = r.assign(value=v.astype(float)).dropna(subset=["value"])
+    hib = db.tasks["higher_is_better"].reindex(r["task_id"]).to_numpy(dtype=bool)
+    if kind == "gain":  # a gain is always 'more is better' once the sign of lower-is-better metrics is flipped
+        r = r.assign(value=np.where(hib, r["value"], -r["value"]))
+    wide = r.pivot_table(index="model_id", columns=["source_id", "task_id"], values="value", aggfunc="mean")
+    values = wide.to_numpy(dtype=float)
+    units = pd.DataFrame(list(wide.columns), columns=["source_id", "task_id"])
+    units["category"] = db.tasks["category"].reindex(units["task_id"]).to_numpy()
+    units["metric"] = db.tasks["metric"].reindex(units["task_id"]).to_numpy()
+    units["higher_is_better"] = db.tasks["higher_is_better"].reindex(units["task_id"]).to_numpy(dtype=bool)
+    sign = np.where(units["higher_is_better"].to_numpy() | (kind == "gain"), 1.0, -1.0)
+    count = np.sum(~np.isnan(values), axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nanmean(np.where(count >= 1, values, 0.0), axis=0)
+        std = np.nanstd(values, axis=0)
+        z = (values - mean) / np.maximum(std, Z_STD_FLOOR) * sign
+    z[:, count < 2] = np.nan
+    m = Matrix(models=wide.index.to_numpy(), units=units, values=values, z=z)
+    cache[kind] = m
+    return m
+
+
+def type_affinity(task_type: str | None, categories: np.ndarray) -> np.ndarray:
+    """1 for the same category, 0.5 for a related one, 0 otherwise (0.5 everywhere when the type is unknown)."""
+    if task_type is None:
+        return np.full(len(categories), 0.5)
+    related = RELATED.get(task_type, set())
+    return np.array([1.0 if c == task_type else 0.5 if c in related else 0.0 for c in categories])
+
+
+_TYPE_KEYWORDS: list[tuple[str, str]] = [
+    ("tool_calling", r"\btool|function[- ]call|\bapi call|call (the|a) function|json call"),
+    ("ner_extraction", r"entit|\bner\b|extract|\bpii\b|redact|slot"),
+    ("summarization", r"summar|headline|tl;?dr|condense"),
+    ("qa_open_book", r"(question|answer).*(passage|context|document|article|given text)|(passage|context|document).*(question|answer)|reading comprehension"),
+    ("qa_closed_book", r"question|answer|trivia|\bqa\b"),
+    ("classification", r"classif|categor|label|sentiment|spam|intent|detect|topic|toxic"),
+    ("generation", r"generat|write|compose|rewrite|translat|describe"),
+]
+
+
+def guess_task_type(text: str) -> str | None:
+    """A task type read from a free-text description by keywords, or None."""
+    import re
+
+    low = text.lower()
+    for task_type, pattern in _TYPE_KEYWORDS:
+        if re.search(pattern, low):
+            return task_type
+    return None
+
+
+@dataclass
+class Prediction:
+    """Per-model predictions for one query (arrays aligned with ``models``)."""
+
+    models: np.ndarray
+    relative: np.ndarray  # weighted mean z-score (NaN when no comparable evidence)
+    score: np.ndarray  # weighted mean raw score
+    lower: np.ndarray
+    upper: np.ndarray
+    evidence_share: np.ndarray  # share of the query's total unit weight that this model's units carry
+    best_similarity: np.ndarray  # highest similarity among the model's units
+    low_evidence: np.ndarray
+    unit_weights: np.ndarray  # (U,)
+    similarity: np.ndarray  # (U,)
+    matrix: Matrix
+
+
+def predict(
+    matrix: Matrix,
+    semantic: np.ndarray,
+    task_type: str | None,
+    *,
+    same_task_units: np.ndarray | None = None,
+    exclude_units: np.ndarray | None = None,
+    tau: float = TAU,
+    sigma_floor: float = SIGMA_FLOOR,
+) -> Prediction:
+    """Predict every model's score for a task whose cosine similarity to each unit is ``semantic`` (U,)."""
+    aff = type_affinity(task_type, matrix.units["category"].to_numpy())
+    sim = (1 - TYPE_WEIGHT) * semantic + TYPE_WEIGHT * aff
+    if exclude_units is not None and exclude_units.any():
+        sim = np.where(exclude_units, -np.inf, sim)
+    w = np.exp((sim - np.max(sim[np.isfinite(sim)], initial=0.0)) / tau)
+    w[~np.isfinite(sim)] = 0.0
+    if same_task_units is not None and same_task_units.any():
+        w = np.where(same_task_units, LOCAL_SAME_TASK_BOOST * max(w.max(), 1e-12), w)
+    V, Z = matrix.values, matrix.z
+    present = ~np.isnan(V)
+    W = present * w  # (M, U)
+    wsum = W.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.nansum(np.where(present, V, 0.0) * W, 1) / wsum
+        zp = ~np.isnan(Z)
+        Wz = zp * w
+        relative = np.nansum(np.where(zp, Z, 0.0) * Wz, 1) / Wz.sum(1)
+        var = np.nansum(W * (np.where(present, V, 0.0) - score[:, None]) ** 2, 1) / wsum
+        n_eff = wsum**2 / (W**2).sum(1)
+    half = 1.96 * np.sqrt(var / np.maximum(n_eff, 1.0) + sigma_floor**2)
+    share = wsum / max(w.sum(), 1e-12)
+    best_sim = np.max(np.where(present, sim[None, :], -np.inf), 1)
+    low = (best_sim < LOW_EVIDENCE_SIMILARITY) | (share < LOW_EVIDENCE_SHARE) | (wsum <= 0)
+    half = np.where(low, np.maximum(half, 0.25), half)
+    return Prediction(
+        models=matrix.models, relative=relative, score=score,
+        lower=np.clip(score - half, 0, 1), upper=np.clip(score + half, 0, 1),
+        evidence_share=share, best_similarity=best_sim, low_evidence=low,
+        unit_weights=w, similarity=sim, matrix=matrix,
+    )

