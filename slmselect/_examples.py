@@ -28,7 +28,7 @@ OUTPUT_FIELDS = (
     "output", "completion", "response", "answer", "label", "target", "summary", "highlights",
     "labels", "category", "class", "intent", "answers",
 )
-CONTEXT_FIELDS = ("context", "passage", "document", "paragraph", "article")
+CONTEXT_FIELDS = ("context", "passage", "document", "paragraph", "article", "text")
 TOOL_FIELDS = ("tools", "functions")
 CALL_FIELDS = ("call", "tool_call", "tool_calls", "function_call", "answer", "output")
 NER_FIELDS = ("entities", "spans")
@@ -302,7 +302,7 @@ def _chat_example(index: int, messages: Any) -> tuple[str, str]:
 
 
 def normalise(
-    records: list[dict[str, Any]],
+    records: Any,
     *,
     input_field: str | None = None,
     output_field: str | None = None,
@@ -313,15 +313,7 @@ def normalise(
     Dict or list outputs (entities, tool calls) become JSON text. Raises :class:`InputError` for too few
     examples, unknown fields, outputs of mixed types, and rows without an input or an output.
     """
-    records = load_examples(records) if not isinstance(records, list) else records
-    if not records:
-        raise InputError("No examples found (the input is empty); give at least 2 input/output examples.")
-    bad = [i for i, r in enumerate(records) if not isinstance(r, Mapping)]
-    if bad:
-        raise InputError(
-            f"Each example must be a dict but row {bad[0]} is a {type(records[bad[0]]).__name__}; "
-            "use records like {'input': ..., 'output': ...}."
-        )
+    records = load_examples(records)  # checks emptiness and that rows are dicts
     if len(records) < MIN_EXAMPLES:
         raise InputError(
             f"Only 1 example was given; at least {MIN_EXAMPLES} are needed to profile a task "
@@ -401,6 +393,4 @@ def read_examples(
         if len(source) < MIN_EXAMPLES:
             raise InputError(f"Only 1 example was given; at least {MIN_EXAMPLES} are needed to profile a task.")
         return list(source), {"input": "input", "output": "output"}
-    return normalise(
-        load_examples(source), input_field=input_field, output_field=output_field, context_field=context_field
-    )
+    return normalise(source, input_field=input_field, output_field=output_field, context_field=context_field)

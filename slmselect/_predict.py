@@ -32,6 +32,8 @@ Z_STD_FLOOR = 0.02
 LOCAL_SAME_TASK_BOOST = 10.0
 LOW_EVIDENCE_SIMILARITY = 0.45
 LOW_EVIDENCE_SHARE = 0.02
+PRIOR_STRENGTH = 0.0
+PRIOR_SHRINK = 1.0
 
 #: Which categories count as related (half credit) when the types differ.
 RELATED = {
@@ -155,10 +157,12 @@ def predict(
     exclude_units: np.ndarray | None = None,
     tau: float = TAU,
     sigma_floor: float = SIGMA_FLOOR,
+    type_weight: float = TYPE_WEIGHT,
+    prior_strength: float = PRIOR_STRENGTH,
 ) -> Prediction:
     """Predict every model's score for a task whose cosine similarity to each unit is ``semantic`` (U,)."""
     aff = type_affinity(task_type, matrix.units["category"].to_numpy())
-    sim = (1 - TYPE_WEIGHT) * semantic + TYPE_WEIGHT * aff
+    sim = (1 - type_weight) * semantic + type_weight * aff
     if exclude_units is not None and exclude_units.any():
         sim = np.where(exclude_units, -np.inf, sim)
     w = np.exp((sim - np.max(sim[np.isfinite(sim)], initial=0.0)) / tau)
@@ -173,7 +177,13 @@ def predict(
         score = np.nansum(np.where(present, V, 0.0) * W, 1) / wsum
         zp = ~np.isnan(Z)
         Wz = zp * w
-        relative = np.nansum(np.where(zp, Z, 0.0) * Wz, 1) / Wz.sum(1)
+        zsum = np.nansum(np.where(zp, Z, 0.0) * Wz, 1)
+        relative = zsum / Wz.sum(1)
+        if prior_strength > 0:
+            keep = zp if exclude_units is None else zp & ~exclude_units[None, :]
+            n = keep.sum(1)
+            prior = np.where(keep, Z, 0.0).sum(1) / (n + PRIOR_SHRINK)
+            relative = np.where(n > 0, (zsum + prior_strength * prior) / (Wz.sum(1) + prior_strength), relative)
         var = np.nansum(W * (np.where(present, V, 0.0) - score[:, None]) ** 2, 1) / wsum
         n_eff = wsum**2 / (W**2).sum(1)
     half = 1.96 * np.sqrt(var / np.maximum(n_eff, 1.0) + sigma_floor**2)

@@ -247,7 +247,7 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
     elif short and distinct == 1:
         s.add("classification", 0.5, f"every example has the same short output ({top}); a classifier needs several labels")
     elif short and distinct <= 50:
-        s.add("classification", 0.35, f"outputs are short but most appear only once ({distinct} distinct of {n})")
+        s.add("classification", 0.35, f"outputs are short but repeat too little to form a label set ({distinct} distinct of {n})")
 
     if ctx_frac >= 0.5:
         if mean_out <= 0.6 * max(mean_ctx, 1):
@@ -264,12 +264,13 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
     summarise_frac = _frac([bool(re.search(r"summar|tl;?dr", e.input[:400].lower())) for e in examples])
     if summarise_frac >= 0.5:
         s.add("summarization", 0.85, "the inputs ask for a summary")
-    elif out_name in ("summary", "highlights", "abstract", "tldr"):
+    if out_name in ("summary", "highlights", "abstract", "tldr"):
         s.add("summarization", 0.85, f"the output field is called {out_name!r}")
-    elif not structured and q_signal < 0.5 and mean_in >= 60 and mean_out >= 5 and mean_out <= 0.4 * mean_in:
+    if not structured and q_signal < 0.5 and mean_in >= 60 and mean_out >= 5 and mean_out <= 0.4 * mean_in:
         score = 0.8 if mean_in >= 150 and mean_out <= 0.25 * mean_in else 0.65
         s.add("summarization", score, f"outputs (~{mean_out:.0f} tokens) are much shorter than long inputs (~{mean_in:.0f} tokens)")
-    s.add("generation", 0.35, "outputs are free text with no stronger pattern")
+    if not s.why["generation"]:
+        s.add("generation", 0.35, "outputs are free text with no stronger pattern")
 
     evidence_best = max(s.score, key=s.score.__getitem__)
     hint = _description_type(description, ctx_frac >= 0.5)
@@ -284,7 +285,7 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
     reasons = list(dict.fromkeys(s.why[best]))
     if hint and hint[0] == best and best != evidence_best:
         reasons.append(f"the examples alone pointed to {evidence_best}; the description decided it")
-    if gap < 0.15:
+    elif gap < 0.15:
         reasons.append(f"could also be {second} ({'; '.join(s.why[second][:1])})")
     if n < 10:
         confidence *= 0.85

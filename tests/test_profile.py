@@ -25,6 +25,8 @@ EXPECTED_TYPES = {
     "quac": "qa_open_book",
     "narrativeqa": "qa_open_book",
     "bfcl_simple_python": "tool_calling",
+    "xsum": "summarization",
+    "imdb_sample": "classification",
 }
 EXPECTED_FORMATS = {
     "classification": "label",
@@ -32,6 +34,7 @@ EXPECTED_FORMATS = {
     "tool_calling": "tool_call",
     "qa_closed_book": "free_text",
     "qa_open_book": "free_text",
+    "summarization": "free_text",
 }
 
 GERMAN = [
@@ -122,12 +125,19 @@ def test_description_does_not_override_clear_evidence() -> None:
     assert profile.task_type == "tool_calling"
 
 
-def test_long_inputs_with_short_outputs_are_summarization() -> None:
-    stories = DATASETS["narrativeqa"](n=20, seed=5)
-    rows = [{"document": r["context"][:2000], "summary": r["context"].split(". ")[0] + "."} for r in stories]
+def test_long_inputs_with_short_outputs_are_summarization_whatever_the_field_names() -> None:
+    rows = [{"input": r["document"], "output": r["summary"]} for r in DATASETS["xsum"](n=20)]
     profile = profile_task(rows)
     assert profile.task_type == "summarization", profile.reasons
-    assert profile.output_format == "free_text"
+    assert any("much shorter than long inputs" in r for r in profile.reasons)
+
+
+def test_multiple_choice_options_join_the_input() -> None:
+    rows = [{"question": f"Which is a {kind}?", "options": ["A. oak", "B. trout", "C. granite"], "answer": ans}
+            for kind, ans in [("tree", "A. oak"), ("fish", "B. trout"), ("rock", "C. granite")]]
+    examples, fields = normalise(rows)
+    assert fields["options"] == "options"
+    assert examples[0].input == "Which is a tree?\nA. oak\nB. trout\nC. granite"
 
 
 def test_description_sways_medium_free_text() -> None:

@@ -97,7 +97,7 @@ def cache_root() -> Path:
 def safe_id(model_id: str) -> str:
     """A folder name for a model id: ``HuggingFaceTB/SmolLM2-135M-Instruct`` -> ``HuggingFaceTB--SmolLM2-135M-Instruct``."""
     text = model_id.strip().rstrip("/").replace("\\", "/")
-    if os.path.sep in text or "/" in text and Path(text).expanduser().exists():
+    if Path(text).expanduser().exists():
         text = Path(text).name  # a local path: its last part
     text = text.replace("/", "--")
     keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
@@ -317,22 +317,21 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def _load_hub(model_id: str, choice: DeviceChoice, trust_remote_code: bool, tried: list[str]) -> tuple[Any, Any]:
-    attempts: list[dict[str, Any]] = [{"local_files_only": True}]
-    if _hub_reachable():
-        attempts.append({})
-    else:
-        tried.append("the Hugging Face hub: not reachable from this machine (offline or HF_HUB_OFFLINE=1)")
     last: Exception | None = None
-    for extra in attempts:
+    for online in (False, True):
+        if online and not _hub_reachable():
+            tried.append("the Hugging Face hub: not reachable from this machine (offline, or HF_HUB_OFFLINE=1)")
+            break
         for safetensors in (True, False):
             try:
-                return _load_dir(model_id, choice, trust_remote_code=trust_remote_code, use_safetensors=safetensors, **extra)
+                return _load_dir(model_id, choice, trust_remote_code=trust_remote_code,
+                                 use_safetensors=safetensors, local_files_only=not online)
             except (OSError, ValueError) as err:
                 last = err
                 # pickled weights only when the repository has no safetensors at all
                 if not safetensors or "safetensors" not in str(err).lower():
                     break
-        where = "the local Hugging Face cache" if extra else "the Hugging Face hub"
+        where = "the Hugging Face hub" if online else "the local Hugging Face cache"
         tried.append(f"{where}: {str(last).splitlines()[0][:200] if last else 'failed'}")
     raise ModelLoadError(_not_found_message(model_id, tried)) from last
 

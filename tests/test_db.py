@@ -1,0 +1,103 @@
+"""The shipped benchmark database and its validation."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from slmselect import DatabaseError, load_db, validate_db
+from slmselect._db import default_db_path, estimate_memory_gb
+
+
+@pytest.fixture(scope="module")
+def db():
+    return load_db()
+
+
+def test_shipped_database_validates(db):
+    assert validate_db() == []
+    assert db.meta["schema_version"] == 1
+    assert len(db.models) >= 40 and len(db.tasks) >= 45 and len(db.results) >= 370
+
+
+def test_every_published_row_is_carried_with_its_source(db):
+    shared = default_db_path().parent.parent / "shared" / "data" / "published" / "results.csv"
+    if not shared.exists():
+        pytest.skip("shared/ is not beside the checkout")
+    pub = pd.read_csv(shared)
+    keys = set(zip(db.results["model_id"], db.results["task_id"]))
+    missing = [(m, t) for m, t in zip(pub["model_id"], pub["task"]) if (m, t) not in keys]
+    assert missing == []
+    assert db.results["source_id"].isin(db.sources.index).all()
+
+
+def test_seed_category_table_is_present(db):
+    guide = db.results[db.results["source_id"] == "distil_guide_2025"]
+    assert guide["model_id"].nunique() == 10 and guide["task_id"].nunique() == 5
+    row = guide[(guide["model_id"] == "Qwen/Qwen3-0.6B") & (guide["task_id"] == "guide_classification")]
+    assert row["finetuned_score"].iloc[0] == pytest.approx(0.892)
+
+
+def test_seed_per_benchmark_table_is_present(db):
+    r = db.results[(db.results["source_id"] == "distil_12x8_2025") & (db.results["task_id"] == "distil_squad2_closed_book")]
+    q = r[r["model_id"] == "Qwen/Qwen3-4B-Instruct-2507"].iloc[0]
+    assert (q["base_score"], q["finetuned_score"]) == (pytest.approx(0.26), pytest.approx(0.71))
+    ranks = db.rankings[(db.rankings["source_id"] == "distil_12x8_2025") & (db.rankings["objective"] == "finetuned")]
+    assert ranks.sort_values("avg_rank").iloc[0]["model_id"] == "Qwen/Qwen3-4B-Instruct-2507"
+
+
+def test_every_model_in_a_result_has_metadata(db):
+    used = set(db.results["model_id"]) | set(db.rankings["model_id"])
+    m = db.models.loc[sorted(used)]
+    assert m["family"].notna().all() and m["license"].notna().all() and m["variant"].notna().all()
+    small = m[~m["api_only"]]
+    assert small["params_b"].notna().all()
+    assert small["memory_gb"].notna().all()
+
+
+def test_every_task_can_be_compared_by_meaning(db):
+    t = db.tasks
+    assert t["description"].str.len().gt(10).all()
+    assert (t["prompt_template"].notna() | t["example_inputs"].map(len).gt(0)).all()
+
+
+def test_memory_estimate_counts_weights_and_kv_cache():
+    # 1B params in bf16 = 2 GB; 16 layers x 8 kv heads x 64 dims x 4096 tokens x 2 (K,V) x 2 bytes = 0.134 GB
+    got = float(estimate_memory_gb(1.0, 16, 8, 64))
+    assert got == pytest.approx((2.0 + 0.134217728) * 1.1, rel=1e-6)
+
+
+def _copy_db(tmp_path):
+    dst = tmp_path / "db"
+    shutil.copytree(default_db_path(), dst)
+    return dst
+
+
+def test_malformed_row_is_reported_with_file_line_and_field(tmp_path):
+    dst = _copy_db(tmp_path)
+    lines = (dst / "results.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    cols = lines[0].rstrip("\n").split(",")
+    assert cols[5] == "base_score"
+    # line 3 of the file: put a score out of range into the base_score column
+    lines.insert(2, "lora_land_2024,microsoft/phi-2,conllpp,made_up_metric,true,1.7,0.5,,EXACT,bad row\n")
+    (dst / "results.csv").write_text("".join(lines), encoding="utf-8")
+    issues = validate_db(dst)
+    assert any(i.file == "results.csv" and i.line == 3 and i.field == "base_score" for i in issues), issues
+    with pytest.raises(DatabaseError, match=r"results.csv:3: field 'base_score'"):
+        load_db(dst)
+
+
+def test_unknown_model_reference_suggests_the_closest(tmp_path):
+    dst = _copy_db(tmp_path)
+    with open(dst / "results.csv", "a", encoding="utf-8") as f:
+        f.write("lora_land_2024,microsoft/phi-3,conllpp,other_metric,false,0.1,0.2,,EXACT,\n")
+    issues = validate_db(dst)
+    msg = [str(i) for i in issues if i.field == "model_id"]
+    assert msg and "microsoft/phi-2" in msg[0]
+
+
+def test_wrong_schema_version_is_refused(tmp_path):
+    dst = _copy_db(tmp_path)
+    (dst / "meta.json").write_text('{"schema_version": 99}', encoding="utf-8")
+    with pytest.raises(DatabaseError, match="schema_version"):
+        load_db(dst)
