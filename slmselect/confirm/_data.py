@@ -1,0 +1,287 @@
+"""Turn examples into what the LoRA loop and the scorer consume.
+
+* :func:`split_examples` — one train / held-out split shared by every candidate (stratified by label for
+  classification; identical inputs always land on the same side).
+* :class:`PromptFormat` — the prompt and answer of an example as token ids, through the model's chat
+  template when it has one, else a plain ``instruction / input / Answer:`` layout.
+* :func:`bucketed_batches` and :func:`collate` — length-bucketed batches padded to their longest member,
+  labels ``-100`` on prompt and padding so the loss counts answer tokens only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slmselect._exceptions import InputError, ParameterError
+from slmselect._types import Example, TaskProfile
+
+IGNORE = -100
+#: Longest training sequence on the CPU and on a GPU (tokens); the profile's p95 decides below this.
+MAX_SEQ_CAP = {"cpu": 512, "gpu": 2048}
+
+
+# --------------------------------------------------------------------------------------------- split
+
+
+def split_examples(
+    examples: Sequence[Example],
+    *,
+    task_type: str,
+    eval_fraction: float = 0.33,
+    eval_examples: int | None = None,
+    seed: int = 0,
+) -> tuple[list[int], list[int]]:
+    """Indices of the training and the held-out examples.
+
+    ``eval_examples`` (a count) overrides ``eval_fraction``. For classification each label keeps its share
+    in both parts (largest-remainder allocation). Examples with the same input and context form one group
+    that is never split, so no held-out input is seen in training.
+    """
+    n = len(examples)
+    if eval_examples is None:
+        if not 0 < eval_fraction < 1:
+            raise ParameterError(f"The 'eval_fraction' parameter of confirm must be in (0, 1); got {eval_fraction}.")
+        n_eval = max(1, round(n * eval_fraction))
+    else:
+        if eval_examples < 1:
+            raise ParameterError(f"The 'eval_examples' parameter of confirm must be >= 1; got {eval_examples}.")
+        n_eval = eval_examples
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for i, ex in enumerate(examples):
+        groups.setdefault((ex.input, ex.context), []).append(i)
+    group_list = list(groups.values())
+    if n_eval >= len(group_list):
+        raise InputError(
+            f"Asked for {n_eval} held-out examples but there are only {len(group_list)} distinct inputs "
+            f"({n} examples); give more examples or a smaller eval_examples / eval_fraction so some are left to train on."
+        )
+    rng = random.Random(seed)
+    strata: dict[str, list[list[int]]] = {}
+    for g in group_list:
+        key = examples[g[0]].output.strip() if task_type == "classification" else ""
+        strata.setdefault(key, []).append(g)
+    for key in sorted(strata):
+        rng.shuffle(strata[key])
+    # largest remainder: each stratum's share of the held-out count
+    total = len(group_list)
+    quotas = {k: n_eval * len(v) / total for k, v in strata.items()}
+    alloc = {k: int(q) for k, q in quotas.items()}
+    for k in sorted(quotas, key=lambda k: (-(quotas[k] - alloc[k]), k))[: n_eval - sum(alloc.values())]:
+        alloc[k] += 1
+    eval_idx: list[int] = []
+    train_idx: list[int] = []
+    for key in sorted(strata):
+        for j, g in enumerate(strata[key]):
+            (eval_idx if j < alloc[key] else train_idx).extend(g)
+    rng.shuffle(eval_idx)
+    rng.shuffle(train_idx)
+    return train_idx, eval_idx
+
+
+# --------------------------------------------------------------------------------------------- prompts
+
+
+def _json_keys(outputs: Sequence[str]) -> list[str]:
+    keys: list[str] = []
+    for text in outputs:
+        try:
+            value = json.loads(text)
+        except (json.JSONDecodeError, TypeError):
+            continue
+        if isinstance(value, dict):
+            keys.extend(k for k in value if k not in keys)
+    return keys
+
+
+def instruction_for(profile: TaskProfile, train_outputs: Sequence[str], description: str | None = None) -> str:
+    """The task instruction shown before each input (the same for base and fine-tuned scoring)."""
+    task = profile.task_type
+    head = f"Task: {description.strip()}\n" if description else ""
+    if task == "classification":
+        labels = ", ".join(profile.labels or sorted({o.strip() for o in train_outputs}))
+        return head + f"Classify the text into one of these labels: {labels}.\nAnswer with the label only."
+    if task == "ner_extraction":
+        keys = _json_keys(train_outputs)
+        shape = "{" + ", ".join(f'"{k}": [...]' for k in keys) + "}" if keys else "a JSON object"
+        return head + f"Extract the named entities from the text. Answer with JSON only: {shape}."
+    if task == "tool_calling":
+        return head + ('Choose the function to call and its arguments. Answer with JSON only: '
+                       '{"name": "<function name>", "arguments": {...}}.')
+    if task in ("qa_open_book", "qa_closed_book"):
+        src = " using the passage" if task == "qa_open_book" else ""
+        return head + f"Answer the question{src}. Give the short answer only."
+    if task == "summarization":
+        return head + "Summarize the text."
+    return head + "Respond to the input."
+
+
+def _body(ex: Example, task: str) -> str:
+    parts = []
+    if ex.tools:
+        parts.append(f"Functions:\n{ex.tools}")
+    if ex.context:
+        parts.append(f"Passage:\n{ex.context}")
+    label = {"qa_open_book": "Question", "qa_closed_book": "Question", "tool_calling": "Request"}.get(task, "Text")
+    parts.append(f"{label}: {ex.input}")
+    return "\n\n".join(parts)
+
+
+@dataclass
+class Encoded:
+    prompt: list[int]
+    answer: list[int]
+
+    @property
+    def ids(self) -> list[int]:
+        return self.prompt + self.answer
+
+    def __len__(self) -> int:
+        return len(self.prompt) + len(self.answer)
+
+
+class PromptFormat:
+    """Renders examples for one tokenizer; ``chat`` says whether the model's chat template is used."""
+
+    def __init__(self, tokenizer: Any, instruction: str, task_type: str, *, max_len: int = 512) -> None:
+        self.tokenizer = tokenizer
+        self.instruction = instruction
+        self.task_type = task_type
+        self.max_len = max_len
+        self.chat = bool(getattr(tokenizer, "chat_template", None))
+        self._suffix = self._answer_suffix()
+
+    def _answer_suffix(self) -> str:
+        """Text the chat template puts after an assistant answer (e.g. ``<|im_end|>\\n``)."""
+        if not self.chat:
+            return ""
+        probe = "ANSWER_PROBE_7q"
+        messages = [{"role": "user", "content": "x"}]
+        try:
+            prompt = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            full = self.tokenizer.apply_chat_template(
+                messages + [{"role": "assistant", "content": probe}], tokenize=False
+            )
+        except Exception:  # noqa: BLE001 - templates that need a system turn etc.: plain format
+            self.chat = False
+            return ""
+        if not full.startswith(prompt) or probe not in full:
+            self.chat = False
+            return ""
+        return full[full.index(probe) + len(probe):]
+
+    def prompt_text(self, ex: Example) -> str:
+        user = f"{self.instruction}\n\n{_body(ex, self.task_type)}"
+        if self.chat:
+            return self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True
+            )
+        return f"{user}\nAnswer:"
+
+    def answer_ids(self, output: str) -> list[int]:
+        tok = self.tokenizer
+        if self.chat:
+            return tok(output.strip() + self._suffix, add_special_tokens=False)["input_ids"]
+        return tok(" " + output.strip(), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+
+    def prompt_ids(self, ex: Example) -> list[int]:
+        return self.tokenizer(self.prompt_text(ex), add_special_tokens=not self.chat)["input_ids"]
+
+    def encode(self, ex: Example, output: str | None = None, *, max_len: int | None = None) -> Encoded:
+        """Prompt and answer ids, trimmed to ``max_len`` by cutting the middle of the prompt."""
+        limit = max_len or self.max_len
+        prompt = self.prompt_ids(ex)
+        answer = self.answer_ids(ex.output if output is None else output)
+        answer = answer[: max(1, limit // 2)] if len(prompt) + len(answer) > limit and len(answer) > limit // 2 else answer
+        excess = len(prompt) + len(answer) - limit
+        if excess > 0:
+            head = min(16, len(prompt) // 4)
+            prompt = prompt[:head] + prompt[head + excess:]
+        return Encoded(prompt, answer)
+
+    def stop_ids(self, model: Any) -> list[int]:
+        """Token ids that end a generated answer."""
+        ids = {self.tokenizer.eos_token_id}
+        gen = getattr(model, "generation_config", None)
+        eos = getattr(gen, "eos_token_id", None)
+        ids.update(eos if isinstance(eos, list) else [eos])
+        if self.chat and self._suffix.strip():
+            first = self.tokenizer(self._suffix, add_special_tokens=False)["input_ids"]
+            if first:
+                ids.add(first[0])
+        return sorted(i for i in ids if i is not None)
+
+
+def choose_max_len(lengths: Sequence[int], *, gpu: bool, profile: TaskProfile | None = None) -> int:
+    """Training sequence length: 1.25 x the p95 of the real tokenised lengths (at least the p50 x 2 and the
+    profile's input+output p95), rounded up to 8 and capped (512 tokens on the CPU, 2,048 on a GPU)."""
+    cap = MAX_SEQ_CAP["gpu" if gpu else "cpu"]
+    if not lengths:
+        return cap
+    ordered = sorted(lengths)
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+    p50 = ordered[len(ordered) // 2]
+    want = max(p95 * 1.25, p50 * 2)
+    if profile is not None:
+        want = max(want, profile.input_tokens.p95 + profile.output_tokens.p95)
+    return int(min(cap, max(32, math.ceil(want / 8) * 8)))
+
+
+# --------------------------------------------------------------------------------------------- batches
+
+
+def bucketed_batches(lengths: Sequence[int], batch_size: int, *, seed: int = 0, bucket: int = 16) -> Iterator[list[int]]:
+    """Endless batches of indices, grouped by length.
+
+    Each epoch shuffles the examples, cuts them into chunks of ``bucket`` batches, sorts every chunk by
+    length, cuts it into batches and shuffles the batch order: batches hold similar lengths (little
+    padding) while the order stays random.
+    """
+    n = len(lengths)
+    if n == 0:
+        raise InputError("No training examples left after the held-out split; give more examples.")
+    epoch = 0
+    while True:
+        rng = random.Random(seed * 1_000_003 + epoch)
+        order = list(range(n))
+        rng.shuffle(order)
+        size = batch_size * bucket
+        batches: list[list[int]] = []
+        for start in range(0, n, size):
+            part = sorted(order[start:start + size], key=lambda i: lengths[i])
+            batches.extend(part[j:j + batch_size] for j in range(0, len(part), batch_size))
+        rng.shuffle(batches)
+        yield from batches
+        epoch += 1
+
+
+def collate(items: Sequence[Encoded], pad_id: int, device: Any = "cpu") -> dict[str, Any]:
+    """Right-pad to the longest item; labels are -100 on prompt and padding.
+
+    Also returns ``keep``, the sorted sequence positions whose next-token prediction carries a label, so
+    the model only computes logits where the loss needs them (``logits_to_keep``).
+    """
+    import torch
+
+    width = max(len(it) for it in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    labels = torch.full((len(items), width), IGNORE, dtype=torch.long)
+    for row, it in enumerate(items):
+        seq = it.ids
+        ids[row, : len(seq)] = torch.tensor(seq)
+        mask[row, : len(seq)] = 1
+        labels[row, len(it.prompt): len(seq)] = torch.tensor(it.answer)
+    # logits at position t predict token t+1
+    used = (labels[:, 1:] != IGNORE).any(dim=0).nonzero().flatten()
+    return {
+        "input_ids": ids.to(device),
+        "attention_mask": mask.to(device),
+        "labels": labels.to(device),
+        "keep": used.to(device),
+        "n_tokens": int(mask.sum()),
+    }

@@ -1,0 +1,245 @@
+"""Task metrics, in pure Python (no numpy, no torch), each on a 0-1 scale.
+
+=================  ==================================================  ================
+task type          metrics                                             primary
+=================  ==================================================  ================
+classification     accuracy, macro_f1                                  accuracy
+ner_extraction     entity_f1 (micro, over (type, text) pairs), parse   entity_f1
+qa_open_book       exact_match, token_f1 (SQuAD normalisation)         token_f1
+qa_closed_book     exact_match, token_f1                               token_f1
+tool_calling       call_accuracy, name_accuracy, parse_rate            call_accuracy
+summarization      rougeL_f1 (LCS over lower-cased word tokens)        rougeL_f1
+generation         rougeL_f1                                           rougeL_f1
+=================  ==================================================  ================
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+PRIMARY_METRIC: dict[str, str] = {
+    "classification": "accuracy",
+    "ner_extraction": "entity_f1",
+    "qa_open_book": "token_f1",
+    "qa_closed_book": "token_f1",
+    "tool_calling": "call_accuracy",
+    "summarization": "rougeL_f1",
+    "generation": "rougeL_f1",
+}
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = set(string.punctuation)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _f1(tp: float, n_pred: float, n_ref: float) -> float:
+    if n_pred == 0 and n_ref == 0:
+        return 1.0
+    if tp == 0:
+        return 0.0
+    p, r = tp / n_pred, tp / n_ref
+    return 2 * p * r / (p + r)
+
+
+# --------------------------------------------------------------------------------------------- labels
+
+
+def accuracy(predictions: Sequence[str], references: Sequence[str]) -> float:
+    return _mean([float(p.strip() == r.strip()) for p, r in zip(predictions, references)])
+
+
+def macro_f1(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Unweighted mean of per-label F1 over the labels that occur in the references or predictions."""
+    preds = [p.strip() for p in predictions]
+    refs = [r.strip() for r in references]
+    scores = []
+    for label in sorted(set(preds) | set(refs)):
+        tp = sum(1 for p, r in zip(preds, refs) if p == r == label)
+        scores.append(_f1(tp, preds.count(label), refs.count(label)))
+    return _mean(scores)
+
+
+# --------------------------------------------------------------------------------------------- QA
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation: lower-case, drop punctuation and the articles a/an/the, squash whitespace."""
+    text = "".join(c for c in text.lower() if c not in _PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str, reference: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(reference))
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    pred, ref = normalize_answer(prediction).split(), normalize_answer(reference).split()
+    common = sum((Counter(pred) & Counter(ref)).values())
+    return _f1(common, len(pred), len(ref))
+
+
+# --------------------------------------------------------------------------------------------- JSON outputs
+
+
+def parse_json(text: str) -> Any:
+    """The first JSON value in ``text`` (whole text first, then from the first ``{`` or ``[``); None if none."""
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.strip("`").split("\n", 1)[-1] if "\n" in text else text.strip("`")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, ValueError):
+        pass
+    decoder = json.JSONDecoder()
+    for i, c in enumerate(text):
+        if c in "{[":
+            try:
+                return decoder.raw_decode(text[i:])[0]
+            except json.JSONDecodeError:
+                continue
+    return None
+
+
+def _norm_text(value: Any) -> str:
+    return " ".join(str(value).lower().split())
+
+
+def entity_set(value: Any) -> set[tuple[str, str]]:
+    """(type, text) pairs from ``{"type": ["text", ...]}``, ``[{"type": .., "text": ..}]`` or ``[[type, text]]``.
+
+    Types and texts are lower-cased with whitespace squashed.
+    """
+    if isinstance(value, str):
+        value = parse_json(value)
+    pairs: set[tuple[str, str]] = set()
+    if isinstance(value, dict):
+        for kind, texts in value.items():
+            for t in texts if isinstance(texts, list) else [texts]:
+                if t is not None and str(t).strip():
+                    pairs.add((_norm_text(kind), _norm_text(t)))
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                kind = next((item[k] for k in ("type", "label", "entity_group", "entity_type", "category") if k in item), None)
+                text = next((item[k] for k in ("text", "entity", "word", "value", "span", "name") if k in item), None)
+                if kind is not None and text is not None:
+                    pairs.add((_norm_text(kind), _norm_text(text)))
+            elif isinstance(item, (list, tuple)) and len(item) == 2:
+                pairs.add((_norm_text(item[0]), _norm_text(item[1])))
+    return pairs
+
+
+def entity_f1(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Micro F1 over (type, entity text) pairs, summed over all examples."""
+    tp = n_pred = n_ref = 0
+    for p, r in zip(predictions, references):
+        ps, rs = entity_set(p), entity_set(r)
+        tp += len(ps & rs)
+        n_pred += len(ps)
+        n_ref += len(rs)
+    return _f1(tp, n_pred, n_ref)
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """Equality of parsed JSON values: numbers by value (10 == 10.0), dicts regardless of key order,
+    booleans never equal to numbers."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(values_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(values_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, str) and isinstance(b, str):
+        return a.strip() == b.strip()
+    return bool(a == b)
+
+
+def parse_call(value: Any) -> tuple[str, dict[str, Any]] | None:
+    """(name, arguments) from ``{"name", "arguments"}`` (also ``parameters``, OpenAI's
+    ``{"function": {...}}`` and arguments given as JSON text); a list takes its first call."""
+    if isinstance(value, str):
+        value = parse_json(value)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("function"), dict):
+        value = value["function"]
+    name = value.get("name")
+    if not isinstance(name, str):
+        return None
+    args = value.get("arguments", value.get("parameters", {}))
+    if isinstance(args, str):
+        args = parse_json(args) if args.strip() else {}
+    return (name.strip(), args) if isinstance(args, dict) else None
+
+
+def tool_call_scores(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    calls = names = parsed = 0
+    for p, r in zip(predictions, references):
+        pc, rc = parse_call(p), parse_call(r)
+        if pc is None:
+            continue
+        parsed += 1
+        if rc is not None and pc[0] == rc[0]:
+            names += 1
+            calls += values_equal(pc[1], rc[1])
+    n = max(1, len(references))
+    return {"call_accuracy": calls / n, "name_accuracy": names / n, "parse_rate": parsed / n}
+
+
+# --------------------------------------------------------------------------------------------- text
+
+
+def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F1: longest common subsequence of lower-cased word tokens."""
+    pred, ref = _WORD.findall(prediction.lower()), _WORD.findall(reference.lower())
+    return _f1(_lcs(pred, ref), len(pred), len(ref))
+
+
+# --------------------------------------------------------------------------------------------- by task
+
+
+def compute_metrics(task_type: str, predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """All metrics of ``task_type``; the primary one is ``PRIMARY_METRIC[task_type]``."""
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    if task_type == "classification":
+        return {"accuracy": accuracy(predictions, references), "macro_f1": macro_f1(predictions, references)}
+    if task_type == "ner_extraction":
+        parse = _mean([float(parse_json(p) is not None) for p in predictions])
+        return {"entity_f1": entity_f1(predictions, references), "parse_rate": parse}
+    if task_type in ("qa_open_book", "qa_closed_book"):
+        return {
+            "token_f1": _mean([token_f1(p, r) for p, r in zip(predictions, references)]),
+            "exact_match": _mean([exact_match(p, r) for p, r in zip(predictions, references)]),
+        }
+    if task_type == "tool_calling":
+        return tool_call_scores(predictions, references)
+    if task_type in ("summarization", "generation"):
+        return {"rougeL_f1": _mean([rouge_l(p, r) for p, r in zip(predictions, references)])}
+    raise ValueError(f"unknown task type {task_type!r}")
