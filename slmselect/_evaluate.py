@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 from ._db import BenchmarkDB, load_db
 from ._exceptions import ParameterError, check_choice, did_you_mean
 from ._predict import (
-    OBJECTIVE_VALUE, PRIOR_STRENGTH, SIGMA_FLOOR, TAU, TYPE_WEIGHT, Matrix, build_matrix, predict, unit_text,
+    INTERVAL_Z, OBJECTIVE_VALUE, PRIOR_STRENGTH, SIGMA_FLOOR, TAU, TYPE_WEIGHT, Matrix, build_matrix, predict, unit_text,
 )
 from ._types import OBJECTIVES
 
@@ -286,7 +286,7 @@ def evaluate(
     objs = _objectives(objectives)
     db = db if db is not None else load_db()
     srcs = _sources(db, sources)
-    params = dict(tau=TAU, type_weight=TYPE_WEIGHT, prior_strength=PRIOR_STRENGTH, sigma_floor=SIGMA_FLOOR)
+    params = dict(tau=TAU, type_weight=TYPE_WEIGHT, prior_strength=PRIOR_STRENGTH, sigma_floor=SIGMA_FLOOR, interval_z=INTERVAL_Z)
     for k, v in (predictor or {}).items():
         check_choice("predictor setting", k, list(params))
         params[k] = float(v)
