@@ -43,6 +43,10 @@ from ._types import OBJECTIVES
 
 EDGE_TOLERANCE = 0.05
 METHODS = ("slmselect", "best_avg_rank", "largest", "best_base", "random")
+SHORT_LABELS = {
+    "slmselect": "slmselect", "best_avg_rank": "avg rank", "largest": "largest",
+    "best_base": "best base*", "random": "random",
+}
 METHOD_LABELS = {
     "slmselect": "slmselect predictor",
     "best_avg_rank": "best average rank (static advice, leave-one-out)",
@@ -192,8 +196,25 @@ def _evaluate_order(
     first = order[0]
     tied = np.flatnonzero(np.abs(tie_key - tie_key[first]) <= _EPS) if tie_key is not None else np.array([first])
     s, k = _corr(key, truth)
-    return dict(hit=float(target[tied].mean()), top3=float(target[order[:3]].any()),
-                regret=float((best - truth[tied]).mean()), spearman=s, kendall=k)
+    top3 = _topk_expected(tie_key, target, 3) if tie_key is not None else float(target[order[:3]].any())
+    return dict(hit=float(target[tied].mean()), top3=top3, regret=float((best - truth[tied]).mean()), spearman=s, kendall=k)
+
+
+def _topk_expected(key: np.ndarray, target: np.ndarray, k: int) -> float:
+    """P(some target is among the first ``k``) when ties in ``key`` are broken uniformly at random."""
+    slots = k
+    for v in np.unique(key)[::-1]:
+        grp = np.abs(key - v) <= _EPS
+        g, t = int(grp.sum()), int((grp & target).sum())
+        if g <= slots:
+            if t:
+                return 1.0
+            slots -= g
+            if slots == 0:
+                return 0.0
+            continue
+        return 1.0 - math.comb(g - t, slots) / math.comb(g, slots)
+    return 0.0
 
 
 def _random_expected(truth: np.ndarray, *, edge: bool, mem: np.ndarray, tol: float) -> dict[str, float | None]:
@@ -491,24 +512,30 @@ def _render(rep: EvaluationReport) -> Iterable[Any]:
             if not figs:
                 continue
             where = "all evaluated sources" if scope == ALL else scope
-            t = Table(title=f"Leave-one-task-out — objective: {obj} — {where} ({figs[0].n_tasks} tasks)", title_justify="left")
+            t = Table(title=f"{obj} — {where} — {figs[0].n_tasks} held-out tasks", title_justify="left")
             t.add_column("method", no_wrap=True)
-            cols = ["tasks", "top-1", "top-3 recall", "regret", "Spearman", "Kendall", "95% coverage"]
-            if obj == "edge":
-                cols += ["within tol.", "memory ×"]
+            cols = ["top-1", "top-3", "regret", "Spearman", "Kendall"]
+            cols += ["in tol", "mem ×"] if obj == "edge" else ["cover"]
             for c in cols:
                 t.add_column(c, justify="right")
             for f in figs:
-                cells = [str(f.n_tasks), _fmt(f.top1, True), _fmt(f.top3_recall, True), _fmt(f.regret),
-                         _fmt(f.spearman), _fmt(f.kendall), _fmt(f.coverage, True)]
+                cells = [_fmt(f.top1, True), _fmt(f.top3_recall, True), _fmt(f.regret), _fmt(f.spearman), _fmt(f.kendall)]
                 if obj == "edge":
                     cells += [_fmt(f.within_tolerance, True), "—" if f.memory_ratio is None else f"{f.memory_ratio:.2f}"]
-                t.add_row(METHOD_LABELS.get(f.method, f.method), *cells, style="bold" if f.method == "slmselect" else None)
+                else:
+                    cells.append(_fmt(f.coverage, True))
+                t.add_row(SHORT_LABELS.get(f.method, f.method), *cells, style="bold" if f.method == "slmselect" else None)
             yield t
             comps = [c for c in rep.comparisons if c.objective == obj and c.scope == scope]
             if comps:
-                yield Text("  per-task regret, predictor vs: " + "; ".join(
-                    f"{c.baseline} better on {c.better}, worse on {c.worse}, tied {c.tied}" for c in comps), style="dim")
+                yield Text("  slmselect's regret per task vs " + "; ".join(
+                    f"{SHORT_LABELS.get(c.baseline, c.baseline)}: lower on {c.better}, higher on {c.worse}, tied {c.tied}"
+                    for c in comps), style="dim")
+    yield Text("Methods: " + "; ".join(f"{SHORT_LABELS[m]} = {METHOD_LABELS[m]}" for m in METHODS) + ". "
+               "top-1: the pick is a true best; top-3: a true best is among the first three; regret: best true score - "
+               "the pick's, in points (0-1); Spearman/Kendall: predicted vs true order; cover: true scores inside the "
+               "95% interval (edge: in tol = the pick is within the tolerance of the best; mem × = pick memory / "
+               "true edge model memory).", style="dim")
     s = rep.settings
     yield Text(f"Predictor: tau={s.get('tau')}, type_weight={s.get('type_weight')}, prior_strength={s.get('prior_strength')}, "
                f"sigma_floor={s.get('sigma_floor')}; similarity by {rep.embedder}; {rep.seconds:.2f}s.", style="dim")

@@ -36,6 +36,8 @@ Z_STD_FLOOR = 0.02
 LOCAL_SAME_TASK_BOOST = 10.0
 LOW_EVIDENCE_SIMILARITY = 0.45
 LOW_EVIDENCE_SHARE = 0.02
+#: Type weight of the similarity scale on which LOW_EVIDENCE_SIMILARITY is read (the original TYPE_WEIGHT).
+LOW_EVIDENCE_TYPE_WEIGHT = 0.35
 #: Pseudo-weight of the model-level prior (a model's shrunk mean z over all units) blended into ``relative``;
 #: 0 disables it: it did not improve leave-one-task-out regret on LoRA Land (docs/evaluation.md).
 PRIOR_STRENGTH = 0.0
@@ -199,7 +201,10 @@ def predict(
     # predictive interval for a new task: between-task spread + the standard error of the mean + a floor
     half = interval_z * np.sqrt(var * (1.0 + 1.0 / np.maximum(n_eff, 1.0)) + sigma_floor**2)
     share = wsum / max(w.sum(), 1e-12)
-    best_sim = np.max(np.where(present, sim[None, :], -np.inf), 1)
+    # the low-evidence flag is read on a fixed similarity scale, so that tuning type_weight for ranking does
+    # not move what "no benchmark task close to yours" means
+    sim_le = (1 - LOW_EVIDENCE_TYPE_WEIGHT) * semantic + LOW_EVIDENCE_TYPE_WEIGHT * aff
+    best_sim = np.max(np.where(present & np.isfinite(sim)[None, :], sim_le[None, :], -np.inf), 1)
     low = (best_sim < LOW_EVIDENCE_SIMILARITY) | (share < LOW_EVIDENCE_SHARE) | (wsum <= 0)
     half = np.where(low, np.maximum(half, 0.25), half)
     return Prediction(
