@@ -12,10 +12,49 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from slmselect._types import Example
-from slmselect.confirm._data import Encoded, PromptFormat, collate
-from slmselect.confirm._train import answer_loss
+from slmselect.confirm._data import PromptFormat
 
 Progress = Callable[[int], None]
+
+
+def _label_batch(model: Any, prompts: Sequence[list[int]], label_ids: Sequence[list[int]], pad: int, device: str) -> Any:
+    """(len(prompts), len(label_ids)) log-likelihoods, running each prompt once.
+
+    The prompts (left-padded) go through the model once; their key/value cache is repeated for every
+    label and the label tokens are scored as a continuation, so the cost is one prompt pass plus a few
+    tokens per label instead of one full pass per (prompt, label) pair.
+    """
+    import torch
+
+    b, k, width = len(prompts), len(label_ids), max(len(p) for p in prompts)
+    ids = torch.full((b, width), pad, dtype=torch.long)
+    mask = torch.zeros((b, width), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p):] = torch.tensor(p)
+        mask[i, width - len(p):] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+    first = out.logits[:, -1].float().log_softmax(-1)  # predicts each label's first token
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(k)
+    longest = max(len(lab) for lab in label_ids)
+    lab = torch.full((k, longest), pad, dtype=torch.long)
+    lab_mask = torch.zeros((k, longest), dtype=torch.long)
+    for j, l_ids in enumerate(label_ids):
+        lab[j, : len(l_ids)] = torch.tensor(l_ids)
+        lab_mask[j, : len(l_ids)] = 1
+    lab, lab_mask = lab.repeat(b, 1).to(device), lab_mask.repeat(b, 1).to(device)
+    score = first.repeat_interleave(k, 0).gather(-1, lab[:, :1]).squeeze(-1)
+    if longest > 1:
+        full_mask = torch.cat([mask.repeat_interleave(k, 0), lab_mask], 1)
+        lab_pos = mask.sum(-1).repeat_interleave(k)[:, None] + torch.arange(longest, device=device)[None]
+        out2 = model(input_ids=lab, attention_mask=full_mask, position_ids=lab_pos, past_key_values=cache,
+                     use_cache=True, logits_to_keep=longest)
+        logp = out2.logits[:, :-1].float().log_softmax(-1)
+        rest = logp.gather(-1, lab[:, 1:].unsqueeze(-1)).squeeze(-1) * lab_mask[:, 1:]
+        score = score + rest.sum(-1)
+    return score.view(b, k)
 
 
 def label_logprobs(
@@ -25,7 +64,7 @@ def label_logprobs(
     labels: Sequence[str],
     *,
     device: str,
-    batch_size: int = 32,
+    batch_size: int = 16,
     max_len: int = 1024,
     on_batch: Progress | None = None,
 ) -> list[list[float]]:
@@ -33,23 +72,22 @@ def label_logprobs(
     import torch
 
     label_ids = [fmt.answer_ids(lab) for lab in labels]
-    pairs: list[tuple[int, int, Encoded]] = []
-    for i, ex in enumerate(examples):
-        prompt = fmt.encode(ex, labels[0], max_len=max_len).prompt
-        for k, ans in enumerate(label_ids):
-            pairs.append((i, k, Encoded(prompt, ans)))
-    pairs.sort(key=lambda t: len(t[2]))
-    scores = [[-math.inf] * len(labels) for _ in examples]
+    prompts = [fmt.encode(ex, labels[0], max_len=max_len).prompt for ex in examples]
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    vocab = int(getattr(model.config, "vocab_size", 0) or getattr(model.config.get_text_config(), "vocab_size", 50_000))
+    # keep the label logits of one batch under ~256 MB
+    per_prompt = len(labels) * max(len(x) for x in label_ids) * vocab * 4
+    step = max(1, min(batch_size, (256 << 20) // max(1, per_prompt)))
+    scores: list[list[float]] = [[] for _ in examples]
     pad = fmt.tokenizer.pad_token_id
     with torch.inference_mode():
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start:start + batch_size]
-            batch = collate([p[2] for p in chunk], pad, device)
-            sums = answer_loss(model, batch, reduction="sum_per_row").tolist()
-            for (i, k, _), s in zip(chunk, sums):
-                scores[i][k] = s
+        for start in range(0, len(order), step):
+            idx = order[start:start + step]
+            rows = _label_batch(model, [prompts[i] for i in idx], label_ids, pad, device).tolist()
+            for i, row in zip(idx, rows):
+                scores[i] = row
             if on_batch:
-                on_batch(len({p[0] for p in chunk}))
+                on_batch(len(idx))
     return scores
 
 
@@ -122,7 +160,7 @@ def predict(
     model.eval()
     try:
         if task_type == "classification" and labels:
-            return classify(model, fmt, examples, list(labels), device=device, batch_size=batch_size * 4, on_batch=on_batch)
+            return classify(model, fmt, examples, list(labels), device=device, batch_size=batch_size * 2, on_batch=on_batch)
         return generate(
             model, fmt, examples, device=device, max_new_tokens=max_new_tokens, batch_size=batch_size * 2, on_batch=on_batch
         )

@@ -84,7 +84,7 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-def answer_loss(model: Any, batch: dict[str, Any], *, reduction: str = "mean") -> Any:
+def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
     """Cross-entropy over answer tokens only; logits are computed only at the labelled positions."""
     import torch.nn.functional as F
 
@@ -92,12 +92,17 @@ def answer_loss(model: Any, batch: dict[str, Any], *, reduction: str = "mean") -
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep, use_cache=False)
     logits = out.logits.float()
     targets = batch["labels"][:, keep + 1]
-    if reduction == "sum_per_row":
-        logp = logits.log_softmax(-1)
-        safe = targets.clamp(min=0)
-        picked = logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
-        return (picked * (targets != IGNORE)).sum(-1)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
+
+
+def _wrap(model: Any, lora: Any) -> Any:
+    import warnings
+
+    from peft import get_peft_model
+
+    with warnings.catch_warnings():  # peft calls a transformers API deprecated in 5.x
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, lora)
 
 
 @dataclass
@@ -124,7 +129,7 @@ class LoraRun:
         choice: DeviceChoice,
     ) -> None:
         import torch
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig
 
         self.config = config
         self.choice = choice
@@ -137,7 +142,7 @@ class LoraRun:
             r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
             target_modules=config.target_modules, bias="none", task_type="CAUSAL_LM",
         )
-        self.model = get_peft_model(model, lora)
+        self.model = _wrap(model, lora)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay)
         self.warmup = max(1, round(config.warmup_fraction * config.steps))
@@ -172,9 +177,9 @@ class LoraRun:
             start = time.perf_counter()
             with self._autocast():
                 loss = answer_loss(self.model, batch)
-            if not math.isfinite(float(loss)):
+            if not math.isfinite(loss.item()):
                 raise ConfirmError(
-                    f"The training loss became {float(loss)} at step {self.stats.steps + 1}; "
+                    f"The training loss became {loss.item()} at step {self.stats.steps + 1}; "
                     "lower the learning rate (learning_rate=...) or use fp32 (device='cpu')."
                 )
             if self.scaler is not None:
@@ -194,9 +199,9 @@ class LoraRun:
             self.stats.seconds += time.perf_counter() - start
             self.stats.steps += 1
             self.stats.tokens += batch["n_tokens"]
-            self.stats.losses.append(float(loss))
+            self.stats.losses.append(loss.item())
             if on_step is not None:
-                on_step(self.stats.steps, float(loss))
+                on_step(self.stats.steps, self.stats.losses[-1])
         self.model.eval()
         return self.stats
 
@@ -213,13 +218,13 @@ class LoraRun:
             "scaler": self.scaler.state_dict() if self.scaler else None,
         }
         base = self.model.unload()
-        self.model = self.params = None  # type: ignore[assignment]
+        self.model = self.params = self.optimizer = self.scheduler = None  # type: ignore[assignment]
         return base
 
     def resume(self, model: Any) -> None:
         """Re-attach the parked adapter (and optimizer state) to a freshly loaded base model."""
         import torch
-        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+        from peft import LoraConfig, set_peft_model_state_dict
 
         if self._parked is None:
             raise RuntimeError("resume() without park()")
@@ -228,7 +233,7 @@ class LoraRun:
             r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
             target_modules=cfg.target_modules, bias="none", task_type="CAUSAL_LM",
         )
-        self.model = get_peft_model(model, lora)
+        self.model = _wrap(model, lora)
         set_peft_model_state_dict(self.model, {k: v.to(self.choice.device) for k, v in self._parked["adapter"].items()})
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)

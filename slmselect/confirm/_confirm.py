@@ -1,0 +1,270 @@
+"""``confirm()``: short LoRA fine-tunes of the top candidates on the user's data, measured before and after.
+
+Every candidate is trained and scored on the same train / held-out split with the same seed, one after
+the other (one model in memory at a time). A failure on one candidate is recorded and the others go on;
+Ctrl-C stops the run and keeps what finished. Each finished (or failed) candidate is appended to the
+local results store at once, so ``recommend()`` learns from it even if a later candidate crashes.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from slmselect._exceptions import ConfirmError, ParameterError
+from slmselect.confirm._data import instruction_for, split_examples
+from slmselect.confirm._device import cpu_count, detect_device, gpu_name
+from slmselect.confirm._progress import ConfirmProgress
+from slmselect.confirm._report import CandidateResult, ConfirmReport, HalvingSummary
+from slmselect.confirm._store import ResultsStore
+from slmselect.confirm._train import TrainConfig
+from slmselect.confirm._trial import GB, Setup, Trial
+from slmselect.confirm._weights import cache_root
+
+#: Held-out examples when neither eval_examples nor a small data set limits them (scoring is slow on a CPU).
+MAX_DEFAULT_EVAL = 200
+DEFAULT_LR = 2e-4
+DEFAULT_RANK = 8
+
+
+def _int_param(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ParameterError(f"The {name!r} parameter of confirm must be an int in the range [{low}, inf). Got {value!r} instead.")
+    return value
+
+
+def _candidate_ids(models: Any, recommendation: Any, top_k: int) -> tuple[list[str], str | None]:
+    if (models is None) == (recommendation is None):
+        raise ParameterError(
+            "confirm needs exactly one of models=[...] (model ids, local folders or .gguf files) or "
+            "recommendation=recommend(...) (its first top_k candidates)."
+        )
+    if recommendation is not None:
+        ids = [c.model_id for c in recommendation.candidates[:top_k]]
+        if not ids:
+            raise ParameterError("The recommendation has no candidates to confirm.")
+        return ids, ids[0]
+    ids = [m.strip() for m in models.split(",")] if isinstance(models, str) else [str(m).strip() for m in models]
+    ids = [m for m in ids if m]
+    if not ids:
+        raise ParameterError("models=[] is empty; give at least one model id, e.g. models=['HuggingFaceTB/SmolLM2-135M-Instruct'].")
+    if len(set(ids)) != len(ids):
+        raise ParameterError(f"models lists a model twice: {ids}; each candidate is trained once.")
+    return ids, ids[0]
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("torch", "transformers", "peft"):
+        try:
+            out[name] = __import__(name).__version__
+        except ImportError:
+            out[name] = "not installed"
+    from slmselect import __version__
+
+    out["slmselect"] = __version__
+    return out
+
+
+def _hardware(device: str) -> dict[str, Any]:
+    from slmselect.confirm._device import available_memory
+
+    mem = available_memory("cpu")
+    return {"cpu_count": cpu_count(), "gpu": gpu_name(device), "machine": platform.machine(),
+            "system": platform.system(), "ram_available_gb": round(mem / GB, 1) if mem else None}
+
+
+def _row(result: CandidateResult, report_fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **report_fields,
+        "model_id": result.model_id,
+        "metric": result.metric,
+        "base_score": result.base_score,
+        "finetuned_score": result.finetuned_score,
+        "metrics": {"base": result.base_metrics, "finetuned": result.finetuned_metrics},
+        "status": result.status,
+        "reason": result.reason,
+        "config": result.config,
+        "train_seconds": result.train_seconds,
+        "tokens_per_second": result.tokens_per_second,
+        "peak_memory_bytes": result.peak_memory_bytes,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def confirm(
+    examples: Any,
+    *,
+    models: Sequence[str] | str | None = None,
+    recommendation: Any = None,
+    top_k: int = 2,
+    steps: int = 40,
+    eval_fraction: float = 0.33,
+    eval_examples: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    output_dir: str | os.PathLike[str] | None = None,
+    successive_halving: bool = False,
+    lora_r: int | None = None,
+    learning_rate: float | None = None,
+    max_seq_len: int | None = None,
+    batch_size: int = 8,
+    store: str | os.PathLike[str] | ResultsStore | bool | None = None,
+    description: str | None = None,
+    trust_remote_code: bool = False,
+    progress: bool = True,
+    memory_limit_gb: float | None = None,
+    on_candidate_done: Callable[[CandidateResult], None] | None = None,
+) -> ConfirmReport:
+    """Fine-tune the candidates briefly with LoRA on ``examples`` and measure each before and after.
+
+    Give exactly one of ``models`` (ids, local folders or .gguf files) or ``recommendation`` (its first
+    ``top_k`` candidates). The examples are split once into train and held-out parts (stratified by
+    label for classification; ``eval_examples`` sets the held-out count, else ``eval_fraction``, at
+    most 200); each model is scored on the held-out part with the task's primary metric, trained for
+    ``steps`` LoRA steps of ``batch_size`` examples, and scored again. ``successive_halving`` trains
+    every candidate for a quarter of the steps, keeps the better half and finishes only those.
+
+    Results go to the local results store (``store``: a path or :class:`ResultsStore`; ``False`` for
+    none; default ``SLMSELECT_RESULTS`` or the user data dir) and adapters to
+    ``output_dir/<model>/`` (default: the slmselect cache). ``memory_limit_gb`` caps the memory a
+    candidate may need (default: what is free); ``on_candidate_done`` is called with each result.
+    Raises :class:`ConfirmError` (with ``.report``) when no candidate could be measured.
+    """
+    import torch
+
+    from slmselect._examples import read_examples
+    from slmselect._profile import profile_task
+
+    _int_param("steps", steps, 1)
+    _int_param("batch_size", batch_size, 1)
+    _int_param("top_k", top_k, 1)
+    _int_param("seed", seed, 0)
+    for name, value in (("lora_r", lora_r), ("max_seq_len", max_seq_len)):
+        if value is not None:
+            _int_param(name, value, 1 if name == "lora_r" else 16)
+    if learning_rate is not None and not 0 < learning_rate < 1:
+        raise ParameterError(f"The 'learning_rate' parameter of confirm must be in (0, 1); got {learning_rate!r}.")
+    model_ids, first_choice = _candidate_ids(models, recommendation, top_k)
+    if description is None and recommendation is not None:
+        description = getattr(recommendation, "description", None)
+
+    normalised, _fields = read_examples(examples)
+    profile = profile_task(normalised, description=description)
+    task = profile.task_type
+    if eval_examples is None and round(len(normalised) * eval_fraction) > MAX_DEFAULT_EVAL:
+        eval_examples = MAX_DEFAULT_EVAL
+    train_idx, eval_idx = split_examples(
+        normalised, task_type=task, eval_fraction=eval_fraction, eval_examples=eval_examples, seed=seed
+    )
+    train = [normalised[i] for i in train_idx]
+    evals = [normalised[i] for i in eval_idx]
+    labels = None
+    if task == "classification":
+        labels = list(profile.labels or sorted({e.output.strip() for e in normalised}))
+
+    choice = detect_device(device)
+    threads_before = torch.get_num_threads()
+    if choice.device == "cpu":
+        torch.set_num_threads(cpu_count())
+    run_id = uuid.uuid4().hex[:12]
+    out_dir = Path(output_dir).expanduser() if output_dir is not None else cache_root() / "adapters" / run_id
+    results_store = None if store is False else store if isinstance(store, ResultsStore) else ResultsStore(
+        None if store is True else store)
+    config = TrainConfig(
+        steps=steps, learning_rate=learning_rate or DEFAULT_LR, lora_r=lora_r or DEFAULT_RANK,
+        lora_alpha=2 * (lora_r or DEFAULT_RANK), batch_size=batch_size, seed=seed,
+    )
+    prog = ConfirmProgress(progress)
+    setup = Setup(
+        profile=profile, train=train, evals=evals, labels=labels,
+        instruction=instruction_for(profile, [e.output for e in train], description),
+        choice=choice, config=config, max_seq_len=max_seq_len, output_dir=out_dir,
+        memory_limit_bytes=int(memory_limit_gb * GB) if memory_limit_gb is not None else None,
+        trust_remote_code=trust_remote_code, progress=prog,
+        extra_config={"successive_halving": bool(successive_halving), "run_steps": steps},
+    )
+    shared = {
+        "run_id": run_id, "task_fingerprint": profile.fingerprint, "task_type": task,
+        "description": description, "sample_inputs": profile.sample_inputs, "labels": labels,
+        "n_train": len(train), "n_eval": len(evals), "versions": _versions(), "hardware": _hardware(choice.device),
+    }
+    results: list[CandidateResult] = []
+
+    def record(result: CandidateResult) -> None:
+        results.append(result)
+        if results_store is not None and result.status != "interrupted":
+            results_store.append([_row(result, shared)])
+        if on_candidate_done is not None and result.status != "interrupted":
+            on_candidate_done(result)
+
+    interrupted = False
+    halving: HalvingSummary | None = None
+    try:
+        with prog:
+            if successive_halving and len(model_ids) > 1:
+                from slmselect.confirm._halving import run_halving
+
+                halving = run_halving(model_ids, setup, steps, record)
+            else:
+                for model_id in model_ids:
+                    record(run_trial(Trial(model_id, setup), steps))
+    except Interrupted as stop:
+        interrupted = True
+        results.append(stop.result)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        torch.set_num_threads(threads_before)
+    done = {r.model_id for r in results}
+    for model_id in model_ids:  # not finished because of the interrupt
+        if model_id not in done:
+            results.append(CandidateResult(model_id=model_id, status="interrupted", metric=setup.metric,
+                                           reason="the run was interrupted before this candidate finished"))
+    report = ConfirmReport(
+        run_id=run_id, task_type=task, metric=setup.metric, task_fingerprint=profile.fingerprint,
+        n_train=len(train), n_eval=len(evals), device=choice.label, candidates=results, first_choice=first_choice,
+        interrupted=interrupted, halving=halving, output_dir=str(out_dir),
+        store_path=str(results_store.path) if results_store is not None else None,
+    )
+    if not interrupted and not any(r.status == "ok" for r in results):
+        reasons = "; ".join(f"{r.model_id}: {r.status}: {r.reason}" for r in results)
+        err = ConfirmError(f"No candidate could be measured. {reasons}")
+        err.report = report  # type: ignore[attr-defined]
+        raise err
+    return report
+
+
+def run_trial(trial: Trial, steps: int) -> CandidateResult:
+    """All stages of one candidate; a failure is recorded in the result (Ctrl-C is re-raised)."""
+    try:
+        trial.check_memory()
+        trial.load()
+        trial.base_score()
+        trial.train(steps)
+        trial.finetuned_score()
+        trial.save_adapter()
+        trial.complete()
+    except KeyboardInterrupt as err:
+        trial.fail(err)
+        trial.release()
+        trial.setup.progress.log(f"{trial.model_id}: interrupted")
+        raise Interrupted(trial.result) from None
+    except Exception as err:  # noqa: BLE001 - one candidate's failure must not stop the others
+        trial.fail(err)
+        trial.setup.progress.log(f"{trial.model_id}: {trial.result.status}: {trial.result.reason}")
+    trial.release()
+    return trial.result
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a candidate, carrying that candidate's partial result."""
+
+    def __init__(self, result: CandidateResult) -> None:
+        super().__init__()
+        self.result = result

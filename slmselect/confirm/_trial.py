@@ -1,0 +1,244 @@
+"""One candidate's trial: memory check, load, base score, LoRA training, fine-tuned score, adapter.
+
+:class:`Trial` holds the working state of one model through those stages so that ``confirm`` can run
+them straight through, or (successive halving) stop after a first rung, park the adapter, and resume.
+Failures become the result's status and reason; the caller decides what to do next.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slmselect._exceptions import ConfirmError
+from slmselect._types import Example, TaskProfile
+from slmselect.confirm._data import MAX_SEQ_CAP, PromptFormat, choose_max_len
+from slmselect.confirm._device import DeviceChoice, PeakMemory, available_memory
+from slmselect.confirm._metrics import PRIMARY_METRIC, compute_metrics
+from slmselect.confirm._progress import ConfirmProgress
+from slmselect.confirm._report import CandidateResult
+from slmselect.confirm._score import max_new_tokens_for, predict
+from slmselect.confirm._train import LoraRun, TrainConfig
+from slmselect.confirm._weights import estimate_memory, inspect_weights, load_model, safe_id
+
+GB = 1024**3
+
+
+class Refused(ConfirmError):
+    """A candidate that would not fit in memory."""
+
+
+@dataclass
+class Setup:
+    """What every candidate of one confirm run shares."""
+
+    profile: TaskProfile
+    train: list[Example]
+    evals: list[Example]
+    labels: list[str] | None
+    instruction: str
+    choice: DeviceChoice
+    config: TrainConfig  # template; each trial gets a copy
+    max_seq_len: int | None
+    output_dir: Path
+    memory_limit_bytes: int | None
+    trust_remote_code: bool
+    progress: ConfirmProgress
+    extra_config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metric(self) -> str:
+        return PRIMARY_METRIC[self.profile.task_type]
+
+
+class Trial:
+    def __init__(self, model_id: str, setup: Setup) -> None:
+        self.model_id = model_id
+        self.setup = setup
+        self.result = CandidateResult(model_id=model_id, status="failed", metric=setup.metric)
+        self.stage = "starting"
+        self.loaded: Any = None
+        self.fmt: PromptFormat | None = None
+        self.run: LoraRun | None = None
+        self.config = TrainConfig(**{k: v for k, v in vars(setup.config).items() if k != "target_modules"})
+        self.peak = PeakMemory(setup.choice.device)
+        self.eval_seconds = 0.0
+        self._peak_before: int | None = None
+        self._max_new_tokens = 32
+
+    # ------------------------------------------------------------------------------------------ stages
+
+    def check_memory(self) -> None:
+        self.stage = "memory check"
+        s = self.setup
+        info = inspect_weights(self.model_id)
+        seq = s.max_seq_len or int(min(MAX_SEQ_CAP["cpu"], s.profile.input_tokens.p95 + s.profile.output_tokens.p95 + 96))
+        est = estimate_memory(info, weight_bytes=s.choice.weight_bytes, batch_size=self.config.batch_size,
+                              seq_len=seq, lora_r=self.config.lora_r)
+        if est is None:
+            return
+        self.result.memory_estimate_bytes = est.total
+        budget = s.memory_limit_bytes if s.memory_limit_bytes is not None else available_memory(s.choice.device)
+        if budget is not None and est.total > budget:
+            where = "the memory limit given" if s.memory_limit_bytes is not None else (
+                "free GPU memory" if s.choice.device.startswith("cuda") else "available RAM (MemAvailable)")
+            raise Refused(
+                f"needs {est.describe()} but {where} is {budget / GB:.2f} GB; lower batch_size or max_seq_len, "
+                "use a GPU, or leave this candidate out"
+            )
+
+    def load(self) -> None:
+        self.stage = "loading"
+        self.peak.reset()
+        bar = self.setup.progress.stage(self.model_id, "load", 1)
+        self.loaded = load_model(self.model_id, self.setup.choice, trust_remote_code=self.setup.trust_remote_code)
+        bar.done(f"{self.loaded.source}, {self.loaded.load_seconds:.1f}s")
+        r = self.result
+        r.load_seconds, r.weights_source, r.n_params = self.loaded.load_seconds, self.loaded.source, self.loaded.n_params
+        s = self.setup
+        self.fmt = PromptFormat(self.loaded.tokenizer, s.instruction, s.profile.task_type)
+        gpu = not s.choice.device == "cpu"
+        cap = MAX_SEQ_CAP["gpu" if gpu else "cpu"]
+        lengths = [len(self.fmt.encode(ex, max_len=cap)) for ex in s.train]
+        self.config.max_seq_len = s.max_seq_len or choose_max_len(lengths, gpu=gpu, profile=s.profile)
+        self.fmt.max_len = self.config.max_seq_len
+        self._max_new_tokens = max_new_tokens_for(self.fmt, [e.output for e in s.train], cap=256 if not gpu else 512)
+
+    def evaluate(self, name: str) -> dict[str, float]:
+        self.stage = f"{name} evaluation"
+        s = self.setup
+        assert self.fmt is not None
+        model = self.run.model if self.run is not None else self.loaded.model
+        bar = s.progress.stage(self.model_id, f"{name} eval", len(s.evals))
+        start = time.perf_counter()
+        preds = predict(
+            model, self.fmt, s.evals, task_type=s.profile.task_type, labels=s.labels, device=s.choice.device,
+            max_new_tokens=self._max_new_tokens, batch_size=self.config.batch_size, on_batch=bar.advance,
+        )
+        self.eval_seconds += time.perf_counter() - start
+        metrics = compute_metrics(s.profile.task_type, preds, [e.output for e in s.evals])
+        bar.done(f"{s.metric} {metrics[s.metric]:.3f}")
+        return metrics
+
+    def base_score(self) -> None:
+        metrics = self.evaluate("base")
+        self.result.base_metrics = metrics
+        self.result.base_score = metrics[self.setup.metric]
+
+    def train(self, n_steps: int) -> None:
+        self.stage = "training"
+        s = self.setup
+        if self.run is None:
+            tok = self.loaded.tokenizer
+            assert self.fmt is not None
+            items = [self.fmt.encode(ex) for ex in s.train]
+            self.run = LoraRun(self.loaded.model, items, tok.pad_token_id, self.config, s.choice)
+            self.result.trainable_params = self.run.trainable_parameters
+        bar = s.progress.stage(self.model_id, "LoRA train", n_steps)
+        self.run.train(n_steps, on_step=lambda step, loss: bar.advance(1, note=f"loss {loss:.3f}"))
+        st = self.run.stats
+        bar.done(f"loss {st.losses[-1]:.3f}" if st.losses else "")
+        r = self.result
+        r.steps, r.train_seconds, r.tokens_per_second = st.steps, st.seconds, st.tokens_per_second
+        r.final_loss = st.losses[-1] if st.losses else None
+
+    def finetuned_score(self) -> None:
+        metrics = self.evaluate("fine-tuned")
+        self.result.finetuned_metrics = metrics
+        self.result.finetuned_score = metrics[self.setup.metric]
+
+    def save_adapter(self) -> None:
+        self.stage = "saving the adapter"
+        assert self.run is not None
+        path = self.setup.output_dir / safe_id(self.model_id)
+        path.mkdir(parents=True, exist_ok=True)
+        self.run.save_adapter(str(path))
+        self.result.adapter_path = str(path)
+
+    def _peak_bytes(self) -> int | None:
+        now = self.peak.peak_bytes()
+        known = [p for p in (now, self._peak_before) if p is not None]
+        return max(known) if known else None
+
+    def complete(self, status: str = "ok", reason: str | None = None) -> None:
+        r = self.result
+        r.status, r.reason = status, reason  # type: ignore[assignment]
+        r.eval_seconds = self.eval_seconds
+        r.peak_memory_bytes = self._peak_bytes()
+        r.config = self.config_dict()
+
+    def config_dict(self) -> dict[str, Any]:
+        s = self.setup
+        out = self.config.as_dict()
+        out.update(
+            n_train=len(s.train), n_eval=len(s.evals), dtype=s.choice.label.split("/")[-1], device=s.choice.device,
+            prompt_format=None if self.fmt is None else "chat" if self.fmt.chat else "plain", **s.extra_config,
+        )
+        return out
+
+    # ------------------------------------------------------------------------------------------ halving
+
+    def park(self) -> None:
+        """Keep the adapter and optimizer state; free the base model."""
+        assert self.run is not None
+        self._peak_before = self._peak_bytes()
+        self.run.park()
+        self.release_model()
+
+    def resume(self) -> None:
+        self.stage = "reloading"
+        assert self.run is not None
+        self.peak.reset()
+        self.loaded = load_model(self.model_id, self.setup.choice, trust_remote_code=self.setup.trust_remote_code)
+        self.run.resume(self.loaded.model)
+
+    # ------------------------------------------------------------------------------------------ failures
+
+    def fail(self, err: BaseException) -> None:
+        r = self.result
+        r.peak_memory_bytes = self._peak_bytes() if r.n_params else None
+        r.eval_seconds = self.eval_seconds or None
+        r.config = self.config_dict()
+        if isinstance(err, Refused):
+            r.status, r.reason = "refused", str(err)
+        elif isinstance(err, KeyboardInterrupt):
+            r.status, r.reason = "interrupted", f"interrupted during {self.stage}"
+        elif _is_oom(err):
+            r.status = "failed"
+            r.reason = (f"out of memory during {self.stage} ({type(err).__name__}); lower batch_size or "
+                        "max_seq_len, or use a larger GPU")
+        elif isinstance(err, ConfirmError):
+            r.status, r.reason = "failed", f"{self.stage}: {err}"
+        else:
+            r.status, r.reason = "failed", f"{self.stage}: {type(err).__name__}: {err}"
+
+    def release_model(self) -> None:
+        self.loaded = None
+        if self.run is not None:
+            self.run.model = None
+        gc.collect()
+        if self.setup.choice.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def release(self) -> None:
+        self.release_model()
+        self.run = None
+        gc.collect()
+
+
+def _is_oom(err: BaseException) -> bool:
+    if isinstance(err, MemoryError):
+        return True
+    try:
+        import torch
+
+        return isinstance(err, torch.OutOfMemoryError)
+    except (ImportError, AttributeError):
+        return "out of memory" in str(err).lower()
+
+
