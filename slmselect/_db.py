@@ -219,11 +219,24 @@ def _check_references(frames: dict[str, pd.DataFrame], issues: list[DBIssue]) ->
                 issues.append(
                     DBIssue(fname, int(i) + 2, col, f"{val!r} is not in {col.split('_')[0]}s" + did_you_mean(val, known[col]))
                 )
+    tasks = frames["tasks.csv"]
+    if len(tasks):
+        bare = tasks["prompt_template"].isna() & (tasks["example_inputs"].map(len) == 0)
+        for i in np.flatnonzero(bare.to_numpy()):
+            issues.append(DBIssue("tasks.csv", int(i) + 2, "example_inputs",
+                                  "task has neither a prompt_template nor example_inputs; add one so new tasks can be compared with it"))
     res = frames["results.csv"]
     if len(res):
         dup = res.duplicated(["source_id", "model_id", "task_id", "metric"])
         for i in np.flatnonzero(dup.to_numpy()):
             issues.append(DBIssue("results.csv", int(i) + 2, "metric", "duplicate (source_id, model_id, task_id, metric)"))
+        prim = res[res["primary"].astype(bool)]
+        n_primary = prim.groupby(["source_id", "task_id"])["metric"].nunique()
+        for (src, task), n in n_primary[n_primary > 1].items():
+            first = prim[(prim["source_id"] == src) & (prim["task_id"] == task)]
+            line = int(first.index[first["metric"] != first["metric"].iloc[0]][0]) + 2
+            issues.append(DBIssue("results.csv", line, "primary",
+                                  f"{n} different primary metrics for ({src}, {task}); mark exactly one metric primary"))
         empty = res["base_score"].isna() & res["finetuned_score"].isna()
         for i in np.flatnonzero(empty.to_numpy()):
             issues.append(DBIssue("results.csv", int(i) + 2, "base_score", "row has neither a base nor a fine-tuned score"))

@@ -101,3 +101,19 @@ def test_wrong_schema_version_is_refused(tmp_path):
     (dst / "meta.json").write_text('{"schema_version": 99}', encoding="utf-8")
     with pytest.raises(DatabaseError, match="schema_version"):
         load_db(dst)
+
+
+def test_two_primary_metrics_for_one_task_are_refused(tmp_path):
+    dst = _copy_db(tmp_path)
+    with open(dst / "results.csv", "a", encoding="utf-8") as f:
+        f.write("lora_land_2024,microsoft/phi-2,conllpp,another_metric,true,0.1,0.2,,EXACT,\n")
+    issues = validate_db(dst)
+    assert any(i.field == "primary" and "conllpp" in i.message for i in issues), issues
+
+
+def test_task_without_template_or_examples_is_refused(tmp_path):
+    dst = _copy_db(tmp_path)
+    with open(dst / "tasks.csv", "a", encoding="utf-8") as f:
+        f.write('bare_task,classification,accuracy,true,,"A task with a description only",,,label,\n')
+    issues = validate_db(dst)
+    assert any(i.file == "tasks.csv" and i.field == "example_inputs" for i in issues), issues
