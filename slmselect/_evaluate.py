@@ -37,7 +37,8 @@ from pydantic import BaseModel, Field
 from ._db import BenchmarkDB, load_db
 from ._exceptions import ParameterError, check_choice, did_you_mean
 from ._predict import (
-    INTERVAL_Z, OBJECTIVE_VALUE, PRIOR_STRENGTH, SIGMA_FLOOR, TAU, TYPE_WEIGHT, Matrix, build_matrix, predict, unit_text,
+    HEDGE, INTERVAL_Z, OBJECTIVE_VALUE, PRIOR_STRENGTH, SHORTLIST, SIGMA_FLOOR, TAU, TYPE_WEIGHT, Matrix,
+    build_matrix, predict, rank_key, rank_order, unit_text,
 )
 from ._types import OBJECTIVES
 
@@ -200,6 +201,18 @@ def _evaluate_order(
     return dict(hit=float(target[tied].mean()), top3=top3, regret=float((best - truth[tied]).mean()), spearman=s, kendall=k)
 
 
+def _order_key(order: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """A key that sorts like ``order`` (first = highest), keeping ties of ``key`` that stay adjacent in it."""
+    out = np.empty(len(order))
+    k = key[order]
+    start = 0
+    for i in range(1, len(order) + 1):
+        if i == len(order) or abs(k[i] - k[start]) > _EPS:
+            out[order[start:i]] = -(start + i - 1) / 2.0
+            start = i
+    return out
+
+
 def _topk_expected(key: np.ndarray, target: np.ndarray, k: int) -> float:
     """P(some target is among the first ``k``) when ties in ``key`` are broken uniformly at random."""
     slots = k
@@ -296,7 +309,7 @@ def evaluate(
     ``min_models``: a task is evaluated when at least this many recommendable models have a truth on it;
     ``seed``: kept for reproducibility of any sampled figure (random choice is scored by its exact expected
     value, so figures do not depend on it); ``predictor``: override predictor settings for experiments
-    (``tau``, ``type_weight``, ``prior_strength``, ``sigma_floor``).
+    (``tau``, ``type_weight``, ``prior_strength``, ``sigma_floor``, ``interval_z``, ``hedge``).
     Returns an :class:`EvaluationReport`; ``report.figure("accuracy", "slmselect", "lora_land_2024")``.
     """
     t0 = time.perf_counter()
@@ -307,10 +320,15 @@ def evaluate(
     objs = _objectives(objectives)
     db = db if db is not None else load_db()
     srcs = _sources(db, sources)
-    params = dict(tau=TAU, type_weight=TYPE_WEIGHT, prior_strength=PRIOR_STRENGTH, sigma_floor=SIGMA_FLOOR, interval_z=INTERVAL_Z)
+    params = dict(tau=TAU, type_weight=TYPE_WEIGHT, prior_strength=PRIOR_STRENGTH, sigma_floor=SIGMA_FLOOR,
+                  interval_z=INTERVAL_Z, hedge=float(HEDGE))
     for k, v in (predictor or {}).items():
         check_choice("predictor setting", k, list(params))
         params[k] = float(v)
+    if params["hedge"] not in range(SHORTLIST):
+        raise ParameterError(f"predictor setting 'hedge' is a whole number of shortlist places, 0 to {SHORTLIST - 1}; "
+                             f"got {params['hedge']!r}.")
+    pred_params = {k: v for k, v in params.items() if k != "hedge"}
     _ = np.random.default_rng(seed)  # no sampled figure today; the seed is recorded for future ones
 
     from ._embed import embed_cached, get_embedder
@@ -379,17 +397,16 @@ def evaluate(
 
             # --- the predictor, as recommend() would run it for this task's text and category
             hidden = task_arr == task
-            pred = predict(m, U_emb @ E[row_of[task]], str(units.at[j, "category"]), exclude_units=hidden, **params)
-            rel = np.nan_to_num(pred.relative[cand], nan=-3.0)
-            share = pred.evidence_share[cand]
-            key = rel * (share / (share + 0.05)) - 2.0 * pred.low_evidence[cand]
+            pred = predict(m, U_emb @ E[row_of[task]], str(units.at[j, "category"]), exclude_units=hidden, **pred_params)
+            key = rank_key(pred, cand)
             if edge:
                 sc = np.where(pred.low_evidence[cand], np.nan, pred.score[cand])
                 if not np.isfinite(sc).any():
                     sc = pred.score[cand]
                 order = _edge_order(sc, key, mem, edge_tolerance)
             else:
-                order = np.argsort(-key, kind="stable")
+                order = rank_order(pred, cand, hedge=int(params["hedge"]))
+                key = _order_key(order, key)  # the correlation figures score the order actually shown
             raw = m.values[cand, j]
             lo, hi = pred.lower[cand], pred.upper[cand]
             ok = np.isfinite(pred.score[cand])
@@ -538,7 +555,8 @@ def _render(rep: EvaluationReport) -> Iterable[Any]:
                "true edge model memory).", style="dim")
     s = rep.settings
     yield Text(f"Predictor: tau={s.get('tau')}, type_weight={s.get('type_weight')}, prior_strength={s.get('prior_strength')}, "
-               f"sigma_floor={s.get('sigma_floor')}; similarity by {rep.embedder}; {rep.seconds:.2f}s.", style="dim")
+               f"sigma_floor={s.get('sigma_floor')}, hedge={s.get('hedge')}; similarity by {rep.embedder}; "
+               f"{rep.seconds:.2f}s.", style="dim")
     for n in rep.notes:
         yield Text(f"• {n}", style="dim")
 

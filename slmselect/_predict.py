@@ -15,6 +15,10 @@ How a prediction is made (``docs/recommending.md`` explains it for users):
    (``prior_strength``) a model-level prior, its shrunk mean z over all units, is blended into the
    relative prediction as a pseudo-unit, so models with thin evidence lean on their overall standing.
 4. A model whose evidence is far from the task (low similarity or little weight) is flagged low-evidence.
+5. Ranking (``rank_key``, ``rank_order``; used by both ``recommend()`` and ``evaluate()``): the expected
+   standing is ``relative`` shrunk by the model's evidence share, minus a penalty for low evidence. Places
+   1-2 follow it; place 3 (``HEDGE`` places at the end of a ``SHORTLIST``-long head) goes to the remaining
+   model that wins the largest weighted share of the evidence units outright (``win_share``).
 
 Everything here is vectorised over a models × units matrix; no Python loop runs over result rows.
 """
@@ -42,6 +46,13 @@ LOW_EVIDENCE_TYPE_WEIGHT = 0.35
 #: 0 disables it: it did not improve leave-one-task-out regret on LoRA Land (docs/evaluation.md).
 PRIOR_STRENGTH = 0.0
 PRIOR_SHRINK = 1.0
+#: Ranking key: evidence-share shrinkage constant and the penalty of a low-evidence model (``rank_key``).
+EVIDENCE_SHRINK = 0.05
+LOW_EVIDENCE_PENALTY = 2.0
+#: Places at the end of the SHORTLIST-long head of the ranking that go to the candidates most likely to be
+#: the winner (``rank_order``, ``win_share``); 0 ranks by expected standing alone (docs/evaluation.md).
+HEDGE = 1
+SHORTLIST = 3
 #: Normal quantile of the 95% predictive interval. With the predictive variance (between-task spread plus
 #: the standard error of the mean plus SIGMA_FLOOR²) it covers 0.91-0.98 of held-out scores per objective.
 INTERVAL_Z = 1.96
@@ -213,3 +224,56 @@ def predict(
         evidence_share=share, best_similarity=best_sim, low_evidence=low,
         unit_weights=w, similarity=sim, matrix=matrix,
     )
+
+
+def rank_key(pred: Prediction, idx: np.ndarray) -> np.ndarray:
+    """The expected-standing key candidates ``idx`` (positions in ``pred.models``) are ranked by.
+
+    ``relative`` (weighted mean z), shrunk toward 0 when the model's units carry little of the total weight
+    (``share / (share + EVIDENCE_SHRINK)``), minus ``LOW_EVIDENCE_PENALTY`` for a low-evidence model.
+    """
+    rel = np.nan_to_num(pred.relative[idx], nan=-3.0)
+    share = pred.evidence_share[idx]
+    return rel * (share / (share + EVIDENCE_SHRINK)) - LOW_EVIDENCE_PENALTY * pred.low_evidence[idx]
+
+
+def win_share(pred: Prediction, idx: np.ndarray) -> np.ndarray:
+    """Weighted share of the evidence units that each candidate of ``idx`` wins among the candidates.
+
+    Over every unit with a positive weight where at least two candidates have a z-score, the candidate(s) with
+    the highest z win it (a tie splits the unit); each unit counts with its weight. Read as: if the new task is
+    like unit *u* with probability proportional to *u*'s weight, the chance that this candidate is the best.
+    """
+    Z = pred.matrix.z[idx]
+    w = pred.unit_weights
+    zp = ~np.isnan(Z)
+    ok = (zp.sum(0) >= 2) & (w > 0)
+    if not ok.any():
+        return np.zeros(len(idx))
+    Zs = np.where(zp, Z, -np.inf)[:, ok]
+    win = np.isfinite(Zs) & (Zs >= Zs.max(0, keepdims=True) - 1e-9)
+    P = win / np.maximum(win.sum(0, keepdims=True), 1)
+    return P @ w[ok] / w[ok].sum()
+
+
+def rank_order(pred: Prediction, idx: np.ndarray, *, hedge: int = HEDGE, shortlist: int = SHORTLIST) -> np.ndarray:
+    """Order of candidates ``idx`` (positions in ``pred.models``): indices into ``idx``, best first.
+
+    Places 1..``shortlist - hedge`` follow :func:`rank_key` (expected standing). The last ``hedge`` places of
+    the shortlist go to the remaining candidates most likely to be the winner (:func:`win_share`), well-evidenced
+    ones first, ties by :func:`rank_key`: the averaged standing favours models that are good everywhere, while a
+    model that wins a share of the similar tasks outright can win this one too, so it deserves a place on the
+    shortlist. The other candidates follow in :func:`rank_key` order. ``hedge=0`` (or ``hedge >= shortlist``,
+    which would leave no place to the expected standing) is the plain order.
+    """
+    key = rank_key(pred, idx)
+    order = np.argsort(-key, kind="stable")
+    hedge = int(hedge)
+    n_head = int(shortlist) - hedge
+    if hedge <= 0 or n_head < 1 or len(order) <= n_head + 1:
+        return order
+    rest = order[n_head:]
+    ws = win_share(pred, idx)
+    by_chance = rest[np.lexsort((-key[rest], -np.round(ws[rest], 12), pred.low_evidence[idx][rest]))]
+    picked = by_chance[:hedge]
+    return np.concatenate([order[:n_head], picked, rest[~np.isin(rest, picked)]])

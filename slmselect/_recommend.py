@@ -13,7 +13,10 @@ from pydantic import BaseModel, Field
 
 from ._db import BenchmarkDB, load_db, parse_size
 from ._exceptions import NoCandidatesError, ParameterError, check_choice, did_you_mean
-from ._predict import OBJECTIVE_VALUE, Prediction, build_matrix, guess_task_type, predict, unit_text
+from ._predict import (
+    HEDGE, OBJECTIVE_VALUE, Prediction, build_matrix, guess_task_type, predict, rank_key, rank_order, unit_text,
+    win_share,
+)
 from ._types import OBJECTIVES, TaskProfile
 
 OBJECTIVE_ALIASES = {
@@ -57,6 +60,11 @@ class Candidate(BaseModel):
     relative_score: float | None = Field(description="weighted within-benchmark z-score used for ranking")
     low_evidence: bool
     evidence_share: float
+    win_share: float | None = Field(
+        default=None, description="weighted share of the evidence units this model wins among the feasible candidates, 0-1")
+    hedge: bool = Field(
+        default=False,
+        description="placed on the shortlist for its chance of winning (win_share), ahead of models with a higher expected standing")
     sources: list[str]
     evidence: list[Evidence]
     notes: list[str] = Field(default_factory=list)
@@ -297,10 +305,9 @@ def recommend(
 
     pos = {m: i for i, m in enumerate(pred.models)}
     idx = np.array([pos[m] for m in feasible])
-    rel = np.nan_to_num(pred.relative[idx], nan=-3.0)
-    shrink = pred.evidence_share[idx] / (pred.evidence_share[idx] + 0.05)
-    rank_key = rel * shrink - 2.0 * pred.low_evidence[idx]
-    order = np.argsort(-rank_key, kind="stable")
+    key = rank_key(pred, idx)
+    ws = win_share(pred, idx)
+    order = rank_order(pred, idx, hedge=HEDGE)
     notes: list[str] = []
     if obj == "edge":
         sc = np.where(pred.low_evidence[idx], np.nan, pred.score[idx])
@@ -309,8 +316,10 @@ def recommend(
         best = np.nanmax(sc)
         good = sc >= best - float(edge_tolerance)
         mem = M.loc[feasible, "memory_gb"].to_numpy(dtype=float)
-        order = np.lexsort((-rank_key, np.where(good, mem, np.inf), ~good))
+        order = np.lexsort((-key, np.where(good, mem, np.inf), ~good))
         notes.append(f"edge: smallest model by memory whose predicted fine-tuned score is within {edge_tolerance:.2f} of the best feasible prediction ({best:.3f}).")
+    expected = np.empty(len(idx), int)  # each candidate's place by expected standing alone
+    expected[np.argsort(-key, kind="stable")] = np.arange(1, len(idx) + 1)
     cands = []
     for r, j in enumerate(order[:top_k], start=1):
         mid, i = feasible[j], idx[j]
@@ -320,6 +329,10 @@ def recommend(
         cnotes = []
         if low:
             cnotes.append("low evidence: no benchmark task close to yours has this model; treat the rank as a guess")
+        hedged = obj != "edge" and expected[j] > r
+        if hedged:
+            cnotes.append(f"hedge: #{expected[j]} by expected standing, placed #{r} because it is the best on "
+                          f"{100 * ws[j]:.0f}% of the similar benchmark evidence (by weight); worth confirming")
         cands.append(Candidate(
             rank=r, model_id=mid, family=row["family"],
             params_b=None if pd.isna(row["params_b"]) else float(row["params_b"]),
@@ -330,6 +343,7 @@ def recommend(
             lower=round(float(pred.lower[i]), 4), upper=round(float(pred.upper[i]), 4),
             relative_score=None if np.isnan(pred.relative[i]) else round(float(pred.relative[i]), 3),
             low_evidence=low, evidence_share=round(float(pred.evidence_share[i]), 3),
+            win_share=round(float(ws[j]), 3), hedge=hedged,
             sources=sorted({e.source_id for e in ev}), evidence=ev, notes=cnotes,
         ))
     _comparability_notes(cands, notes)

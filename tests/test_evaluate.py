@@ -60,22 +60,42 @@ def test_lora_land_accuracy_beats_static_advice(report: EvaluationReport) -> Non
     b = report.figure("accuracy", "best_avg_rank", LL)
     assert p.regret < b.regret  # 0.012 vs 0.017
     assert p.top1 > b.top1  # 0.60 vs 0.40
-    assert p.spearman > b.spearman  # 0.69 vs 0.67
-    # top-3 recall ties (17/20 each): the three misses are the tasks gemma-7b wins (gsm8k, magicoder, conllpp)
-    assert p.top3_recall == pytest.approx(b.top3_recall)
+    # top-3 recall 19/20 vs 17/20: the hedge place (#3) catches conllpp and magicoder (won by gemma-7b);
+    # gsm8k, also gemma-7b's, is still missed by both
+    assert p.top3_recall == pytest.approx(0.95) and b.top3_recall == pytest.approx(0.85)
     assert p.regret < report.figure("accuracy", "largest", LL).regret
     assert p.regret < report.figure("accuracy", "random", LL).regret
+    # over all sources too: top-3 92% vs 88%, regret 0.011 vs 0.013
+    pa, ba = report.figure("accuracy", "slmselect"), report.figure("accuracy", "best_avg_rank")
+    assert pa.top3_recall > ba.top3_recall and pa.regret < ba.regret
     # the intervals are calibrated: about 95% of held-out scores fall inside
     assert 0.90 <= p.coverage <= 1.0
 
 
+def test_hedge_place_is_what_moves_top3() -> None:
+    """Without the hedge place (hedge=0) the order is the expected standing alone: top-3 ties at 85%."""
+    rep = evaluate(sources=LL, objectives="accuracy", predictor={"hedge": 0})
+    p, b = rep.figure("accuracy", "slmselect", LL), rep.figure("accuracy", "best_avg_rank", LL)
+    assert p.top3_recall == pytest.approx(b.top3_recall) == pytest.approx(0.85)
+    assert p.spearman > b.spearman  # 0.689 vs 0.667
+    assert rep.settings["hedge"] == 0
+    # the first pick does not depend on the hedge: same regret and top-1 as the shipped setting
+    q = evaluate(sources=LL, objectives="accuracy").figure("accuracy", "slmselect", LL)
+    assert (q.regret, q.top1) == pytest.approx((p.regret, p.top1))
+    with pytest.raises(ParameterError, match="hedge"):
+        evaluate(sources=LL, objectives="accuracy", predictor={"hedge": 0.5})
+
+
 def test_where_it_does_not_beat(report: EvaluationReport) -> None:
-    """Honest record: on tunability the static advice is better (docs/evaluation.md)."""
+    """Honest record (docs/evaluation.md): tunability, and the rank correlation the hedge place costs."""
     p = report.figure("tunability", "slmselect", LL)
     b = report.figure("tunability", "best_avg_rank", LL)
-    assert p.top3_recall < b.top3_recall
+    assert p.top3_recall < b.top3_recall  # 57% vs 76%
     e, eb = report.figure("edge", "slmselect", LL), report.figure("edge", "best_avg_rank", LL)
     assert e.regret < eb.regret and e.top1 > eb.top1
+    # promoting the hedge model to #3 lowers Spearman on LoRA Land accuracy just below the static advice
+    a, ab = report.figure("accuracy", "slmselect", LL), report.figure("accuracy", "best_avg_rank", LL)
+    assert a.spearman == pytest.approx(0.661, abs=0.005) and ab.spearman == pytest.approx(0.667, abs=0.005)
 
 
 def test_json_round_trip(report: EvaluationReport) -> None:
@@ -129,6 +149,27 @@ def test_no_leak_of_the_held_out_task() -> None:
     rep2 = evaluate(db=db2, sources=LL, objectives="accuracy")
     pick = lambda r: {(t.task_id): t.pick for t in r.tasks if t.method == "slmselect"}  # noqa: E731
     assert pick(rep)["glue_sst2"] == pick(rep2)["glue_sst2"]
+
+
+def test_hedge_reads_no_held_out_score() -> None:
+    """The win shares behind the hedge place ignore the held-out task's units, whatever their scores."""
+    import dataclasses
+
+    import numpy as np
+
+    from slmselect._predict import build_matrix, predict, rank_order, win_share
+
+    m = build_matrix(load_db(), "finetuned")
+    hidden = (m.units["task_id"] == "gsm8k").to_numpy()
+    sem = np.random.default_rng(1).uniform(0, 1, len(m.units))
+    pred = predict(m, sem, "math_reasoning", exclude_units=hidden)
+    z2 = m.z.copy()
+    z2[:, hidden] = np.where(np.isnan(z2[:, hidden]), np.nan, np.random.default_rng(2).normal(size=z2[:, hidden].shape))
+    pred2 = dataclasses.replace(pred, matrix=dataclasses.replace(m, z=z2))
+    idx = np.flatnonzero(~np.isnan(m.values[:, hidden][:, 0]))
+    assert np.allclose(win_share(pred, idx), win_share(pred2, idx))
+    assert (rank_order(pred, idx) == rank_order(pred2, idx)).all()
+    assert win_share(pred, idx).sum() == pytest.approx(1.0)
 
 
 def test_cli_json_subprocess() -> None:

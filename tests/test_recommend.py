@@ -128,3 +128,27 @@ def test_tfidf_fallback_gives_a_recommendation(trec_examples):
     rec = recommend(trec_examples, embedder="tfidf", include_local=False)
     assert rec.embedder.startswith("tfidf")
     assert rec.best.evidence[0].category == "classification"
+
+
+def test_hedge_place_on_the_shortlist(monkeypatch):
+    """Place 3 may go to a model likely to win outright (win_share) over one with a higher mean standing."""
+    import slmselect._recommend as R
+
+    q = dict(description="solve grade school math word problems step by step", include_local=False, top_k=5)
+    rec = recommend(**q)
+    monkeypatch.setattr(R, "HEDGE", 0)
+    plain = recommend(**q)
+    assert rec.model_ids(2) == plain.model_ids(2)  # the first two places are the expected standing
+    assert not any(c.hedge for c in plain.candidates)
+    hedged = [c for c in rec.candidates if c.hedge]
+    assert len(hedged) == 1  # on the shipped database: gemma-7b, #4 by mean standing, wins the math/code tasks
+    c = hedged[0]
+    assert c.rank == 3 and any(n.startswith("hedge:") for n in c.notes)
+    assert c.model_id in plain.model_ids()[3:] or c.model_id not in plain.model_ids()
+    assert c.win_share >= max(x.win_share for x in plain.candidates[2:]
+                              if x.model_id != c.model_id and x.low_evidence == c.low_evidence)
+    for c in rec.candidates:
+        assert 0 <= c.win_share <= 1
+    # the edge order does not use the hedge place
+    e = recommend(**q | {"objective": "edge"})
+    assert not any(c.hedge for c in e.candidates)

@@ -228,7 +228,7 @@ def confirm(
                                            reason="the run was interrupted before this candidate finished"))
     report = ConfirmReport(
         run_id=run_id, task_type=task, metric=setup.metric, task_fingerprint=profile.fingerprint,
-        n_train=len(train), n_eval=len(evals), device=choice.label, candidates=results, first_choice=first_choice,
+        n_train=len(train), n_eval=len(evals), train_indices=train_idx, eval_indices=eval_idx, device=choice.label, candidates=results, first_choice=first_choice,
         interrupted=interrupted, halving=halving, output_dir=str(out_dir),
         store_path=str(results_store.path) if results_store is not None else None,
     )

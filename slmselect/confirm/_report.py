@@ -79,6 +79,8 @@ class ConfirmReport(BaseModel):
     task_fingerprint: str
     n_train: int
     n_eval: int
+    train_indices: list[int] = Field(default_factory=list, description="positions of the training examples in the input")
+    eval_indices: list[int] = Field(default_factory=list, description="positions of the held-out examples in the input")
     device: str
     candidates: list[CandidateResult]
     first_choice: str | None = Field(default=None, description="the recommendation's first candidate, or the first model given")

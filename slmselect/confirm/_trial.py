@@ -76,8 +76,9 @@ class Trial:
         s = self.setup
         info = inspect_weights(self.model_id)
         seq = s.max_seq_len or int(min(MAX_SEQ_CAP["cpu"], s.profile.input_tokens.p95 + s.profile.output_tokens.p95 + 96))
+        answer = int(s.profile.output_tokens.p95 * 1.5) + 8
         est = estimate_memory(info, weight_bytes=s.choice.weight_bytes, batch_size=self.config.batch_size,
-                              seq_len=seq, lora_r=self.config.lora_r)
+                              seq_len=seq, answer_len=answer, lora_r=self.config.lora_r)
         if est is None:
             return
         self.result.memory_estimate_bytes = est.total

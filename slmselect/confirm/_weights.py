@@ -110,12 +110,12 @@ def converted_dir(model_id: str) -> Path:
 
 def _cache_key(model_id: str) -> str:
     p = Path(model_id).expanduser()
-    if p.suffix == ".gguf" and p.is_file():
+    if p.exists():  # a local file or folder: its name plus a hash of where it is and what it holds
         import hashlib
 
         st = p.stat()
         digest = hashlib.sha256(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
-        return f"gguf--{safe_id(p.stem)}--{digest}"
+        return f"local--{safe_id(p.stem if p.is_file() else p.name)}--{digest}"
     return safe_id(model_id)
 
 
@@ -367,7 +367,10 @@ def load_model(
     model = tokenizer = None
     source, where = "", ""
     try:
-        if use_cache and is_cached(model_id):
+        local_dir = path.is_dir() and (path / "config.json").exists()
+        gguf_local = path.is_file() and path.suffix == ".gguf" or path.is_dir() and not local_dir \
+            and len(list(path.glob("*.gguf"))) == 1
+        if use_cache and not local_dir and is_cached(model_id):
             where, source = str(converted_dir(model_id)), "cache"
             model, tokenizer = _load_dir(where, choice, use_safetensors=True)
         elif model_id in OFFLINE_MODELS and (gguf_path := _offline_gguf(model_id)) is not None:
@@ -377,8 +380,7 @@ def load_model(
                 _save_converted(model, tokenizer, model_id, where)
                 if gguf_path.is_relative_to(cache_root()):
                     gguf_path.unlink(missing_ok=True)  # the fp32 copy replaces the assembled GGUF
-        elif path.is_file() and path.suffix == ".gguf" or path.is_dir() and not (path / "config.json").exists() \
-                and len(list(path.glob("*.gguf"))) == 1:
+        elif gguf_local:
             gguf_path = path if path.is_file() else next(path.glob("*.gguf"))
             source, where = "gguf", str(gguf_path)
             model, tokenizer = _load_gguf(gguf_path, choice)
@@ -436,6 +438,7 @@ def estimate_memory(
     weight_bytes: int,
     batch_size: int,
     seq_len: int,
+    answer_len: int | None = None,
     lora_r: int = 8,
 ) -> MemoryEstimate | None:
     """Memory a LoRA fine-tune of this model needs (None when the size is unknown).
@@ -443,7 +446,8 @@ def estimate_memory(
     Weights at ``weight_bytes`` per parameter (plus a second fp32 copy while a GGUF file is
     de-quantised); LoRA parameters with their gradients and two AdamW moments in fp32; per-token
     activations kept for the backward pass (about 10 x hidden + 3 x intermediate values per layer) and
-    the logits with their log-softmax and gradient (3 x vocab floats per token).
+    the logits with their log-softmax and gradient (3 x vocab floats per answer token: the loop computes
+    logits only where the loss needs them; ``answer_len`` defaults to ``seq_len``).
     """
     if not info.n_params:
         return None
@@ -458,7 +462,8 @@ def estimate_memory(
         weights=info.n_params * weight_bytes,
         conversion=info.n_params * 4 if info.gguf else 0,
         training=lora_params * 4 * 4,
-        activations=tokens * layers * (10 * hidden + 3 * inter) * act_bytes + tokens * vocab * 4 * 3,
+        activations=tokens * layers * (10 * hidden + 3 * inter) * act_bytes
+        + batch_size * min(seq_len, answer_len or seq_len) * vocab * 4 * 3,
     )
 
 

