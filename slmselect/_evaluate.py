@@ -152,7 +152,9 @@ class EvaluationReport(BaseModel):
         return cls.model_validate_json(text)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        yield from _render(self)
+        from ._render import render_evaluation
+
+        yield from render_evaluation(self)
 
 
 # --------------------------------------------------------------------------------------------- metrics
@@ -376,7 +378,6 @@ def evaluate(
                 o = _edge_order(truth, truth, mem, edge_tolerance)
                 true_edge_pos = np.empty(len(cand))
                 true_edge_pos[o] = np.arange(len(cand))
-                good = truth >= truth.max() - edge_tolerance - _EPS
                 target_i = o[0]
                 best_model = str(m.models[cand[target_i]])
             else:
@@ -507,58 +508,6 @@ def _summarise(rows: list[TaskResult], objectives: list[str]) -> tuple[list[Meth
                     mean_regret_difference=float(diff.mean()),
                 ))
     return figures, comparisons
-
-
-# --------------------------------------------------------------------------------------------- render
-
-
-def _fmt(x: float | None, pct: bool = False) -> str:
-    if x is None or x != x:
-        return "—"
-    return f"{100 * x:.0f}%" if pct else f"{x:.3f}"
-
-
-def _render(rep: EvaluationReport) -> Iterable[Any]:
-    from rich.table import Table
-    from rich.text import Text
-
-    scopes = list(dict.fromkeys(f.scope for f in rep.figures))
-    for obj in rep.objectives:
-        for scope in scopes:
-            figs = [f for f in rep.figures if f.objective == obj and f.scope == scope]
-            if not figs:
-                continue
-            where = "all evaluated sources" if scope == ALL else scope
-            t = Table(title=f"{obj} — {where} — {figs[0].n_tasks} held-out tasks", title_justify="left")
-            t.add_column("method", no_wrap=True)
-            cols = ["top-1", "top-3", "regret", "Spearman", "Kendall"]
-            cols += ["in tol", "mem ×"] if obj == "edge" else ["cover"]
-            for c in cols:
-                t.add_column(c, justify="right")
-            for f in figs:
-                cells = [_fmt(f.top1, True), _fmt(f.top3_recall, True), _fmt(f.regret), _fmt(f.spearman), _fmt(f.kendall)]
-                if obj == "edge":
-                    cells += [_fmt(f.within_tolerance, True), "—" if f.memory_ratio is None else f"{f.memory_ratio:.2f}"]
-                else:
-                    cells.append(_fmt(f.coverage, True))
-                t.add_row(SHORT_LABELS.get(f.method, f.method), *cells, style="bold" if f.method == "slmselect" else None)
-            yield t
-            comps = [c for c in rep.comparisons if c.objective == obj and c.scope == scope]
-            if comps:
-                yield Text("  slmselect's regret per task vs " + "; ".join(
-                    f"{SHORT_LABELS.get(c.baseline, c.baseline)}: lower on {c.better}, higher on {c.worse}, tied {c.tied}"
-                    for c in comps), style="dim")
-    yield Text("Methods: " + "; ".join(f"{SHORT_LABELS[m]} = {METHOD_LABELS[m]}" for m in METHODS) + ". "
-               "top-1: the pick is a true best; top-3: a true best is among the first three; regret: best true score - "
-               "the pick's, in points (0-1); Spearman/Kendall: predicted vs true order; cover: true scores inside the "
-               "95% interval (edge: in tol = the pick is within the tolerance of the best; mem × = pick memory / "
-               "true edge model memory).", style="dim")
-    s = rep.settings
-    yield Text(f"Predictor: tau={s.get('tau')}, type_weight={s.get('type_weight')}, prior_strength={s.get('prior_strength')}, "
-               f"sigma_floor={s.get('sigma_floor')}, hedge={s.get('hedge')}; similarity by {rep.embedder}; "
-               f"{rep.seconds:.2f}s.", style="dim")
-    for n in rep.notes:
-        yield Text(f"• {n}", style="dim")
 
 
 def report_json(rep: EvaluationReport) -> str:
