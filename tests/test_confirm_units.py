@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections import Counter
 
@@ -11,11 +12,19 @@ import pytest
 from slmselect._exceptions import ConfirmError, ParameterError
 from slmselect._types import Example
 from slmselect.confirm import CandidateResult, ConfirmReport, HalvingSummary
-from slmselect.confirm._data import IGNORE, Encoded, bucketed_batches, choose_max_len, collate, split_examples
+from slmselect.confirm._data import (
+    IGNORE,
+    Encoded,
+    bucketed_batches,
+    choose_max_len,
+    collate,
+    split_examples,
+)
 from slmselect.confirm._device import DeviceChoice, choose_device
 from slmselect.confirm._halving import rung_steps_for, survivors_count
+from slmselect.confirm._memory import WeightsInfo, estimate_memory
 from slmselect.confirm._train import lr_factor
-from slmselect.confirm._weights import WeightsInfo, estimate_memory, safe_id
+from slmselect.confirm._weights import safe_id
 
 # ------------------------------------------------------------------------------------------------ device
 
@@ -118,7 +127,7 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
     factors = [lr_factor(s, 40, 4) for s in range(40)]
     assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
     assert factors[4] == 1.0 and factors[-1] == pytest.approx(1 / 36)
-    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
+    assert all(a >= b for a, b in itertools.pairwise(factors[3:]))
 
 
 def test_successive_halving_budget():
@@ -152,15 +161,42 @@ def test_safe_id():
 
 
 def _report() -> ConfirmReport:
-    a = CandidateResult(model_id="org/a", status="ok", metric="accuracy", base_score=0.1, finetuned_score=0.6,
-                        steps=40, train_seconds=10.0, tokens_per_second=500.0, peak_memory_bytes=2 * 1024**3)
+    a = CandidateResult(
+        model_id="org/a",
+        status="ok",
+        metric="accuracy",
+        base_score=0.1,
+        finetuned_score=0.6,
+        steps=40,
+        train_seconds=10.0,
+        tokens_per_second=500.0,
+        peak_memory_bytes=2 * 1024**3,
+    )
     b = CandidateResult(model_id="org/b", status="ok", metric="accuracy", base_score=0.2, finetuned_score=0.7, steps=40)
     c = CandidateResult(model_id="org/c", status="failed", metric="accuracy", reason="Could not load weights\nTried: x")
-    h = HalvingSummary(rung_steps=10, full_steps=40, kept=["org/a", "org/b"], eliminated=["org/c"],
-                       rung_scores={"org/a": 0.4}, steps_used=90, steps_full_budget=120, seconds_used=90.0,
-                       seconds_full_budget_estimate=120.0)
-    return ConfirmReport(run_id="r", task_type="classification", metric="accuracy", task_fingerprint="f", n_train=64,
-                         n_eval=32, device="cpu/float32", candidates=[a, b, c], first_choice="org/a", halving=h)
+    h = HalvingSummary(
+        rung_steps=10,
+        full_steps=40,
+        kept=["org/a", "org/b"],
+        eliminated=["org/c"],
+        rung_scores={"org/a": 0.4},
+        steps_used=90,
+        steps_full_budget=120,
+        seconds_used=90.0,
+        seconds_full_budget_estimate=120.0,
+    )
+    return ConfirmReport(
+        run_id="r",
+        task_type="classification",
+        metric="accuracy",
+        task_fingerprint="f",
+        n_train=64,
+        n_eval=32,
+        device="cpu/float32",
+        candidates=[a, b, c],
+        first_choice="org/a",
+        halving=h,
+    )
 
 
 def test_report_pick_gain_exports_and_rendering():

@@ -94,7 +94,7 @@ def test_tool_call_accuracy_and_name_accuracy():
 
 def test_parse_json_finds_embedded_values():
     assert parse_json('```json\n{"a": 1}\n```') == {"a": 1}
-    assert parse_json('answer: [1, 2] trailing') == [1, 2]
+    assert parse_json("answer: [1, 2] trailing") == [1, 2]
     assert parse_json("no json here") is None
 
 

@@ -14,14 +14,36 @@ import pytest
 from slmselect.confirm import ResultsStore, load_local_results
 from slmselect.confirm._store import COLUMNS, default_store_path
 
-REQUIRED = ["model_id", "task_fingerprint", "task_type", "description", "sample_inputs", "metric", "base_score",
-            "finetuned_score", "status", "config", "created_at", "run_id"]
+REQUIRED = [
+    "model_id",
+    "task_fingerprint",
+    "task_type",
+    "description",
+    "sample_inputs",
+    "metric",
+    "base_score",
+    "finetuned_score",
+    "status",
+    "config",
+    "created_at",
+    "run_id",
+]
 
 
 def _row(i: int, **kw):
-    row = {"run_id": f"r{i}", "model_id": "m", "task_fingerprint": "f" * 64, "task_type": "classification",
-           "metric": "accuracy", "base_score": 0.1, "finetuned_score": 0.5, "status": "ok",
-           "sample_inputs": ["a question?"], "config": {"steps": 4, "seed": 0}, "created_at": "2026-01-01T00:00:00"}
+    row = {
+        "run_id": f"r{i}",
+        "model_id": "m",
+        "task_fingerprint": "f" * 64,
+        "task_type": "classification",
+        "metric": "accuracy",
+        "base_score": 0.1,
+        "finetuned_score": 0.5,
+        "status": "ok",
+        "sample_inputs": ["a question?"],
+        "config": {"steps": 4, "seed": 0},
+        "created_at": "2026-01-01T00:00:00",
+    }
     row.update(kw)
     return row
 
@@ -84,10 +106,19 @@ WRITER = textwrap.dedent(
 
 def test_two_processes_appending_at_once_lose_nothing(tmp_path):
     path = tmp_path / "shared.sqlite"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     procs = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(path), tag], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), tag],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         for tag in ("a", "b")
     ]
     for p in procs:

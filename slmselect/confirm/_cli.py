@@ -30,8 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="split, initialisation and batch order (default: 0)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default: auto)")
     parser.add_argument("--output-dir", help="where adapters are saved (default: the slmselect cache)")
-    parser.add_argument("--successive-halving", action="store_true",
-                        help="train all candidates for a quarter of the steps, finish only the better half")
+    parser.add_argument(
+        "--successive-halving",
+        action="store_true",
+        help="train all candidates for a quarter of the steps, finish only the better half",
+    )
     parser.add_argument("--store", help="results store (SQLite; default: $SLMSELECT_RESULTS or the user data dir)")
     parser.add_argument("--no-store", action="store_true", help="do not record the results")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow models that run their own code")
@@ -62,15 +65,27 @@ def _confirm(args: argparse.Namespace) -> Any:
     else:
         from slmselect._recommend import recommend
 
-        kwargs["recommendation"] = recommend(args.path, description=args.description, top_k=args.top_k,
-                                             store=args.store, db=_db(args))
+        kwargs["recommendation"] = recommend(
+            args.path, description=args.description, top_k=args.top_k, store=args.store, db=_db(args)
+        )
         kwargs["top_k"] = args.top_k
     return confirm(
-        args.path, steps=args.steps, batch_size=args.batch_size, eval_examples=args.eval_examples,
-        learning_rate=args.learning_rate, lora_r=args.lora_r, max_seq_len=args.max_seq_len, seed=args.seed,
-        device=args.device, output_dir=args.output_dir, successive_halving=args.successive_halving,
-        store=False if args.no_store else args.store, description=args.description,
-        trust_remote_code=args.trust_remote_code, progress=True, **kwargs,
+        args.path,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        eval_examples=args.eval_examples,
+        learning_rate=args.learning_rate,
+        lora_r=args.lora_r,
+        max_seq_len=args.max_seq_len,
+        seed=args.seed,
+        device=args.device,
+        output_dir=args.output_dir,
+        successive_halving=args.successive_halving,
+        store=False if args.no_store else args.store,
+        description=args.description,
+        trust_remote_code=args.trust_remote_code,
+        progress=True,
+        **kwargs,
     )
 
 

@@ -34,7 +34,9 @@ DEFAULT_RANK = 8
 
 def _int_param(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ParameterError(f"The {name!r} parameter of confirm must be an int in the range [{low}, inf). Got {value!r} instead.")
+        raise ParameterError(
+            f"The {name!r} parameter of confirm must be an int in the range [{low}, inf). Got {value!r} instead."
+        )
     return value
 
 
@@ -52,7 +54,9 @@ def _candidate_ids(models: Any, recommendation: Any, top_k: int) -> tuple[list[s
     ids = [m.strip() for m in models.split(",")] if isinstance(models, str) else [str(m).strip() for m in models]
     ids = [m for m in ids if m]
     if not ids:
-        raise ParameterError("models=[] is empty; give at least one model id, e.g. models=['HuggingFaceTB/SmolLM2-135M-Instruct'].")
+        raise ParameterError(
+            "models=[] is empty; give at least one model id, e.g. models=['HuggingFaceTB/SmolLM2-135M-Instruct']."
+        )
     if len(set(ids)) != len(ids):
         raise ParameterError(f"models lists a model twice: {ids}; each candidate is trained once.")
     return ids, ids[0]
@@ -75,8 +79,13 @@ def _hardware(device: str) -> dict[str, Any]:
     from slmselect.confirm._device import available_memory
 
     mem = available_memory("cpu")
-    return {"cpu_count": cpu_count(), "gpu": gpu_name(device), "machine": platform.machine(),
-            "system": platform.system(), "ram_available_gb": round(mem / GB, 1) if mem else None}
+    return {
+        "cpu_count": cpu_count(),
+        "gpu": gpu_name(device),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "ram_available_gb": round(mem / GB, 1) if mem else None,
+    }
 
 
 def _row(result: CandidateResult, report_fields: dict[str, Any]) -> dict[str, Any]:
@@ -174,25 +183,48 @@ def confirm(
         torch.set_num_threads(cpu_count())
     run_id = uuid.uuid4().hex[:12]
     out_dir = Path(output_dir).expanduser() if output_dir is not None else cache_root() / "adapters" / run_id
-    results_store = None if store is False else store if isinstance(store, ResultsStore) else ResultsStore(
-        None if store is True else store)
+    results_store = (
+        None
+        if store is False
+        else store
+        if isinstance(store, ResultsStore)
+        else ResultsStore(None if store is True else store)
+    )
     config = TrainConfig(
-        steps=steps, learning_rate=learning_rate or DEFAULT_LR, lora_r=lora_r or DEFAULT_RANK,
-        lora_alpha=2 * (lora_r or DEFAULT_RANK), batch_size=batch_size, seed=seed,
+        steps=steps,
+        learning_rate=learning_rate or DEFAULT_LR,
+        lora_r=lora_r or DEFAULT_RANK,
+        lora_alpha=2 * (lora_r or DEFAULT_RANK),
+        batch_size=batch_size,
+        seed=seed,
     )
     prog = ConfirmProgress(progress)
     setup = Setup(
-        profile=profile, train=train, evals=evals, labels=labels,
+        profile=profile,
+        train=train,
+        evals=evals,
+        labels=labels,
         instruction=instruction_for(profile, [e.output for e in train], description),
-        choice=choice, config=config, max_seq_len=max_seq_len, output_dir=out_dir,
+        choice=choice,
+        config=config,
+        max_seq_len=max_seq_len,
+        output_dir=out_dir,
         memory_limit_bytes=int(memory_limit_gb * GB) if memory_limit_gb is not None else None,
-        trust_remote_code=trust_remote_code, progress=prog,
+        trust_remote_code=trust_remote_code,
+        progress=prog,
         extra_config={"successive_halving": bool(successive_halving), "run_steps": steps},
     )
     shared = {
-        "run_id": run_id, "task_fingerprint": profile.fingerprint, "task_type": task,
-        "description": description, "sample_inputs": profile.sample_inputs, "labels": labels,
-        "n_train": len(train), "n_eval": len(evals), "versions": _versions(), "hardware": _hardware(choice.device),
+        "run_id": run_id,
+        "task_fingerprint": profile.fingerprint,
+        "task_type": task,
+        "description": description,
+        "sample_inputs": profile.sample_inputs,
+        "labels": labels,
+        "n_train": len(train),
+        "n_eval": len(evals),
+        "versions": _versions(),
+        "hardware": _hardware(choice.device),
     }
     results: list[CandidateResult] = []
 
@@ -221,20 +253,40 @@ def confirm(
         interrupted = True
     finally:
         torch.set_num_threads(threads_before)
+    results.sort(key=lambda r: model_ids.index(r.model_id))
     done = {r.model_id for r in results}
     for model_id in model_ids:  # not finished because of the interrupt
         if model_id not in done:
-            results.append(CandidateResult(model_id=model_id, status="interrupted", metric=setup.metric,
-                                           reason="the run was interrupted before this candidate finished"))
+            results.append(
+                CandidateResult(
+                    model_id=model_id,
+                    status="interrupted",
+                    metric=setup.metric,
+                    reason="the run was interrupted before this candidate finished",
+                )
+            )
     report = ConfirmReport(
-        run_id=run_id, task_type=task, metric=setup.metric, task_fingerprint=profile.fingerprint,
-        n_train=len(train), n_eval=len(evals), train_indices=train_idx, eval_indices=eval_idx, device=choice.label, candidates=results, first_choice=first_choice,
-        interrupted=interrupted, halving=halving, output_dir=str(out_dir),
+        run_id=run_id,
+        task_type=task,
+        metric=setup.metric,
+        task_fingerprint=profile.fingerprint,
+        n_train=len(train),
+        n_eval=len(evals),
+        train_indices=train_idx,
+        eval_indices=eval_idx,
+        device=choice.label,
+        candidates=results,
+        first_choice=first_choice,
+        interrupted=interrupted,
+        halving=halving,
+        output_dir=str(out_dir),
         store_path=str(results_store.path) if results_store is not None else None,
     )
     if not interrupted and not any(r.status == "ok" for r in results):
-        reasons = "; ".join(f"{r.model_id}: {r.status}: {r.reason}" for r in results)
-        err = ConfirmError(f"No candidate could be measured. {reasons}")
+        reasons = "\n".join(f"  - {r.model_id}: {r.status}: {(r.reason or '').splitlines()[0]}" for r in results)
+        first = next((r.reason for r in results if r.reason and "\n" in r.reason), "")
+        detail = "\n" + first.split("\n", 1)[1] if first else ""
+        err = ConfirmError(f"No candidate could be measured:\n{reasons}{detail}")
         err.report = report  # type: ignore[attr-defined]
         raise err
     return report

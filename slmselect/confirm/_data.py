@@ -110,8 +110,10 @@ def instruction_for(profile: TaskProfile, train_outputs: Sequence[str], descript
         shape = "{" + ", ".join(f'"{k}": [...]' for k in keys) + "}" if keys else "a JSON object"
         return head + f"Extract the named entities from the text. Answer with JSON only: {shape}."
     if task == "tool_calling":
-        return head + ('Choose the function to call and its arguments. Answer with JSON only: '
-                       '{"name": "<function name>", "arguments": {...}}.')
+        return head + (
+            "Choose the function to call and its arguments. Answer with JSON only: "
+            '{"name": "<function name>", "arguments": {...}}.'
+        )
     if task in ("qa_open_book", "qa_closed_book"):
         src = " using the passage" if task == "qa_open_book" else ""
         return head + f"Answer the question{src}. Give the short answer only."
@@ -172,7 +174,7 @@ class PromptFormat:
         if not full.startswith(prompt) or probe not in full:
             self.chat = False
             return ""
-        return full[full.index(probe) + len(probe):]
+        return full[full.index(probe) + len(probe) :]
 
     def prompt_text(self, ex: Example) -> str:
         user = f"{self.instruction}\n\n{_body(ex, self.task_type)}"
@@ -186,7 +188,8 @@ class PromptFormat:
         tok = self.tokenizer
         if self.chat:
             return tok(output.strip() + self._suffix, add_special_tokens=False)["input_ids"]
-        return tok(" " + output.strip(), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        end = [tok.eos_token_id] if tok.eos_token_id is not None else []
+        return tok(" " + output.strip(), add_special_tokens=False)["input_ids"] + end
 
     def prompt_ids(self, ex: Example) -> list[int]:
         return self.tokenizer(self.prompt_text(ex), add_special_tokens=not self.chat)["input_ids"]
@@ -196,11 +199,13 @@ class PromptFormat:
         limit = max_len or self.max_len
         prompt = self.prompt_ids(ex)
         answer = self.answer_ids(ex.output if output is None else output)
-        answer = answer[: max(1, limit // 2)] if len(prompt) + len(answer) > limit and len(answer) > limit // 2 else answer
+        answer = (
+            answer[: max(1, limit // 2)] if len(prompt) + len(answer) > limit and len(answer) > limit // 2 else answer
+        )
         excess = len(prompt) + len(answer) - limit
         if excess > 0:
             head = min(16, len(prompt) // 4)
-            prompt = prompt[:head] + prompt[head + excess:]
+            prompt = prompt[:head] + prompt[head + excess :]
         return Encoded(prompt, answer)
 
     def stop_ids(self, model: Any) -> list[int]:
@@ -234,7 +239,9 @@ def choose_max_len(lengths: Sequence[int], *, gpu: bool, profile: TaskProfile | 
 # --------------------------------------------------------------------------------------------- batches
 
 
-def bucketed_batches(lengths: Sequence[int], batch_size: int, *, seed: int = 0, bucket: int = 16) -> Iterator[list[int]]:
+def bucketed_batches(
+    lengths: Sequence[int], batch_size: int, *, seed: int = 0, bucket: int = 16
+) -> Iterator[list[int]]:
     """Endless batches of indices, grouped by length.
 
     Each epoch shuffles the examples, cuts them into chunks of ``bucket`` batches, sorts every chunk by
@@ -252,8 +259,8 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, *, seed: int = 0, 
         size = batch_size * bucket
         batches: list[list[int]] = []
         for start in range(0, n, size):
-            part = sorted(order[start:start + size], key=lambda i: lengths[i])
-            batches.extend(part[j:j + batch_size] for j in range(0, len(part), batch_size))
+            part = sorted(order[start : start + size], key=lambda i: lengths[i])
+            batches.extend(part[j : j + batch_size] for j in range(0, len(part), batch_size))
         rng.shuffle(batches)
         yield from batches
         epoch += 1
@@ -275,7 +282,7 @@ def collate(items: Sequence[Encoded], pad_id: int, device: Any = "cpu") -> dict[
         seq = it.ids
         ids[row, : len(seq)] = torch.tensor(seq)
         mask[row, : len(seq)] = 1
-        labels[row, len(it.prompt): len(seq)] = torch.tensor(it.answer)
+        labels[row, len(it.prompt) : len(seq)] = torch.tensor(it.answer)
     # logits at position t predict token t+1
     used = (labels[:, 1:] != IGNORE).any(dim=0).nonzero().flatten()
     return {

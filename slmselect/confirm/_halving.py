@@ -57,7 +57,7 @@ def run_halving(
 
     ranked = sorted(trials, key=lambda t: (-scores[t.model_id], model_ids.index(t.model_id)))
     keep = ranked[: survivors_count(len(ranked))]
-    cut = ranked[len(keep):]
+    cut = ranked[len(keep) :]
     for trial in cut:
         trial.complete(
             "eliminated",
@@ -86,7 +86,13 @@ def run_halving(
     seconds = sum(t.result.train_seconds or 0.0 for t in trials)
     full_seconds = sum((t.result.train_seconds or 0.0) / max(1, t.result.steps) * steps for t in trials)
     return HalvingSummary(
-        rung_steps=rung, full_steps=steps, kept=[t.model_id for t in keep], eliminated=[t.model_id for t in cut],
-        rung_scores=scores, steps_used=used, steps_full_budget=steps * len(trials), seconds_used=seconds,
+        rung_steps=rung,
+        full_steps=steps,
+        kept=[t.model_id for t in keep],
+        eliminated=[t.model_id for t in cut],
+        rung_scores=scores,
+        steps_used=used,
+        steps_full_budget=steps * len(trials),
+        seconds_used=seconds,
         seconds_full_budget_estimate=full_seconds,
     )

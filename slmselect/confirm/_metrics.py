@@ -130,7 +130,9 @@ def entity_set(value: Any) -> set[tuple[str, str]]:
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, dict):
-                kind = next((item[k] for k in ("type", "label", "entity_group", "entity_type", "category") if k in item), None)
+                kind = next(
+                    (item[k] for k in ("type", "label", "entity_group", "entity_type", "category") if k in item), None
+                )
                 text = next((item[k] for k in ("text", "entity", "word", "value", "span", "name") if k in item), None)
                 if kind is not None and text is not None:
                     pairs.add((_norm_text(kind), _norm_text(text)))

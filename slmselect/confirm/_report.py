@@ -36,6 +36,9 @@ class CandidateResult(BaseModel):
     adapter_path: str | None = None
     final_loss: float | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    samples: list[dict[str, str]] = Field(
+        default_factory=list, description="the first held-out examples: input, reference, base and fine-tuned output"
+    )
 
     @property
     def gain(self) -> float | None:
@@ -79,11 +82,15 @@ class ConfirmReport(BaseModel):
     task_fingerprint: str
     n_train: int
     n_eval: int
-    train_indices: list[int] = Field(default_factory=list, description="positions of the training examples in the input")
+    train_indices: list[int] = Field(
+        default_factory=list, description="positions of the training examples in the input"
+    )
     eval_indices: list[int] = Field(default_factory=list, description="positions of the held-out examples in the input")
     device: str
     candidates: list[CandidateResult]
-    first_choice: str | None = Field(default=None, description="the recommendation's first candidate, or the first model given")
+    first_choice: str | None = Field(
+        default=None, description="the recommendation's first candidate, or the first model given"
+    )
     interrupted: bool = False
     halving: HalvingSummary | None = None
     store_path: str | None = None
@@ -114,7 +121,7 @@ class ConfirmReport(BaseModel):
 
         rows = []
         for c in self.candidates:
-            row = c.model_dump(exclude={"base_metrics", "finetuned_metrics", "config"})
+            row = c.model_dump(exclude={"base_metrics", "finetuned_metrics", "config", "samples"})
             row["gain"] = c.gain
             row["picked"] = c.model_id == self.pick
             rows.append(row)
@@ -146,25 +153,46 @@ def render_report(report: ConfirmReport) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    title = f"confirm: {report.task_type}, {report.metric} on {report.n_eval} held-out examples ({report.n_train} trained)"
+    title = (
+        f"confirm: {report.task_type}, {report.metric} on {report.n_eval} held-out examples ({report.n_train} trained)"
+    )
     table = Table(title=title, title_justify="left")
-    for name, justify in [("model", "left"), ("status", "left"), ("base", "right"), ("fine-tuned", "right"),
-                          ("gain", "right"), ("steps", "right"), ("train s", "right"), ("tok/s", "right"),
-                          ("peak GB", "right")]:
+    for name, justify in [
+        ("model", "left"),
+        ("status", "left"),
+        ("base", "right"),
+        ("fine-tuned", "right"),
+        ("gain", "right"),
+        ("steps", "right"),
+        ("train s", "right"),
+        ("tok/s", "right"),
+        ("peak GB", "right"),
+    ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     pick = report.pick
     for c in report.candidates:
         name = f"* {c.model_id}" if c.model_id == pick else c.model_id
         gain = c.gain
         table.add_row(
-            name, c.status, _fmt(c.base_score), _fmt(c.finetuned_score), "-" if gain is None else f"{gain:+.3f}",
-            str(c.steps), _fmt(c.train_seconds, ".1f"), _fmt(c.tokens_per_second, ".0f"), _fmt(c.peak_memory_gb, ".2f"),
+            name,
+            c.status,
+            _fmt(c.base_score),
+            _fmt(c.finetuned_score),
+            "-" if gain is None else f"{gain:+.3f}",
+            str(c.steps),
+            _fmt(c.train_seconds, ".1f"),
+            _fmt(c.tokens_per_second, ".0f"),
+            _fmt(c.peak_memory_gb, ".2f"),
         )
     yield table
     lines: list[str] = []
     if pick:
         agree = report.agrees_with_first_choice
-        tail = "" if agree is None else (" (agrees with the first choice)" if agree else f" (first choice was {report.first_choice})")
+        tail = (
+            ""
+            if agree is None
+            else (" (agrees with the first choice)" if agree else f" (first choice was {report.first_choice})")
+        )
         lines.append(f"pick: {pick}{tail}")
     else:
         lines.append("no candidate finished")

@@ -12,12 +12,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from slmselect._types import Example
-from slmselect.confirm._data import PromptFormat
+from slmselect.confirm._data import IGNORE, Encoded, PromptFormat, collate
 
 Progress = Callable[[int], None]
 
 
-def _label_batch(model: Any, prompts: Sequence[list[int]], label_ids: Sequence[list[int]], pad: int, device: str) -> Any:
+def _label_batch(
+    model: Any, prompts: Sequence[list[int]], label_ids: Sequence[list[int]], pad: int, device: str
+) -> Any:
     """(len(prompts), len(label_ids)) log-likelihoods, running each prompt once.
 
     The prompts (left-padded) go through the model once; their key/value cache is repeated for every
@@ -30,8 +32,8 @@ def _label_batch(model: Any, prompts: Sequence[list[int]], label_ids: Sequence[l
     ids = torch.full((b, width), pad, dtype=torch.long)
     mask = torch.zeros((b, width), dtype=torch.long)
     for i, p in enumerate(prompts):
-        ids[i, width - len(p):] = torch.tensor(p)
-        mask[i, width - len(p):] = 1
+        ids[i, width - len(p) :] = torch.tensor(p)
+        mask[i, width - len(p) :] = 1
     ids, mask = ids.to(device), mask.to(device)
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
@@ -49,12 +51,38 @@ def _label_batch(model: Any, prompts: Sequence[list[int]], label_ids: Sequence[l
     if longest > 1:
         full_mask = torch.cat([mask.repeat_interleave(k, 0), lab_mask], 1)
         lab_pos = mask.sum(-1).repeat_interleave(k)[:, None] + torch.arange(longest, device=device)[None]
-        out2 = model(input_ids=lab, attention_mask=full_mask, position_ids=lab_pos, past_key_values=cache,
-                     use_cache=True, logits_to_keep=longest)
+        out2 = model(
+            input_ids=lab,
+            attention_mask=full_mask,
+            position_ids=lab_pos,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=longest,
+        )
         logp = out2.logits[:, :-1].float().log_softmax(-1)
         rest = logp.gather(-1, lab[:, 1:].unsqueeze(-1)).squeeze(-1) * lab_mask[:, 1:]
         score = score + rest.sum(-1)
     return score.view(b, k)
+
+
+def _label_batch_full(
+    model: Any, prompts: Sequence[list[int]], label_ids: Sequence[list[int]], pad: int, device: str
+) -> list[list[float]]:
+    """The same log-likelihoods with one full pass per (prompt, label) pair, for models whose key/value
+    cache cannot be repeated across labels."""
+    import torch.nn.functional as F
+
+    items = [Encoded(p, lab) for p in prompts for lab in label_ids]
+    batch = collate(items, pad, device)
+    keep = batch["keep"]
+    logits = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep, use_cache=False
+    ).logits.float()
+    targets = batch["labels"][:, keep + 1]
+    nll = F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE, reduction="none")
+    sums = (-nll).sum(-1).tolist()
+    k = len(label_ids)
+    return [sums[i * k : (i + 1) * k] for i in range(len(prompts))]
 
 
 def label_logprobs(
@@ -82,8 +110,12 @@ def label_logprobs(
     pad = fmt.tokenizer.pad_token_id
     with torch.inference_mode():
         for start in range(0, len(order), step):
-            idx = order[start:start + step]
-            rows = _label_batch(model, [prompts[i] for i in idx], label_ids, pad, device).tolist()
+            idx = order[start : start + step]
+            chunk = [prompts[i] for i in idx]
+            try:
+                rows = _label_batch(model, chunk, label_ids, pad, device).tolist()
+            except (AttributeError, NotImplementedError, TypeError):  # a cache that cannot be repeated
+                rows = _label_batch_full(model, chunk, label_ids, pad, device)
             for i, row in zip(idx, rows):
                 scores[i] = row
             if on_batch:
@@ -117,18 +149,21 @@ def generate(
     out: list[str] = [""] * len(prompts)
     stops = fmt.stop_ids(model)
     config = GenerationConfig(
-        max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stops, pad_token_id=tok.pad_token_id,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        eos_token_id=stops,
+        pad_token_id=tok.pad_token_id,
         use_cache=True,
     )
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             width = max(len(prompts[i]) for i in idx)
             ids = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for row, i in enumerate(idx):
-                ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
-                mask[row, width - len(prompts[i]):] = 1
+                ids[row, width - len(prompts[i]) :] = torch.tensor(prompts[i])
+                mask[row, width - len(prompts[i]) :] = 1
             gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), generation_config=config)
             for row, i in enumerate(idx):
                 out[i] = tok.decode(gen[row, width:], skip_special_tokens=True).strip()
@@ -160,9 +195,17 @@ def predict(
     model.eval()
     try:
         if task_type == "classification" and labels:
-            return classify(model, fmt, examples, list(labels), device=device, batch_size=batch_size * 2, on_batch=on_batch)
+            return classify(
+                model, fmt, examples, list(labels), device=device, batch_size=batch_size * 2, on_batch=on_batch
+            )
         return generate(
-            model, fmt, examples, device=device, max_new_tokens=max_new_tokens, batch_size=batch_size * 2, on_batch=on_batch
+            model,
+            fmt,
+            examples,
+            device=device,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size * 2,
+            on_batch=on_batch,
         )
     finally:
         if was_training:

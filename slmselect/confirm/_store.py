@@ -168,8 +168,9 @@ def load_local_results(path: str | os.PathLike[str] | None = None) -> Any:
 
     p = Path(path).expanduser() if path is not None else default_store_path()
     if not p.exists():
-        return pd.DataFrame({name: pd.Series(dtype="float64" if "REAL" in kind else "object")
-                             for name, kind in COLUMNS.items()})
+        return pd.DataFrame(
+            {name: pd.Series(dtype="float64" if "REAL" in kind else "object") for name, kind in COLUMNS.items()}
+        )
     with closing(_connect(p)) as conn:
         exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (TABLE,)).fetchone()
         if not exists:

@@ -25,8 +25,19 @@ from slmselect.confirm._device import DeviceChoice
 
 #: Attention projection names across common architectures (Llama/Gemma/Qwen/Mistral, GPT-2, GPT-NeoX, Phi, MPT).
 ATTENTION_PROJECTIONS = (
-    "q_proj", "k_proj", "v_proj", "o_proj", "qkv_proj", "c_attn", "query_key_value", "Wqkv", "query", "key",
-    "value", "out_proj", "dense",
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "qkv_proj",
+    "c_attn",
+    "query_key_value",
+    "Wqkv",
+    "query",
+    "key",
+    "value",
+    "out_proj",
+    "dense",
 )
 
 
@@ -70,10 +81,17 @@ class TrainConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "steps": self.steps, "learning_rate": self.learning_rate, "lora_r": self.lora_r,
-            "lora_alpha": self.lora_alpha, "lora_dropout": self.lora_dropout, "batch_size": self.batch_size,
-            "max_seq_len": self.max_seq_len, "warmup_fraction": self.warmup_fraction, "grad_clip": self.grad_clip,
-            "seed": self.seed, "target_modules": list(self.target_modules),
+            "steps": self.steps,
+            "learning_rate": self.learning_rate,
+            "lora_r": self.lora_r,
+            "lora_alpha": self.lora_alpha,
+            "lora_dropout": self.lora_dropout,
+            "batch_size": self.batch_size,
+            "max_seq_len": self.max_seq_len,
+            "warmup_fraction": self.warmup_fraction,
+            "grad_clip": self.grad_clip,
+            "seed": self.seed,
+            "target_modules": list(self.target_modules),
         }
 
 
@@ -89,7 +107,9 @@ def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
     import torch.nn.functional as F
 
     keep = batch["keep"]
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep, use_cache=False)
+    out = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep, use_cache=False
+    )
     logits = out.logits.float()
     targets = batch["labels"][:, keep + 1]
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
@@ -139,8 +159,12 @@ class LoraRun:
             config.target_modules = find_target_modules(model)
         torch.manual_seed(config.seed)
         lora = LoraConfig(
-            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-            target_modules=config.target_modules, bias="none", task_type="CAUSAL_LM",
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=config.target_modules,
+            bias="none",
+            task_type="CAUSAL_LM",
         )
         self.model = _wrap(model, lora)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -173,8 +197,8 @@ class LoraRun:
         self.model.train()
         device = self.choice.device
         for _ in range(n_steps):
-            batch = collate([self.items[i] for i in next(self.batches)], self.pad_id, device)
             start = time.perf_counter()
+            batch = collate([self.items[i] for i in next(self.batches)], self.pad_id, device)
             with self._autocast():
                 loss = answer_loss(self.model, batch)
             if not math.isfinite(loss.item()):
@@ -230,15 +254,21 @@ class LoraRun:
             raise RuntimeError("resume() without park()")
         cfg = self.config
         lora = LoraConfig(
-            r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-            target_modules=cfg.target_modules, bias="none", task_type="CAUSAL_LM",
+            r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            target_modules=cfg.target_modules,
+            bias="none",
+            task_type="CAUSAL_LM",
         )
         self.model = _wrap(model, lora)
         set_peft_model_state_dict(self.model, {k: v.to(self.choice.device) for k, v in self._parked["adapter"].items()})
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         self.optimizer.load_state_dict(self._parked["optimizer"])
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, cfg.steps, self.warmup))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, cfg.steps, self.warmup)
+        )
         self.scheduler.load_state_dict(self._parked["scheduler"])
         for group, lr in zip(self.optimizer.param_groups, self.scheduler.get_last_lr()):
             group["lr"] = lr  # creating the scheduler reset it to the first step's value

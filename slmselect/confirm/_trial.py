@@ -17,14 +17,16 @@ from slmselect._exceptions import ConfirmError
 from slmselect._types import Example, TaskProfile
 from slmselect.confirm._data import MAX_SEQ_CAP, PromptFormat, choose_max_len
 from slmselect.confirm._device import DeviceChoice, PeakMemory, available_memory
+from slmselect.confirm._memory import estimate_memory, inspect_weights
 from slmselect.confirm._metrics import PRIMARY_METRIC, compute_metrics
 from slmselect.confirm._progress import ConfirmProgress
 from slmselect.confirm._report import CandidateResult
 from slmselect.confirm._score import max_new_tokens_for, predict
 from slmselect.confirm._train import LoraRun, TrainConfig
-from slmselect.confirm._weights import estimate_memory, inspect_weights, load_model, safe_id
+from slmselect.confirm._weights import load_model, safe_id
 
 GB = 1024**3
+N_SAMPLES = 3
 
 
 class Refused(ConfirmError):
@@ -75,17 +77,28 @@ class Trial:
         self.stage = "memory check"
         s = self.setup
         info = inspect_weights(self.model_id)
-        seq = s.max_seq_len or int(min(MAX_SEQ_CAP["cpu"], s.profile.input_tokens.p95 + s.profile.output_tokens.p95 + 96))
+        seq = s.max_seq_len or int(
+            min(MAX_SEQ_CAP["cpu"], s.profile.input_tokens.p95 + s.profile.output_tokens.p95 + 96)
+        )
         answer = int(s.profile.output_tokens.p95 * 1.5) + 8
-        est = estimate_memory(info, weight_bytes=s.choice.weight_bytes, batch_size=self.config.batch_size,
-                              seq_len=seq, answer_len=answer, lora_r=self.config.lora_r)
+        est = estimate_memory(
+            info,
+            weight_bytes=s.choice.weight_bytes,
+            batch_size=self.config.batch_size,
+            seq_len=seq,
+            answer_len=answer,
+            lora_r=self.config.lora_r,
+        )
         if est is None:
             return
         self.result.memory_estimate_bytes = est.total
         budget = s.memory_limit_bytes if s.memory_limit_bytes is not None else available_memory(s.choice.device)
         if budget is not None and est.total > budget:
-            where = "the memory limit given" if s.memory_limit_bytes is not None else (
-                "free GPU memory" if s.choice.device.startswith("cuda") else "available RAM (MemAvailable)")
+            where = (
+                "the memory limit given"
+                if s.memory_limit_bytes is not None
+                else ("free GPU memory" if s.choice.device.startswith("cuda") else "available RAM (MemAvailable)")
+            )
             raise Refused(
                 f"needs {est.describe()} but {where} is {budget / GB:.2f} GB; lower batch_size or max_seq_len, "
                 "use a GPU, or leave this candidate out"
@@ -98,10 +111,14 @@ class Trial:
         self.loaded = load_model(self.model_id, self.setup.choice, trust_remote_code=self.setup.trust_remote_code)
         bar.done(f"{self.loaded.source}, {self.loaded.load_seconds:.1f}s")
         r = self.result
-        r.load_seconds, r.weights_source, r.n_params = self.loaded.load_seconds, self.loaded.source, self.loaded.n_params
+        r.load_seconds, r.weights_source, r.n_params = (
+            self.loaded.load_seconds,
+            self.loaded.source,
+            self.loaded.n_params,
+        )
         s = self.setup
         self.fmt = PromptFormat(self.loaded.tokenizer, s.instruction, s.profile.task_type)
-        gpu = not s.choice.device == "cpu"
+        gpu = s.choice.device != "cpu"
         cap = MAX_SEQ_CAP["gpu" if gpu else "cpu"]
         lengths = [len(self.fmt.encode(ex, max_len=cap)) for ex in s.train]
         self.config.max_seq_len = s.max_seq_len or choose_max_len(lengths, gpu=gpu, profile=s.profile)
@@ -116,13 +133,29 @@ class Trial:
         bar = s.progress.stage(self.model_id, f"{name} eval", len(s.evals))
         start = time.perf_counter()
         preds = predict(
-            model, self.fmt, s.evals, task_type=s.profile.task_type, labels=s.labels, device=s.choice.device,
-            max_new_tokens=self._max_new_tokens, batch_size=self.config.batch_size, on_batch=bar.advance,
+            model,
+            self.fmt,
+            s.evals,
+            task_type=s.profile.task_type,
+            labels=s.labels,
+            device=s.choice.device,
+            max_new_tokens=self._max_new_tokens,
+            batch_size=self.config.batch_size,
+            on_batch=bar.advance,
         )
         self.eval_seconds += time.perf_counter() - start
         metrics = compute_metrics(s.profile.task_type, preds, [e.output for e in s.evals])
         bar.done(f"{s.metric} {metrics[s.metric]:.3f}")
+        self._record_samples(name, preds)
         return metrics
+
+    def _record_samples(self, name: str, preds: list[str]) -> None:
+        """Keep the first few held-out predictions, so a user can see what the scores mean."""
+        samples = self.result.samples
+        for i, (ex, pred) in enumerate(zip(self.setup.evals[:N_SAMPLES], preds)):
+            if i == len(samples):
+                samples.append({"input": ex.input[:300], "reference": ex.output[:300]})
+            samples[i][name.split(" ")[0]] = pred[:300]
 
     def base_score(self) -> None:
         metrics = self.evaluate("base")
@@ -175,8 +208,12 @@ class Trial:
         s = self.setup
         out = self.config.as_dict()
         out.update(
-            n_train=len(s.train), n_eval=len(s.evals), dtype=s.choice.label.split("/")[-1], device=s.choice.device,
-            prompt_format=None if self.fmt is None else "chat" if self.fmt.chat else "plain", **s.extra_config,
+            n_train=len(s.train),
+            n_eval=len(s.evals),
+            dtype=s.choice.label.split("/")[-1],
+            device=s.choice.device,
+            prompt_format=None if self.fmt is None else "chat" if self.fmt.chat else "plain",
+            **s.extra_config,
         )
         return out
 
@@ -209,8 +246,10 @@ class Trial:
             r.status, r.reason = "interrupted", f"interrupted during {self.stage}"
         elif _is_oom(err):
             r.status = "failed"
-            r.reason = (f"out of memory during {self.stage} ({type(err).__name__}); lower batch_size or "
-                        "max_seq_len, or use a larger GPU")
+            r.reason = (
+                f"out of memory during {self.stage} ({type(err).__name__}); lower batch_size or "
+                "max_seq_len, or use a larger GPU"
+            )
         elif isinstance(err, ConfirmError):
             r.status, r.reason = "failed", f"{self.stage}: {err}"
         else:
@@ -241,5 +280,3 @@ def _is_oom(err: BaseException) -> bool:
         return isinstance(err, torch.OutOfMemoryError)
     except (ImportError, AttributeError):
         return "out of memory" in str(err).lower()
-
-

@@ -21,10 +21,9 @@ import json
 import os
 import shutil
 import socket
-import struct
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -62,19 +61,6 @@ class LoadedModel:
     path: str
     load_seconds: float
     n_params: int
-
-
-@dataclass
-class WeightsInfo:
-    """What is known about a model before loading it (for the memory estimate)."""
-
-    n_params: int | None = None
-    hidden: int | None = None
-    layers: int | None = None
-    intermediate: int | None = None
-    vocab: int | None = None
-    gguf: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------- paths
@@ -123,94 +109,11 @@ def _package_dir(name: str) -> Path | None:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def is_cached(model_id: str) -> bool:
     return (converted_dir(model_id) / _MARKER).exists()
-
-
-# --------------------------------------------------------------------------------------------- size
-
-
-def _safetensors_params(files: list[Path]) -> int:
-    total = 0
-    for f in files:
-        with open(f, "rb") as fh:
-            (size,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(size))
-        for name, meta in header.items():
-            if name != "__metadata__":
-                n = 1
-                for d in meta["shape"]:
-                    n *= int(d)
-                total += n
-    return total
-
-
-def _config_params(cfg: dict[str, Any]) -> WeightsInfo:
-    cfg = cfg.get("text_config", cfg) if isinstance(cfg.get("text_config"), dict) else cfg
-    hidden = cfg.get("hidden_size") or cfg.get("n_embd") or cfg.get("d_model")
-    layers = cfg.get("num_hidden_layers") or cfg.get("n_layer") or cfg.get("num_layers")
-    vocab = cfg.get("vocab_size")
-    inter = cfg.get("intermediate_size") or cfg.get("n_inner") or (4 * hidden if hidden else None)
-    info = WeightsInfo(hidden=hidden, layers=layers, intermediate=inter, vocab=vocab)
-    if hidden and layers and vocab:
-        heads = cfg.get("num_attention_heads") or cfg.get("n_head") or 1
-        kv = cfg.get("num_key_value_heads") or heads
-        head_dim = cfg.get("head_dim") or hidden // heads
-        attn = hidden * heads * head_dim * 2 + hidden * kv * head_dim * 2
-        mlp = 3 * hidden * inter
-        emb = vocab * hidden * (1 if cfg.get("tie_word_embeddings", True) else 2)
-        info.n_params = int(emb + layers * (attn + mlp))
-    return info
-
-
-def _gguf_info(path: Path) -> WeightsInfo:
-    from gguf import GGUFReader
-
-    reader = GGUFReader(str(path))
-    info = WeightsInfo(n_params=sum(int(t.n_elements) for t in reader.tensors), gguf=True)
-    arch_field = reader.fields.get("general.architecture")
-    arch = bytes(arch_field.parts[arch_field.data[0]]).decode() if arch_field else ""
-
-    def value(key: str) -> int | None:
-        f = reader.fields.get(f"{arch}.{key}")
-        return int(f.parts[f.data[0]][0]) if f is not None else None
-
-    info.hidden, info.layers = value("embedding_length"), value("block_count")
-    info.intermediate = value("feed_forward_length")
-    for t in reader.tensors:
-        if t.name == "token_embd.weight":
-            info.vocab = int(max(t.shape))
-    return info
-
-
-def inspect_weights(model_id: str) -> WeightsInfo:
-    """Parameter count and shape of a model from its files, without loading it (best effort)."""
-    try:
-        for folder in (converted_dir(model_id), Path(model_id).expanduser()):
-            if folder.is_dir() and (folder / "config.json").exists():
-                info = _config_params(json.loads((folder / "config.json").read_text()))
-                files = sorted(folder.glob("*.safetensors"))
-                if files:
-                    info.n_params = _safetensors_params(files)
-                return info
-        p = Path(model_id).expanduser()
-        if p.suffix == ".gguf" and p.is_file():
-            return _gguf_info(p)
-        if p.is_dir() and len(list(p.glob("*.gguf"))) == 1:
-            return _gguf_info(next(p.glob("*.gguf")))
-        entry = OFFLINE_MODELS.get(model_id)
-        if entry and entry["gguf"] != "assemble":
-            pkg = _package_dir(entry["package"])
-            if pkg and (pkg / entry["gguf"]).exists():
-                return _gguf_info(pkg / entry["gguf"])
-        if entry:  # Gemma 3 270M: chunks not yet assembled; its published size
-            return WeightsInfo(n_params=268_098_176, hidden=640, layers=18, intermediate=2048, vocab=262_144, gguf=True)
-    except Exception as err:  # noqa: BLE001 - an estimate must never stop a run
-        return WeightsInfo(notes=[f"size unknown ({type(err).__name__}: {err})"])
-    return WeightsInfo(notes=["size unknown before download"])
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -228,7 +131,9 @@ def _finish(tokenizer: Any) -> Any:
     return tokenizer
 
 
-def _load_dir(path: str | Path, choice: DeviceChoice, *, trust_remote_code: bool = False, **kwargs: Any) -> tuple[Any, Any]:
+def _load_dir(
+    path: str | Path, choice: DeviceChoice, *, trust_remote_code: bool = False, **kwargs: Any
+) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code, **kwargs)
@@ -270,8 +175,15 @@ def _save_converted(model: Any, tokenizer: Any, model_id: str, origin: str) -> P
         import transformers
 
         (tmp / _MARKER).write_text(
-            json.dumps({"model_id": model_id, "origin": origin, "transformers": transformers.__version__,
-                        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=1)
+            json.dumps(
+                {
+                    "model_id": model_id,
+                    "origin": origin,
+                    "transformers": transformers.__version__,
+                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                },
+                indent=1,
+            )
         )
         try:
             os.rename(tmp, target)
@@ -324,8 +236,13 @@ def _load_hub(model_id: str, choice: DeviceChoice, trust_remote_code: bool, trie
             break
         for safetensors in (True, False):
             try:
-                return _load_dir(model_id, choice, trust_remote_code=trust_remote_code,
-                                 use_safetensors=safetensors, local_files_only=not online)
+                return _load_dir(
+                    model_id,
+                    choice,
+                    trust_remote_code=trust_remote_code,
+                    use_safetensors=safetensors,
+                    local_files_only=not online,
+                )
             except (OSError, ValueError) as err:
                 last = err
                 # pickled weights only when the repository has no safetensors at all
@@ -345,7 +262,8 @@ def _not_found_message(model_id: str, tried: list[str]) -> str:
     lines.append(
         "Models that work offline once their package is installed: "
         + "; ".join(f"{k} (`{v['pip']}`)" for k, v in OFFLINE_MODELS.items())
-        + "." + did_you_mean(model_id, OFFLINE_MODELS)
+        + "."
+        + did_you_mean(model_id, OFFLINE_MODELS)
     )
     return "\n".join(lines)
 
@@ -368,8 +286,13 @@ def load_model(
     source, where = "", ""
     try:
         local_dir = path.is_dir() and (path / "config.json").exists()
-        gguf_local = path.is_file() and path.suffix == ".gguf" or path.is_dir() and not local_dir \
+        gguf_local = (
+            path.is_file()
+            and path.suffix == ".gguf"
+            or path.is_dir()
+            and not local_dir
             and len(list(path.glob("*.gguf"))) == 1
+        )
         if use_cache and not local_dir and is_cached(model_id):
             where, source = str(converted_dir(model_id)), "cache"
             model, tokenizer = _load_dir(where, choice, use_safetensors=True)
@@ -408,63 +331,6 @@ def load_model(
     model.to(choice.device)
     n_params = sum(p.numel() for p in model.parameters())
     return LoadedModel(model_id, model, tokenizer, source, where, time.perf_counter() - start, n_params)
-
-
-@dataclass(frozen=True)
-class MemoryEstimate:
-    """Bytes a LoRA run is expected to need, by part."""
-
-    weights: int
-    conversion: int
-    training: int
-    activations: int
-    margin: float = 1.2
-
-    @property
-    def total(self) -> int:
-        return int((self.weights + self.conversion + self.training + self.activations) * self.margin)
-
-    def describe(self) -> str:
-        gb = 1024**3
-        return (
-            f"~{self.total / gb:.2f} GB (weights {self.weights / gb:.2f}, GGUF conversion {self.conversion / gb:.2f}, "
-            f"LoRA grads+AdamW {self.training / gb:.2f}, activations {self.activations / gb:.2f}, x{self.margin} margin)"
-        )
-
-
-def estimate_memory(
-    info: WeightsInfo,
-    *,
-    weight_bytes: int,
-    batch_size: int,
-    seq_len: int,
-    answer_len: int | None = None,
-    lora_r: int = 8,
-) -> MemoryEstimate | None:
-    """Memory a LoRA fine-tune of this model needs (None when the size is unknown).
-
-    Weights at ``weight_bytes`` per parameter (plus a second fp32 copy while a GGUF file is
-    de-quantised); LoRA parameters with their gradients and two AdamW moments in fp32; per-token
-    activations kept for the backward pass (about 10 x hidden + 3 x intermediate values per layer) and
-    the logits with their log-softmax and gradient (3 x vocab floats per answer token: the loop computes
-    logits only where the loss needs them; ``answer_len`` defaults to ``seq_len``).
-    """
-    if not info.n_params:
-        return None
-    hidden = info.hidden or int((info.n_params / 12 / 24) ** 0.5)
-    layers = info.layers or 24
-    inter = info.intermediate or 4 * hidden
-    vocab = info.vocab or 50_000
-    tokens = batch_size * seq_len
-    act_bytes = min(weight_bytes, 4)
-    lora_params = layers * 4 * lora_r * 2 * hidden
-    return MemoryEstimate(
-        weights=info.n_params * weight_bytes,
-        conversion=info.n_params * 4 if info.gguf else 0,
-        training=lora_params * 4 * 4,
-        activations=tokens * layers * (10 * hidden + 3 * inter) * act_bytes
-        + batch_size * min(seq_len, answer_len or seq_len) * vocab * 4 * 3,
-    )
 
 
 def ensure_converted(model_id: str) -> Path | None:
