@@ -33,9 +33,9 @@ def prepared(n_train: int = 64):
     from slmselect._examples import read_examples
     from slmselect._offline import trec
     from slmselect._profile import profile_task
-    from slmselect.confirm._data import PromptFormat, choose_max_len, instruction_for
-    from slmselect.confirm._device import choose_device, cpu_count
-    from slmselect.confirm._weights import load_model
+    from slmselect._finetune._data import PromptFormat, choose_max_len, instruction_for
+    from slmselect._finetune._device import choose_device, cpu_count
+    from slmselect._finetune._weights import load_model
 
     torch.set_num_threads(cpu_count())
     examples, _ = read_examples(trec(n_train, seed=0))
@@ -103,7 +103,7 @@ def run_trainer(steps: int, batch_size: int, lr: float, seed: int) -> tuple[floa
 
 
 def run_slmselect(steps: int, batch_size: int, lr: float, seed: int) -> tuple[float, int]:
-    from slmselect.confirm._train import LoraRun, TrainConfig
+    from slmselect._finetune._train import LoraRun, TrainConfig
 
     loaded, cpu, items = prepared()
     run = LoraRun(
@@ -120,8 +120,8 @@ def run_slmselect(steps: int, batch_size: int, lr: float, seed: int) -> tuple[fl
 
 def halving(steps: int) -> None:
     from slmselect._offline import trec
-    from slmselect.confirm import confirm
-    from slmselect.confirm._weights import converted_dir
+    from slmselect._finetune import confirm
+    from slmselect._finetune._weights import converted_dir
 
     local_copy = str(converted_dir(SMOL))  # the same weights as a local-folder candidate
     start = time.perf_counter()
@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="alternate (a) and (b) this many times; medians")
     parser.add_argument("--no-halving", action="store_true")
     args = parser.parse_args()
-    from slmselect.confirm._weights import ensure_converted
+    from slmselect._finetune._weights import ensure_converted
 
     for model_id in (SMOL, GEMMA):
         ensure_converted(model_id)

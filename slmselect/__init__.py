@@ -22,8 +22,8 @@ _LAZY = {
     "load_db": "._db",
     "validate_db": "._db",
     "BenchmarkDB": "._db",
-    "confirm": ".confirm",
-    "ConfirmReport": ".confirm",
+    "confirm": "._finetune",
+    "ConfirmReport": "._finetune",
     "evaluate": "._evaluate",
     "SlmselectError": "._exceptions",
     "InputError": "._exceptions",
@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._profile import profile_task
     from ._recommend import Candidate, Recommendation, recommend
     from ._types import TaskProfile
-    from .confirm import ConfirmReport, confirm
+    from ._finetune import ConfirmReport, confirm
 
 
 def __getattr__(name: str) -> Any:

@@ -141,7 +141,7 @@ def _as_list(v: str | Iterable[str] | None) -> list[str] | None:
 def _local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> BenchmarkDB:
     """Append the local confirm measurements (source 'local') to the database."""
     try:
-        from .confirm._store import load_local_results
+        from ._finetune._store import load_local_results
     except ImportError:
         return db
     local = load_local_results(store)
@@ -298,10 +298,18 @@ def recommend(
     pred = predict(matrix, semantic, task_type, same_task_units=same)
 
     has_evidence = pd.Series(~np.isnan(pred.score), index=pred.models).reindex(M.index, fill_value=False).to_numpy()
-    exclude(f"no {OBJECTIVE_VALUE[obj]} score in the database", has_evidence)
+    unevidenced: list[str] = []
+    if models is None:
+        exclude(f"no {OBJECTIVE_VALUE[obj]} score in the database", has_evidence)
+    else:  # models the user named are kept even without evidence: listed last, with no prediction
+        unevidenced = list(M.index[keep & ~has_evidence])
+        keep = keep & has_evidence
     feasible = M.index[keep]
-    if not len(feasible):
+    if not len(feasible) and not unevidenced:
         raise NoCandidatesError(_relax_message(masks, M.index), excluded=excluded)
+    if not len(feasible):
+        return _recommendation(obj, _unevidenced(M, unevidenced[:top_k], 1, OBJECTIVE_VALUE[obj]), excluded,
+                               constraints, profile, description, emb_name, [])
 
     pos = {m: i for i, m in enumerate(pred.models)}
     idx = np.array([pos[m] for m in feasible])
@@ -346,9 +354,33 @@ def recommend(
             win_share=round(float(ws[j]), 3), hedge=hedged,
             sources=sorted({e.source_id for e in ev}), evidence=ev, notes=cnotes,
         ))
+    cands += _unevidenced(M, unevidenced[: max(0, top_k - len(cands))], len(cands) + 1, OBJECTIVE_VALUE[obj])
     _comparability_notes(cands, notes)
+    return _recommendation(obj, cands, excluded, constraints, profile, description, emb_name, notes)
+
+
+def _recommendation(obj: str, cands: list[Candidate], excluded: dict[str, list[str]], constraints: dict[str, Any],
+                    profile: TaskProfile | None, description: str | None, emb_name: str, notes: list[str]) -> Recommendation:
     return Recommendation(objective=obj, value=OBJECTIVE_VALUE[obj], candidates=cands, excluded=excluded,
                           constraints=constraints, profile=profile, description=description, embedder=emb_name, notes=notes)
+
+
+def _unevidenced(M: pd.DataFrame, ids: list[str], first_rank: int, value: str) -> list[Candidate]:
+    """Candidates the user named that have no score of this kind in the database: no prediction at all."""
+    out = []
+    for r, mid in enumerate(ids, start=first_rank):
+        row = M.loc[mid]
+        out.append(Candidate(
+            rank=r, model_id=mid, family=row["family"],
+            params_b=None if pd.isna(row["params_b"]) else float(row["params_b"]),
+            memory_gb=None if pd.isna(row["memory_gb"]) else round(float(row["memory_gb"]), 2),
+            license=row["license"], commercial_use=row["commercial_use"],
+            context_len=None if pd.isna(row["context_len"]) else int(row["context_len"]),
+            predicted_score=None, lower=0.0, upper=1.0, relative_score=None, low_evidence=True,
+            evidence_share=0.0, sources=[], evidence=[],
+            notes=[f"no {value} score for this model in the database: nothing to predict from; `confirm` measures it"],
+        ))
+    return out
 
 
 def _comparability_notes(cands: list[Candidate], notes: list[str]) -> None:
@@ -357,7 +389,7 @@ def _comparability_notes(cands: list[Candidate], notes: list[str]) -> None:
     top = cands[0].evidence[0].source_id if cands[0].evidence else None
     for c in cands[1:]:
         main = c.evidence[0].source_id if c.evidence else None
-        if main != top:
+        if main is not None and top is not None and main != top:
             c.notes.append(f"main evidence is from {main}, the #1 pick's from {top}: these scores were measured under different setups and are not directly comparable")
     if any(n.startswith("main evidence") for c in cands for n in c.notes):
         notes.append("Candidates are ranked by within-benchmark standing (z-scores); predicted scores from different sources are not on one scale.")

@@ -19,15 +19,14 @@ def render_recommendation(rec: "Recommendation") -> Iterator[Any]:
 
     title = f"slmselect recommendation — objective: {rec.objective} (predicted {rec.value} score)"
     t = Table(title=title, title_justify="left")
-    t.add_column("#", justify="right")
+    t.add_column("#", justify="right", no_wrap=True, min_width=1)
     t.add_column("model", no_wrap=True)
     for col in ("params", "mem GB", "predicted", "95% interval"):
-        t.add_column(col, justify="right")
-    t.add_column("licence", overflow="ellipsis", max_width=18)
+        t.add_column(col, justify="right", no_wrap=True)
     for c in rec.candidates:
-        pred = Text("low evidence", style="yellow") if c.low_evidence else Text(_fmt(c.predicted_score))
+        pred = Text("—*", style="yellow") if c.low_evidence else Text(_fmt(c.predicted_score))
         t.add_row(str(c.rank), c.model_id, "—" if c.params_b is None else f"{c.params_b:g}B",
-                  _fmt(c.memory_gb, 1), pred, f"{c.lower:.2f}–{c.upper:.2f}", c.license or "?")
+                  _fmt(c.memory_gb, 1), pred, f"{c.lower:.2f}–{c.upper:.2f}")
     yield t
     if rec.profile is not None:
         p = rec.profile
@@ -36,9 +35,12 @@ def render_recommendation(rec: "Recommendation") -> Iterator[Any]:
                    + (f", {len(p.labels)} labels" if p.labels else ""), style="dim")
     for c in rec.candidates:
         ev = ", ".join(f"{e.task_id} [{e.source_id}] {e.score:.2f} (w {e.weight:.0%})" for e in c.evidence[:3]) or "none"
-        yield Text(f"#{c.rank} {c.model_id} evidence: {ev}")
+        lic = f"{c.license or 'licence unknown'}" + (f" (commercial use: {c.commercial_use})" if c.commercial_use else "")
+        yield Text(f"#{c.rank} {c.model_id} — {lic}; evidence: {ev}")
         for n in c.notes:
             yield Text(f"   ↳ {n}", style="yellow")
+    if any(c.low_evidence for c in rec.candidates):
+        yield Text("—* low evidence: no number is predicted; the interval shows how little is known.", style="yellow")
     for n in rec.notes:
         yield Text(f"• {n}", style="dim")
     if rec.excluded:

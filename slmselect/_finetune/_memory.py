@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slmselect.confirm._weights import OFFLINE_MODELS, _package_dir, converted_dir
+from slmselect._finetune._weights import OFFLINE_MODELS, _package_dir, converted_dir
 
 
 @dataclass

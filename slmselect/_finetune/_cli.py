@@ -1,4 +1,4 @@
-"""``slmselect confirm PATH``: the command-line face of :func:`slmselect.confirm`.
+"""``slmselect confirm PATH``: the command-line face of :func:`slmselect._finetune`.
 
 ``add_arguments`` fills the sub-parser; ``run`` returns the exit code (0 measured, 2 bad input or
 nothing measured, 130 interrupted). Without ``--models`` the candidates come from ``recommend()``.
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _confirm(args: argparse.Namespace) -> Any:
-    from slmselect.confirm._confirm import confirm
+    from slmselect._finetune._confirm import confirm
 
     kwargs: dict[str, Any] = {}
     if args.models:

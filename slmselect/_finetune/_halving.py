@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from slmselect.confirm._report import CandidateResult, HalvingSummary
-from slmselect.confirm._trial import Setup, Trial
+from slmselect._finetune._report import CandidateResult, HalvingSummary
+from slmselect._finetune._trial import Setup, Trial
 
 
 def rung_steps_for(steps: int) -> int:
@@ -28,7 +28,7 @@ def survivors_count(n: int) -> int:
 def run_halving(
     model_ids: Sequence[str], setup: Setup, steps: int, record: Callable[[CandidateResult], None]
 ) -> HalvingSummary:
-    from slmselect.confirm._confirm import Interrupted
+    from slmselect._finetune._confirm import Interrupted
 
     rung = rung_steps_for(steps)
     metric = setup.metric

@@ -74,7 +74,7 @@ class HalvingSummary(BaseModel):
 
 
 class ConfirmReport(BaseModel):
-    """The result of :func:`slmselect.confirm`."""
+    """The result of :func:`slmselect._finetune`."""
 
     run_id: str
     task_type: str
@@ -141,15 +141,16 @@ class ConfirmReport(BaseModel):
         return json.dumps(data, indent=kw.pop("indent", 2), **kw)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        yield from render_report(self)
+        yield from render_report(self, options.max_width)
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def render_report(report: ConfirmReport) -> Any:
-    """Rich renderables for a report: a table of candidates and a few lines of summary."""
+def render_report(report: ConfirmReport, width: int = 120) -> Any:
+    """Rich renderables for a report: a table of candidates and a few lines of summary (throughput and
+    peak memory only when ``width`` leaves room for them)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -157,33 +158,28 @@ def render_report(report: ConfirmReport) -> Any:
         f"confirm: {report.task_type}, {report.metric} on {report.n_eval} held-out examples ({report.n_train} trained)"
     )
     table = Table(title=title, title_justify="left")
-    for name, justify in [
-        ("model", "left"),
-        ("status", "left"),
-        ("base", "right"),
-        ("fine-tuned", "right"),
-        ("gain", "right"),
-        ("steps", "right"),
-        ("train s", "right"),
-        ("tok/s", "right"),
-        ("peak GB", "right"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    wide = width >= 110
+    columns = ["status", "base", "tuned", "gain", "steps", "train s"] + (["tok/s", "peak GB"] if wide else [])
+    longest = max((len(c.model_id) + 2 for c in report.candidates), default=10)
+    room = width - sum(max(len(n), 6) + 3 for n in columns) - 4  # cells, padding and borders of the others
+    table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=max(12, min(longest, room)))
+    for name in columns:
+        table.add_column(name, justify="left" if name == "status" else "right", no_wrap=True, min_width=len(name))
     pick = report.pick
     for c in report.candidates:
-        name = f"* {c.model_id}" if c.model_id == pick else c.model_id
         gain = c.gain
-        table.add_row(
-            name,
-            c.status,
-            _fmt(c.base_score),
-            _fmt(c.finetuned_score),
-            "-" if gain is None else f"{gain:+.3f}",
-            str(c.steps),
-            _fmt(c.train_seconds, ".1f"),
-            _fmt(c.tokens_per_second, ".0f"),
-            _fmt(c.peak_memory_gb, ".2f"),
-        )
+        cells = {
+            "status": c.status,
+            "base": _fmt(c.base_score),
+            "tuned": _fmt(c.finetuned_score),
+            "gain": "-" if gain is None else f"{gain:+.3f}",
+            "steps": str(c.steps),
+            "train s": _fmt(c.train_seconds, ".1f"),
+            "tok/s": _fmt(c.tokens_per_second, ".0f"),
+            "peak GB": _fmt(c.peak_memory_gb, ".2f"),
+        }
+        name = f"* {c.model_id}" if c.model_id == pick else c.model_id
+        table.add_row(name, *(cells[k] for k in columns))
     yield table
     lines: list[str] = []
     if pick:

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from slmselect._exceptions import ConfirmError, ParameterError
-from slmselect.confirm._data import instruction_for, split_examples
-from slmselect.confirm._device import cpu_count, detect_device, gpu_name
-from slmselect.confirm._progress import ConfirmProgress
-from slmselect.confirm._report import CandidateResult, ConfirmReport, HalvingSummary
-from slmselect.confirm._store import ResultsStore
-from slmselect.confirm._train import TrainConfig
-from slmselect.confirm._trial import GB, Setup, Trial
-from slmselect.confirm._weights import cache_root
+from slmselect._finetune._data import instruction_for, split_examples
+from slmselect._finetune._device import cpu_count, detect_device, gpu_name
+from slmselect._finetune._progress import ConfirmProgress
+from slmselect._finetune._report import CandidateResult, ConfirmReport, HalvingSummary
+from slmselect._finetune._store import ResultsStore
+from slmselect._finetune._train import TrainConfig
+from slmselect._finetune._trial import GB, Setup, Trial
+from slmselect._finetune._weights import cache_root
 
 #: Held-out examples when neither eval_examples nor a small data set limits them (scoring is slow on a CPU).
 MAX_DEFAULT_EVAL = 200
@@ -76,7 +76,7 @@ def _versions() -> dict[str, str]:
 
 
 def _hardware(device: str) -> dict[str, Any]:
-    from slmselect.confirm._device import available_memory
+    from slmselect._finetune._device import available_memory
 
     mem = available_memory("cpu")
     return {
@@ -240,7 +240,7 @@ def confirm(
     try:
         with prog:
             if successive_halving and len(model_ids) > 1:
-                from slmselect.confirm._halving import run_halving
+                from slmselect._finetune._halving import run_halving
 
                 halving = run_halving(model_ids, setup, steps, record)
             else:
