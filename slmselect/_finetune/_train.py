@@ -277,4 +277,7 @@ class LoraRun:
         self._parked = None
 
     def save_adapter(self, path: str) -> None:
-        self.model.save_pretrained(path, safe_serialization=True)
+        from ._weights import quiet_hf
+
+        with quiet_hf():
+            self.model.save_pretrained(path, safe_serialization=True)

@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -125,6 +126,36 @@ def _torch_dtype(name: str) -> Any:
     return getattr(torch, name)
 
 
+@contextlib.contextmanager
+def quiet_hf() -> Iterator[None]:
+    """Silence transformers' own progress bars and peft's adapter-save notice while slmselect shows its own."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    # the GGUF de-quantiser draws a bare tqdm bar that no setting reaches: swap in a silent one meanwhile
+    import functools
+
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:  # pragma: no cover - older transformers
+        gguf_utils = None
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is not None:
+        gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Could not find a config file", category=UserWarning)
+            yield
+    finally:
+        if bar is not None:
+            gguf_utils.tqdm = bar
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _finish(tokenizer: Any) -> Any:
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -136,10 +167,11 @@ def _load_dir(
 ) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(path), dtype=_torch_dtype(choice.weights_dtype), trust_remote_code=trust_remote_code, **kwargs
-    )
+    with quiet_hf():
+        tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=_torch_dtype(choice.weights_dtype), trust_remote_code=trust_remote_code, **kwargs
+        )
     return model, _finish(tokenizer)
 
 
@@ -152,8 +184,9 @@ def _load_gguf(path: Path, choice: DeviceChoice) -> tuple[Any, Any]:
         ) from None
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=_torch_dtype("float32"))
+    with quiet_hf():
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=_torch_dtype("float32"))
     return model, _finish(tokenizer)
 
 
@@ -170,8 +203,9 @@ def _save_converted(model: Any, tokenizer: Any, model_id: str, origin: str) -> P
         if hasattr(model, "is_quantized"):
             with contextlib.suppress(AttributeError):
                 model.is_quantized = False
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        tokenizer.save_pretrained(str(tmp))
+        with quiet_hf():
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            tokenizer.save_pretrained(str(tmp))
         import transformers
 
         (tmp / _MARKER).write_text(
