@@ -17,6 +17,7 @@ Run: ``python examples/demo.py [--steps N] [--store PATH]`` (a few minutes on tw
 # %%
 import argparse
 import os
+import sys
 import tempfile
 
 from rich.console import Console
@@ -33,7 +34,7 @@ parser.add_argument("--eval", type=int, default=32, help="held-out examples (def
 parser.add_argument("--store", help="results store (default: a fresh temporary SQLite file)")
 args = parser.parse_args()
 store = args.store or os.path.join(tempfile.mkdtemp(prefix="slmselect-demo-"), "results.sqlite")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # wide enough for the tables in a log
 examples = trec(n=args.train + args.eval, seed=0)
 description = "Classify a question by the type of answer it expects."
 

@@ -9,12 +9,14 @@ commercial use. Run it: ``python examples/edge_device.py``.
 """
 
 # %%
+import sys
+
 from rich.console import Console
 
 from slmselect import recommend
 from slmselect._offline import sms_spam
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # wide enough for the tables in a log
 examples = sms_spam(n=60, seed=0)
 
 # %% Unconstrained: the most accurate model after fine-tuning

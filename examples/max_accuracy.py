@@ -8,13 +8,15 @@ Run it: ``python examples/max_accuracy.py``.
 """
 
 # %%
+import sys
+
 from rich.console import Console
 from rich.table import Table
 
 from slmselect import recommend
 from slmselect._offline import trec
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # wide enough for the tables in a log
 examples = trec(n=60, seed=0)
 description = "Classify a question by the type of answer it expects (person, location, number, ...)."
 

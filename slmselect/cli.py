@@ -20,7 +20,9 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_CANDIDATES, EXIT_DB = 0, 1, 2, 3, 4
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # a log or a pipe gets 120 columns rather than rich's 80, so that model ids fit the tables
+    return Console(stderr=stderr, soft_wrap=False, width=None if stream.isatty() else 120)
 
 
 def _csv(v: str | None) -> list[str] | None:
