@@ -331,7 +331,6 @@ def recommend(
     cands = []
     for r, j in enumerate(order[:top_k], start=1):
         mid, i = feasible[j], idx[j]
-        row = M.loc[mid]
         ev = _evidence(pred, i)
         low = bool(pred.low_evidence[i])
         cnotes = []
@@ -342,11 +341,7 @@ def recommend(
             cnotes.append(f"hedge: #{expected[j]} by expected standing, placed #{r} because it is the best on "
                           f"{100 * ws[j]:.0f}% of the similar benchmark evidence (by weight); worth confirming")
         cands.append(Candidate(
-            rank=r, model_id=mid, family=row["family"],
-            params_b=None if pd.isna(row["params_b"]) else float(row["params_b"]),
-            memory_gb=None if pd.isna(row["memory_gb"]) else round(float(row["memory_gb"]), 2),
-            license=row["license"], commercial_use=row["commercial_use"],
-            context_len=None if pd.isna(row["context_len"]) else int(row["context_len"]),
+            rank=r, **_model_fields(M, mid),
             predicted_score=None if low else round(float(pred.score[i]), 4),
             lower=round(float(pred.lower[i]), 4), upper=round(float(pred.upper[i]), 4),
             relative_score=None if np.isnan(pred.relative[i]) else round(float(pred.relative[i]), 3),
@@ -365,17 +360,24 @@ def _recommendation(obj: str, cands: list[Candidate], excluded: dict[str, list[s
                           constraints=constraints, profile=profile, description=description, embedder=emb_name, notes=notes)
 
 
+def _model_fields(M: pd.DataFrame, mid: str) -> dict[str, Any]:
+    """The database facts a Candidate carries about its model."""
+    row = M.loc[mid]
+    return dict(
+        model_id=mid, family=row["family"],
+        params_b=None if pd.isna(row["params_b"]) else float(row["params_b"]),
+        memory_gb=None if pd.isna(row["memory_gb"]) else round(float(row["memory_gb"]), 2),
+        license=row["license"], commercial_use=row["commercial_use"],
+        context_len=None if pd.isna(row["context_len"]) else int(row["context_len"]),
+    )
+
+
 def _unevidenced(M: pd.DataFrame, ids: list[str], first_rank: int, value: str) -> list[Candidate]:
     """Candidates the user named that have no score of this kind in the database: no prediction at all."""
     out = []
     for r, mid in enumerate(ids, start=first_rank):
-        row = M.loc[mid]
         out.append(Candidate(
-            rank=r, model_id=mid, family=row["family"],
-            params_b=None if pd.isna(row["params_b"]) else float(row["params_b"]),
-            memory_gb=None if pd.isna(row["memory_gb"]) else round(float(row["memory_gb"]), 2),
-            license=row["license"], commercial_use=row["commercial_use"],
-            context_len=None if pd.isna(row["context_len"]) else int(row["context_len"]),
+            rank=r, **_model_fields(M, mid),
             predicted_score=None, lower=0.0, upper=1.0, relative_score=None, low_evidence=True,
             evidence_share=0.0, sources=[], evidence=[],
             notes=[f"no {value} score for this model in the database: nothing to predict from; `confirm` measures it"],

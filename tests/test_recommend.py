@@ -152,3 +152,17 @@ def test_hedge_place_on_the_shortlist(monkeypatch):
     # the edge order does not use the hedge place
     e = recommend(**q | {"objective": "edge"})
     assert not any(c.hedge for c in e.candidates)
+
+
+def test_named_models_without_evidence_are_listed_last_without_a_number(trec_examples):
+    smol, gemma = "HuggingFaceTB/SmolLM2-135M-Instruct", "google/gemma-3-270m"
+    db = load_db()
+    assert not (db.primary_results["model_id"] == smol).any(), "SmolLM2-135M has no published result"
+    rec = recommend(trec_examples, models=[smol, gemma], top_k=2, include_local=False)
+    assert rec.model_ids() == [gemma, smol]
+    last = rec.candidates[-1]
+    assert last.predicted_score is None and (last.lower, last.upper) == (0.0, 1.0) and last.evidence == []
+    assert "nothing to predict from" in last.notes[0]
+    # unnamed, such a model is excluded with the reason
+    free = recommend(trec_examples, include_local=False)
+    assert smol in free.excluded["no finetuned score in the database"]
