@@ -23,6 +23,18 @@ def _have(package: str) -> bool:
     return importlib.util.find_spec(package) is not None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_results_store(tmp_path_factory: pytest.TempPathFactory):
+    """Keep the tests away from the user's own results store (recommend() reads it by default)."""
+    before = os.environ.get("SLMSELECT_RESULTS")
+    os.environ["SLMSELECT_RESULTS"] = str(tmp_path_factory.mktemp("store") / "results.sqlite")
+    yield
+    if before is None:
+        os.environ.pop("SLMSELECT_RESULTS", None)
+    else:
+        os.environ["SLMSELECT_RESULTS"] = before
+
+
 @pytest.fixture(scope="session")
 def model_cache_dir() -> Path:
     """The slmselect model cache the confirm tests use, with both offline models converted in it."""
