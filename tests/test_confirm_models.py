@@ -309,3 +309,40 @@ def test_label_scoring_with_a_shared_prompt_cache_matches_full_passes(models_rea
         full = torch.tensor(_label_batch_full(loaded.model, prompts, labels, pad, "cpu"))
     assert cached.shape == (6, 6)
     assert torch.allclose(cached, full, atol=1e-3)
+
+
+def test_sigint_during_the_second_candidate_keeps_the_first(models_ready, trec_rows, tmp_path):
+    """A real Ctrl-C (SIGINT) sent to a real `slmselect confirm` process while the second model trains."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "trec.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in trec_rows[:48]) + "\n", encoding="utf-8")
+    store = tmp_path / "r.sqlite"
+    cmd = [sys.executable, "-m", "slmselect.cli", "confirm", str(data), "--models", f"{SMOL},{GEMMA}",
+           "--steps", "3", "--eval-examples", "12", "--store", str(store), "--output-dir", str(tmp_path / "out")]
+    env = dict(os.environ, SLMSELECT_CACHE_DIR=str(models_ready))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:  # wait for the first candidate's row, then interrupt the second
+            if store.exists() and len(load_local_results(store)) >= 1:
+                break
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "the run ended before the second candidate: " + (proc.stdout.read() if proc.stdout else "")
+        time.sleep(2.0)  # the second model is loading or being scored now
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out
+    rows = load_local_results(store)
+    assert rows["model_id"].tolist() == [SMOL] and rows["status"].tolist() == ["ok"]
+    assert "interrupted" in out.lower()
