@@ -28,7 +28,7 @@ def survivors_count(n: int) -> int:
 def run_halving(
     model_ids: Sequence[str], setup: Setup, steps: int, record: Callable[[CandidateResult], None]
 ) -> HalvingSummary:
-    from slmselect._finetune._confirm import Interrupted
+    from slmselect._finetune._confirm import run_stages
 
     rung = rung_steps_for(steps)
     metric = setup.metric
@@ -36,23 +36,17 @@ def run_halving(
     scores: dict[str, float] = {}
     for model_id in model_ids:
         trial = Trial(model_id, setup)
-        try:
-            trial.check_memory()
-            trial.load()
-            trial.base_score()
-            trial.train(rung)
+
+        def rung_score(trial: Trial = trial) -> None:
             metrics = trial.evaluate(f"rung ({rung} steps)")
-            scores[model_id] = metrics[metric]
+            scores[trial.model_id] = metrics[metric]
             trial.result.finetuned_metrics, trial.result.finetuned_score = metrics, metrics[metric]
             trial.park()
+
+        stages = [trial.check_memory, trial.load, trial.base_score, lambda t=trial: t.train(rung), rung_score]
+        if run_stages(trial, stages, finish=False):
             trials.append(trial)
-        except KeyboardInterrupt as err:
-            trial.fail(err)
-            trial.release()
-            raise Interrupted(trial.result) from None
-        except Exception as err:  # noqa: BLE001 - recorded; the others go on
-            trial.fail(err)
-            trial.release()
+        else:
             record(trial.result)
 
     ranked = sorted(trials, key=lambda t: (-scores[t.model_id], model_ids.index(t.model_id)))
@@ -67,19 +61,7 @@ def run_halving(
         trial.release()
         record(trial.result)
     for trial in keep:
-        try:
-            trial.resume()
-            trial.train(steps - rung)
-            trial.finetuned_score()
-            trial.save_adapter()
-            trial.complete()
-        except KeyboardInterrupt as err:
-            trial.fail(err)
-            trial.release()
-            raise Interrupted(trial.result) from None
-        except Exception as err:  # noqa: BLE001
-            trial.fail(err)
-        trial.release()
+        run_stages(trial, [trial.resume, lambda t=trial: t.train(steps - rung), trial.finetuned_score, trial.save_adapter])
         record(trial.result)
 
     used = sum(t.result.steps for t in trials)

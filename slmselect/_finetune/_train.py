@@ -115,6 +115,19 @@ def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
 
 
+def _lora_config(config: TrainConfig) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
 def _wrap(model: Any, lora: Any) -> Any:
     import warnings
 
@@ -149,7 +162,6 @@ class LoraRun:
         choice: DeviceChoice,
     ) -> None:
         import torch
-        from peft import LoraConfig
 
         self.config = config
         self.choice = choice
@@ -158,15 +170,7 @@ class LoraRun:
         if not config.target_modules:
             config.target_modules = find_target_modules(model)
         torch.manual_seed(config.seed)
-        lora = LoraConfig(
-            r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=config.target_modules,
-            bias="none",
-            task_type="CAUSAL_LM",
-        )
-        self.model = _wrap(model, lora)
+        self.model = _wrap(model, _lora_config(config))
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay)
         self.warmup = max(1, round(config.warmup_fraction * config.steps))
@@ -248,20 +252,12 @@ class LoraRun:
     def resume(self, model: Any) -> None:
         """Re-attach the parked adapter (and optimizer state) to a freshly loaded base model."""
         import torch
-        from peft import LoraConfig, set_peft_model_state_dict
+        from peft import set_peft_model_state_dict
 
         if self._parked is None:
             raise RuntimeError("resume() without park()")
         cfg = self.config
-        lora = LoraConfig(
-            r=cfg.lora_r,
-            lora_alpha=cfg.lora_alpha,
-            lora_dropout=cfg.lora_dropout,
-            target_modules=cfg.target_modules,
-            bias="none",
-            task_type="CAUSAL_LM",
-        )
-        self.model = _wrap(model, lora)
+        self.model = _wrap(model, _lora_config(cfg))
         set_peft_model_state_dict(self.model, {k: v.to(self.choice.device) for k, v in self._parked["adapter"].items()})
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
