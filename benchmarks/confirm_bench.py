@@ -20,6 +20,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "examples"))
 os.environ.setdefault("SLMSELECT_CACHE_DIR", os.path.join(ROOT, ".slmselect_cache"))
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -30,12 +31,12 @@ def prepared(n_train: int = 64):
     """SmolLM2 from the cache, its prompt format, and the encoded TREC training examples."""
     import torch
 
-    from slmselect._examples import read_examples
-    from slmselect._offline import trec
-    from slmselect._profile import profile_task
-    from slmselect._finetune._data import PromptFormat, choose_max_len, instruction_for
-    from slmselect._finetune._device import choose_device, cpu_count
-    from slmselect._finetune._weights import load_model
+    from slmselect.profile.readers import read_examples
+    from public_datasets import trec
+    from slmselect.profile.profiler import profile_task
+    from slmselect.confirmation.data import PromptFormat, choose_max_len, instruction_for
+    from slmselect.confirmation.device import choose_device, cpu_count
+    from slmselect.confirmation.weights import load_model
 
     torch.set_num_threads(cpu_count())
     examples, _ = read_examples(trec(n_train, seed=0))
@@ -103,7 +104,7 @@ def run_trainer(steps: int, batch_size: int, lr: float, seed: int) -> tuple[floa
 
 
 def run_slmselect(steps: int, batch_size: int, lr: float, seed: int) -> tuple[float, int]:
-    from slmselect._finetune._train import LoraRun, TrainConfig
+    from slmselect.confirmation.training import LoraRun, TrainConfig
 
     loaded, cpu, items = prepared()
     run = LoraRun(
@@ -119,9 +120,9 @@ def run_slmselect(steps: int, batch_size: int, lr: float, seed: int) -> tuple[fl
 
 
 def halving(steps: int) -> None:
-    from slmselect._offline import trec
-    from slmselect._finetune import confirm
-    from slmselect._finetune._weights import converted_dir
+    from public_datasets import trec
+    from slmselect.confirmation import confirm
+    from slmselect.confirmation.weights import converted_dir
 
     local_copy = str(converted_dir(SMOL))  # the same weights as a local-folder candidate
     start = time.perf_counter()
@@ -160,7 +161,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="alternate (a) and (b) this many times; medians")
     parser.add_argument("--no-halving", action="store_true")
     args = parser.parse_args()
-    from slmselect._finetune._weights import ensure_converted
+    from slmselect.confirmation.weights import ensure_converted
 
     for model_id in (SMOL, GEMMA):
         ensure_converted(model_id)

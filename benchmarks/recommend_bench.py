@@ -21,6 +21,7 @@ import pandas as pd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "examples"))
 
 
 def timed(fn, repeat: int) -> float:
@@ -37,7 +38,7 @@ def subprocess_seconds(args: list[str], env: dict[str, str], repeat: int = 3) ->
 
 
 def generated_db(n_models: int = 1000, n_tasks: int = 2000, density: float = 0.1, seed: int = 0):
-    from slmselect._db import BenchmarkDB
+    from slmselect.evidence.db import BenchmarkDB
 
     rng = np.random.default_rng(seed)
     cats = ["classification", "ner_extraction", "qa_open_book", "qa_closed_book", "tool_calling", "summarization", "generation"]
@@ -88,7 +89,7 @@ def main() -> None:
               f"very first run, database embeddings computed and cached: {first:.2f} s; target < 5 s")
 
     import slmselect
-    from slmselect._offline import trec
+    from public_datasets import trec
 
     examples = trec(n=40, seed=0)
     db = slmselect.load_db()

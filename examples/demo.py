@@ -23,7 +23,7 @@ import tempfile
 from rich.console import Console
 
 from slmselect import confirm, profile_task, recommend
-from slmselect._offline import trec
+from public_datasets import trec
 
 OFFLINE_MODELS = ["HuggingFaceTB/SmolLM2-135M-Instruct", "google/gemma-3-270m"]
 

@@ -14,7 +14,7 @@ import sys
 from rich.console import Console
 
 from slmselect import recommend
-from slmselect._offline import sms_spam
+from public_datasets import sms_spam
 
 console = Console(width=None if sys.stdout.isatty() else 120)  # wide enough for the tables in a log
 examples = sms_spam(n=60, seed=0)

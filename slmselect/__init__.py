@@ -14,34 +14,34 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "recommend": "._recommend",
-    "Recommendation": "._recommend",
-    "Candidate": "._recommend",
-    "profile_task": "._profile",
+    "recommend": ".recommender",
+    "Recommendation": ".recommender",
+    "Candidate": ".recommender",
+    "profile_task": ".profile.profiler",
     "TaskProfile": "._types",
-    "load_db": "._db",
-    "validate_db": "._db",
-    "BenchmarkDB": "._db",
-    "confirm": "._finetune",
-    "ConfirmReport": "._finetune",
-    "evaluate": "._evaluate",
-    "SlmselectError": "._exceptions",
-    "InputError": "._exceptions",
-    "ParameterError": "._exceptions",
-    "NoCandidatesError": "._exceptions",
-    "DatabaseError": "._exceptions",
-    "ConfirmError": "._exceptions",
+    "load_db": ".evidence.db",
+    "validate_db": ".evidence.db",
+    "BenchmarkDB": ".evidence.db",
+    "confirm": ".confirmation",
+    "ConfirmReport": ".confirmation",
+    "evaluate": ".evaluation",
+    "SlmselectError": ".errors",
+    "InputError": ".errors",
+    "ParameterError": ".errors",
+    "NoCandidatesError": ".errors",
+    "DatabaseError": ".errors",
+    "ConfirmError": ".errors",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._db import BenchmarkDB, load_db, validate_db
-    from ._exceptions import ConfirmError, DatabaseError, InputError, NoCandidatesError, ParameterError, SlmselectError
-    from ._profile import profile_task
-    from ._recommend import Candidate, Recommendation, recommend
-    from ._types import TaskProfile
-    from ._finetune import ConfirmReport, confirm
+    from slmselect.evidence.db import BenchmarkDB, load_db, validate_db
+    from slmselect.errors import ConfirmError, DatabaseError, InputError, NoCandidatesError, ParameterError, SlmselectError
+    from slmselect.profile.profiler import profile_task
+    from slmselect.recommender import Candidate, Recommendation, recommend
+    from slmselect._types import TaskProfile
+    from slmselect.confirmation import ConfirmReport, confirm
 
 
 def __getattr__(name: str) -> Any:

@@ -18,8 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._db import load_db
-    from ._evaluate import evaluate
+    from slmselect.evidence.db import load_db
+    from slmselect.evaluation import evaluate
 
     db = load_db(args.db) if getattr(args, "db", None) else None
     kw: dict[str, Any] = dict(min_models=args.min_models, db=db, embedder=args.embedder)

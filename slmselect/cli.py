@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._exceptions import DatabaseError, NoCandidatesError, SlmselectError
+from slmselect.errors import DatabaseError, NoCandidatesError, SlmselectError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_CANDIDATES, EXIT_DB = 0, 1, 2, 3, 4
 
@@ -77,14 +77,14 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true")
 
     try:
-        from ._finetune import _cli as confirm_cli
+        from slmselect.confirmation import _cli as confirm_cli
     except ImportError:  # pragma: no cover - confirm not installed in this build
         confirm_cli = None
     if confirm_cli is not None:
         p = sub.add_parser("confirm", help="short LoRA fine-tunes of the top candidates on your data, measured before and after")
         confirm_cli.add_arguments(p)
     try:
-        from . import _evaluate_cli as eval_cli
+        import slmselect._evaluate_cli as eval_cli
     except ImportError:
         eval_cli = None
     if eval_cli is not None:
@@ -94,13 +94,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _db(args: argparse.Namespace) -> Any:
-    from ._db import load_db
+    from slmselect.evidence.db import load_db
 
     return load_db(args.db) if args.db else load_db()
 
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
-    from ._recommend import recommend
+    from slmselect.recommender import recommend
 
     if not args.path and not args.description:
         raise SlmselectError("Give an examples file (slmselect recommend tasks.jsonl) or --description 'what the task is'.")
@@ -118,7 +118,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
-    from ._profile import profile_task
+    from slmselect.profile.profiler import profile_task
 
     prof = profile_task(args.path, description=args.description)
     if args.json:
@@ -138,7 +138,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from . import _compare as cmp
+    from slmselect.evidence import compare as cmp
 
     db = _db(args)
     if args.list_sources:
@@ -153,9 +153,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     ranks = {o: cmp.average_ranks(db, source, o, families=fams, max_params=mp) for o in cmp.RANK_OBJECTIVES}
     published = {o: cmp.published_ranks(db, source, o) for o in cmp.RANK_OBJECTIVES}
     if args.plot:
-        from ._plot import plot_compare
+        from slmselect.evidence.compare import chart_data
+        from slmselect.report.plots import plot_compare
 
-        plot_compare(db, source, args.plot, families=fams, max_params=mp)
+        plot_compare(chart_data(db, source, families=fams, max_params=mp), args.plot)
     if args.json:
         out = {
             "source": source, "value": args.value,
@@ -166,7 +167,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2))
         return EXIT_OK
-    from ._render import render_compare
+    from slmselect.report.tables import render_compare
 
     con = _console()
     for item in render_compare(db, source, args.value, table, ranks, published):
@@ -192,7 +193,7 @@ def _print_frame(df: Any, title: str, as_json: bool) -> int:
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
-    from ._db import default_db_path, validate_db
+    from slmselect.evidence.db import default_db_path, validate_db
 
     if args.db_command != "validate":
         raise SlmselectError("Usage: slmselect db validate [PATH]")
@@ -206,7 +207,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
         for i in issues:
             con.print(f"  {i}", highlight=False, markup=False)
     else:
-        from ._db import load_db
+        from slmselect.evidence.db import load_db
 
         db = load_db(path)
         _console().print(f"[green]OK[/green] {path}: {len(db.models)} models, {len(db.tasks)} tasks, "
@@ -225,11 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in handlers:
             return handlers[args.command](args)
         if args.command == "confirm":
-            from ._finetune import _cli as confirm_cli
+            from slmselect.confirmation import _cli as confirm_cli
 
             return int(confirm_cli.run(args))
         if args.command == "evaluate":
-            from . import _evaluate_cli as eval_cli
+            import slmselect._evaluate_cli as eval_cli
 
             return int(eval_cli.run(args))
         return EXIT_USAGE

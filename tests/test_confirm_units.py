@@ -9,10 +9,10 @@ from collections import Counter
 
 import pytest
 
-from slmselect._exceptions import ConfirmError, ParameterError
+from slmselect.errors import ConfirmError, ParameterError
 from slmselect._types import Example
-from slmselect._finetune import CandidateResult, ConfirmReport, HalvingSummary
-from slmselect._finetune._data import (
+from slmselect.confirmation import CandidateResult, ConfirmReport, HalvingSummary
+from slmselect.confirmation.data import (
     IGNORE,
     Encoded,
     bucketed_batches,
@@ -20,11 +20,11 @@ from slmselect._finetune._data import (
     collate,
     split_examples,
 )
-from slmselect._finetune._device import DeviceChoice, choose_device
-from slmselect._finetune._halving import rung_steps_for, survivors_count
-from slmselect._finetune._memory import WeightsInfo, estimate_memory
-from slmselect._finetune._train import lr_factor
-from slmselect._finetune._weights import safe_id
+from slmselect.confirmation.device import DeviceChoice, choose_device
+from slmselect.confirmation.halving import rung_steps_for, survivors_count
+from slmselect.confirmation.memory import WeightsInfo, estimate_memory
+from slmselect.confirmation.training import lr_factor
+from slmselect.confirmation.weights import safe_id
 
 # ------------------------------------------------------------------------------------------------ device
 
@@ -218,7 +218,7 @@ def test_report_pick_gain_exports_and_rendering():
 
 
 def test_confirm_parameter_checks_need_no_model():
-    from slmselect._finetune import confirm
+    from slmselect.confirmation import confirm
 
     rows = [{"text": f"q{i}", "label": "a" if i % 2 else "b"} for i in range(10)]
     with pytest.raises(ParameterError, match="exactly one"):
@@ -237,6 +237,6 @@ def test_importing_the_confirm_package_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, slmselect._finetune; print([m for m in ('torch', 'transformers', 'peft', 'rich') if m in sys.modules])"
+    code = "import sys, slmselect.confirmation; print([m for m in ('torch', 'transformers', 'peft', 'rich') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from slmselect import DatabaseError, load_db, validate_db
-from slmselect._db import default_db_path, estimate_memory_gb
+from slmselect.evidence.db import default_db_path, estimate_memory_gb
 
 
 @pytest.fixture(scope="module")

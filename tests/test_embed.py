@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from slmselect._embed import MiniLMEmbedder, TfidfEmbedder, find_minilm_dir, get_embedder
+from slmselect.profile.embed import MiniLMEmbedder, TfidfEmbedder, find_minilm_dir, get_embedder
 
 TEXTS = [
     "What is the capital of France?",

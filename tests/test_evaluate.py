@@ -9,9 +9,9 @@ import sys
 import pytest
 
 import slmselect
-from slmselect._db import load_db
-from slmselect._evaluate import METHODS, EvaluationReport, evaluate
-from slmselect._exceptions import ParameterError
+from slmselect.evidence.db import load_db
+from slmselect.evaluation import METHODS, EvaluationReport, evaluate
+from slmselect.errors import ParameterError
 
 LL = "lora_land_2024"
 
@@ -157,7 +157,7 @@ def test_hedge_reads_no_held_out_score() -> None:
 
     import numpy as np
 
-    from slmselect._predict import build_matrix, predict, rank_order, win_share
+    from slmselect.predict.predictor import build_matrix, predict, rank_order, win_share
 
     m = build_matrix(load_db(), "finetuned")
     hidden = (m.units["task_id"] == "gsm8k").to_numpy()

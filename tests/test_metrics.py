@@ -7,7 +7,7 @@ import json
 import pytest
 
 from slmselect._types import TASK_TYPES
-from slmselect._finetune._metrics import (
+from slmselect.confirmation.metrics import (
     PRIMARY_METRIC,
     accuracy,
     compute_metrics,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slmselect._examples import load_examples, normalise
-from slmselect._offline import DATASETS, TREC_COARSE, bfcl_simple_python, conll_sample, offline_dataset, sms_spam, trec
-from slmselect._profile import TOKENIZER_NAME, count_tokens, detect_language, profile_task
+from slmselect.profile.readers import load_examples, normalise
+from public_datasets import DATASETS, TREC_COARSE, bfcl_simple_python, conll_sample, offline_dataset, sms_spam, trec
+from slmselect.profile.profiler import TOKENIZER_NAME, count_tokens, detect_language, profile_task
 from slmselect._types import Example
 
 REPO = Path(__file__).resolve().parents[1]
@@ -284,7 +284,7 @@ def test_instruction_records_and_answer_lists() -> None:
 
 
 def test_import_stays_light() -> None:
-    code = "import sys, slmselect._profile; print([m for m in ('torch', 'transformers', 'datasets') if m in sys.modules])"
+    code = "import sys, slmselect.profile.profiler; print([m for m in ('torch', 'transformers', 'datasets') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from slmselect import NoCandidatesError, ParameterError, Recommendation, load_db, recommend
-from slmselect._exceptions import UnknownModelError
-from slmselect._offline import bfcl_simple_python, conll_sample, sms_spam, trec
+from slmselect.errors import UnknownModelError
+from public_datasets import bfcl_simple_python, conll_sample, sms_spam, trec
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_tfidf_fallback_gives_a_recommendation(trec_examples):
 
 def test_hedge_place_on_the_shortlist(monkeypatch):
     """Place 3 may go to a model likely to win outright (win_share) over one with a higher mean standing."""
-    import slmselect._recommend as R
+    import slmselect.recommender as R
 
     q = dict(description="solve grade school math word problems step by step", include_local=False, top_k=5)
     rec = recommend(**q)

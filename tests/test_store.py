@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from slmselect._finetune import ResultsStore, load_local_results
-from slmselect._finetune._store import COLUMNS, default_store_path
+from slmselect.confirmation import ResultsStore, load_local_results
+from slmselect.evidence.store import COLUMNS, default_store_path
 
 REQUIRED = [
     "model_id",
@@ -91,7 +91,7 @@ def test_default_path_honours_the_environment(monkeypatch, tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys
-    from slmselect._finetune import ResultsStore
+    from slmselect.confirmation import ResultsStore
     store = ResultsStore(sys.argv[1])
     tag = sys.argv[2]
     sys.stdout.write("ready\\n"); sys.stdout.flush()

@@ -6,7 +6,21 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._recommend import Recommendation
+    from slmselect.recommender import Recommendation
+
+
+#: How `slmselect evaluate` names each method it compares (the method ids are evaluation.METHODS).
+SHORT_LABELS = {
+    "slmselect": "slmselect", "best_avg_rank": "avg rank", "largest": "largest",
+    "best_base": "best base*", "random": "random",
+}
+METHOD_LABELS = {
+    "slmselect": "slmselect predictor",
+    "best_avg_rank": "best average rank (static advice, leave-one-out)",
+    "largest": "largest model",
+    "best_base": "best base score on the task (oracle-ish)",
+    "random": "random choice (expected)",
+}
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -96,8 +110,6 @@ def _fmt_eval(x: float | None, pct: bool = False) -> str:
 
 def render_evaluation(rep: Any) -> Iterator[Any]:
     """The `slmselect evaluate` tables: per objective and scope, each method's figures."""
-    from ._evaluate import ALL, METHOD_LABELS, METHODS, SHORT_LABELS
-
     from rich.table import Table
     from rich.text import Text
 
@@ -107,7 +119,7 @@ def render_evaluation(rep: Any) -> Iterator[Any]:
             figs = [f for f in rep.figures if f.objective == obj and f.scope == scope]
             if not figs:
                 continue
-            where = "all evaluated sources" if scope == ALL else scope
+            where = "all evaluated sources" if scope == "all" else scope
             t = Table(title=f"{obj} — {where} — {figs[0].n_tasks} held-out tasks", title_justify="left")
             t.add_column("method", no_wrap=True)
             cols = ["top-1", "top-3", "regret", "Spearman", "Kendall"]
@@ -127,7 +139,7 @@ def render_evaluation(rep: Any) -> Iterator[Any]:
                 yield Text("  slmselect's regret per task vs " + "; ".join(
                     f"{SHORT_LABELS.get(c.baseline, c.baseline)}: lower on {c.better}, higher on {c.worse}, tied {c.tied}"
                     for c in comps), style="dim")
-    yield Text("Methods: " + "; ".join(f"{SHORT_LABELS[m]} = {METHOD_LABELS[m]}" for m in METHODS) + ". "
+    yield Text("Methods: " + "; ".join(f"{SHORT_LABELS[m]} = {METHOD_LABELS[m]}" for m in dict.fromkeys(f.method for f in rep.figures)) + ". "
                "top-1: the pick is a true best; top-3: a true best is among the first three; regret: best true score - "
                "the pick's, in points (0-1); Spearman/Kendall: predicted vs true order; cover: true scores inside the "
                "95% interval (edge: in tol = the pick is within the tolerance of the best; mem × = pick memory / "

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._db import BenchmarkDB
+from slmselect.evidence.db import BenchmarkDB
 
 #: Settings chosen by leave-one-task-out on the LoRA Land tasks (``slmselect evaluate``; docs/evaluation.md).
 TAU = 0.12

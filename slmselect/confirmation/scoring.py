@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from slmselect._types import Example
-from slmselect._finetune._data import IGNORE, Encoded, PromptFormat, collate
+from slmselect.confirmation.data import IGNORE, Encoded, PromptFormat, collate
 
 Progress = Callable[[int], None]
 

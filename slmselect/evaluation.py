@@ -6,7 +6,7 @@ Leave-one-task-out within each source of the benchmark database (``docs/evaluati
    *truth* for the objective, hide the task: every unit with that task id (in any source) is excluded from
    the evidence, from the model prior and from the static average-rank table.
 2. Ask the predictor as a new user would: the query is the task's own text (description, prompt template,
-   example inputs: :func:`slmselect._predict.unit_text`) and its category stands in for the profile's task
+   example inputs: :func:`slmselect.predict.predictor.unit_text`) and its category stands in for the profile's task
    type. Candidates are the non-reference models that have a truth on the task.
 3. Compare the predicted order with the hidden truth, and do the same for the baselines: the model with the
    best average rank over the source's *other* tasks (the static advice), the largest model, the model with
@@ -34,27 +34,16 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from ._db import BenchmarkDB, load_db
-from ._exceptions import ParameterError, check_choice, did_you_mean
-from ._predict import (
+from slmselect.evidence.db import BenchmarkDB, load_db
+from slmselect.errors import ParameterError, check_choice, did_you_mean
+from slmselect.predict.predictor import (
     HEDGE, INTERVAL_Z, OBJECTIVE_VALUE, PRIOR_STRENGTH, SHORTLIST, SIGMA_FLOOR, TAU, TYPE_WEIGHT, Matrix,
     build_matrix, predict, rank_key, rank_order, unit_text,
 )
-from ._types import OBJECTIVES
+from slmselect._types import OBJECTIVES
 
 EDGE_TOLERANCE = 0.05
 METHODS = ("slmselect", "best_avg_rank", "largest", "best_base", "random")
-SHORT_LABELS = {
-    "slmselect": "slmselect", "best_avg_rank": "avg rank", "largest": "largest",
-    "best_base": "best base*", "random": "random",
-}
-METHOD_LABELS = {
-    "slmselect": "slmselect predictor",
-    "best_avg_rank": "best average rank (static advice, leave-one-out)",
-    "largest": "largest model",
-    "best_base": "best base score on the task (oracle-ish)",
-    "random": "random choice (expected)",
-}
 ALL = "all"
 _EPS = 1e-9
 
@@ -152,7 +141,7 @@ class EvaluationReport(BaseModel):
         return cls.model_validate_json(text)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from ._render import render_evaluation
+        from slmselect.report.tables import render_evaluation
 
         yield from render_evaluation(self)
 
@@ -254,7 +243,7 @@ def _random_expected(truth: np.ndarray, *, edge: bool, mem: np.ndarray, tol: flo
 
 
 def _objectives(objectives: str | Iterable[str]) -> list[str]:
-    from ._recommend import OBJECTIVE_ALIASES
+    from slmselect.recommender import OBJECTIVE_ALIASES
 
     items = [objectives] if isinstance(objectives, str) else list(objectives)
     out: list[str] = []
@@ -333,7 +322,7 @@ def evaluate(
     pred_params = {k: v for k, v in params.items() if k != "hedge"}
     _ = np.random.default_rng(seed)  # no sampled figure today; the seed is recorded for future ones
 
-    from ._embed import embed_cached, get_embedder
+    from slmselect.profile.embed import embed_cached, get_embedder
 
     tasks = db.tasks
     texts = unit_text(tasks).tolist()

@@ -16,15 +16,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from slmselect._exceptions import ConfirmError, ParameterError
-from slmselect._finetune._data import instruction_for, split_examples
-from slmselect._finetune._device import cpu_count, detect_device, gpu_name
-from slmselect._finetune._progress import ConfirmProgress
-from slmselect._finetune._report import CandidateResult, ConfirmReport, HalvingSummary
-from slmselect._finetune._store import ResultsStore
-from slmselect._finetune._train import TrainConfig
-from slmselect._finetune._trial import GB, Setup, Trial
-from slmselect._finetune._weights import cache_root
+from slmselect.errors import ConfirmError, ParameterError
+from slmselect.confirmation.data import instruction_for, split_examples
+from slmselect.confirmation.device import cpu_count, detect_device, gpu_name
+from slmselect.report.progress import ConfirmProgress
+from slmselect.confirmation.results import CandidateResult, ConfirmReport, HalvingSummary
+from slmselect.evidence.store import ResultsStore
+from slmselect.confirmation.training import TrainConfig
+from slmselect.confirmation.stages import Interrupted, run_trial
+from slmselect.confirmation.trial import GB, Setup, Trial
+from slmselect.confirmation.weights import cache_root
 
 #: Held-out examples when neither eval_examples nor a small data set limits them (scoring is slow on a CPU).
 MAX_DEFAULT_EVAL = 200
@@ -76,7 +77,7 @@ def _versions() -> dict[str, str]:
 
 
 def _hardware(device: str) -> dict[str, Any]:
-    from slmselect._finetune._device import available_memory
+    from slmselect.confirmation.device import available_memory
 
     mem = available_memory("cpu")
     return {
@@ -147,8 +148,8 @@ def confirm(
     """
     import torch
 
-    from slmselect._examples import read_examples
-    from slmselect._profile import profile_task
+    from slmselect.profile.readers import read_examples
+    from slmselect.profile.profiler import profile_task
 
     _int_param("steps", steps, 1)
     _int_param("batch_size", batch_size, 1)
@@ -240,7 +241,7 @@ def confirm(
     try:
         with prog:
             if successive_halving and len(model_ids) > 1:
-                from slmselect._finetune._halving import run_halving
+                from slmselect.confirmation.halving import run_halving
 
                 halving = run_halving(model_ids, setup, steps, record)
             else:
@@ -290,45 +291,3 @@ def confirm(
         err.report = report  # type: ignore[attr-defined]
         raise err
     return report
-
-
-def run_stages(trial: Trial, stages: Sequence[Callable[[], Any]], *, finish: bool = True) -> bool:
-    """Run some stages of one candidate; True when they all succeeded.
-
-    A failure is recorded in the candidate's result and its weights released, so the others go on; Ctrl-C is
-    re-raised as :class:`Interrupted` carrying the partial result. With ``finish`` the candidate is completed
-    and released after the last stage (without, the caller keeps the loaded model, e.g. to park it).
-    """
-    try:
-        for stage in stages:
-            stage()
-        if finish:
-            trial.complete()
-    except KeyboardInterrupt as err:
-        trial.fail(err)
-        trial.release()
-        trial.setup.progress.log(f"{trial.model_id}: interrupted")
-        raise Interrupted(trial.result) from None
-    except Exception as err:  # noqa: BLE001 - one candidate's failure must not stop the others
-        trial.fail(err)
-        trial.release()
-        trial.setup.progress.log(f"{trial.model_id}: {trial.result.status}: {trial.result.reason}")
-        return False
-    if finish:
-        trial.release()
-    return True
-
-
-def run_trial(trial: Trial, steps: int) -> CandidateResult:
-    """All stages of one candidate; a failure is recorded in the result (Ctrl-C is re-raised)."""
-    run_stages(trial, [trial.check_memory, trial.load, trial.base_score, lambda: trial.train(steps),
-                       trial.finetuned_score, trial.save_adapter])
-    return trial.result
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during a candidate, carrying that candidate's partial result."""
-
-    def __init__(self, result: CandidateResult) -> None:
-        super().__init__()
-        self.result = result

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slmselect._finetune._weights import OFFLINE_MODELS, _package_dir, converted_dir
+from slmselect.confirmation.weights import OFFLINE_MODELS, _package_dir, converted_dir
 
 
 @dataclass
@@ -116,7 +116,7 @@ def inspect_weights(model_id: str) -> WeightsInfo:
 def _db_info(model_id: str) -> WeightsInfo | None:
     """Size and shape from the benchmark database's models table (for weights not downloaded yet)."""
     try:
-        from slmselect._db import load_db
+        from slmselect.evidence.db import load_db
 
         models = load_db().models
         if model_id not in models.index:

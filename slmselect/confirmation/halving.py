@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from slmselect._finetune._report import CandidateResult, HalvingSummary
-from slmselect._finetune._trial import Setup, Trial
+from slmselect.confirmation.results import CandidateResult, HalvingSummary
+from slmselect.confirmation.stages import run_stages
+from slmselect.confirmation.trial import Setup, Trial
 
 
 def rung_steps_for(steps: int) -> int:
@@ -28,7 +29,6 @@ def survivors_count(n: int) -> int:
 def run_halving(
     model_ids: Sequence[str], setup: Setup, steps: int, record: Callable[[CandidateResult], None]
 ) -> HalvingSummary:
-    from slmselect._finetune._confirm import run_stages
 
     rung = rung_steps_for(steps)
     metric = setup.metric

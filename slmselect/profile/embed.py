@@ -160,14 +160,14 @@ def _minilm(model_dir: str) -> MiniLMEmbedder:
 def get_embedder(corpus: list[str], *, prefer: str = "auto") -> Embedder:
     """MiniLM when installed (and ``prefer`` is not 'tfidf'), else TF-IDF fitted on ``corpus``."""
     if prefer not in {"auto", "minilm", "tfidf"}:
-        from ._exceptions import check_choice
+        from slmselect.errors import check_choice
 
         check_choice("embedder", prefer, ["auto", "minilm", "tfidf"])
     d = find_minilm_dir() if prefer != "tfidf" else None
     if d is not None:
         return _minilm(str(d))
     if prefer == "minilm":
-        from ._exceptions import ParameterError
+        from slmselect.errors import ParameterError
 
         raise ParameterError(
             "embedder='minilm' was asked for but all-MiniLM-L6-v2 is not installed: "

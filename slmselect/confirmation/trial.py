@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slmselect._exceptions import ConfirmError
+from slmselect.errors import ConfirmError
 from slmselect._types import Example, TaskProfile
-from slmselect._finetune._data import MAX_SEQ_CAP, PromptFormat, choose_max_len
-from slmselect._finetune._device import DeviceChoice, PeakMemory, available_memory
-from slmselect._finetune._memory import estimate_memory, inspect_weights
-from slmselect._finetune._metrics import PRIMARY_METRIC, compute_metrics
-from slmselect._finetune._progress import ConfirmProgress
-from slmselect._finetune._report import CandidateResult
-from slmselect._finetune._score import max_new_tokens_for, predict
-from slmselect._finetune._train import LoraRun, TrainConfig
-from slmselect._finetune._weights import load_model, safe_id
+from slmselect.confirmation.data import MAX_SEQ_CAP, PromptFormat, choose_max_len
+from slmselect.confirmation.device import DeviceChoice, PeakMemory, available_memory
+from slmselect.confirmation.memory import estimate_memory, inspect_weights
+from slmselect.confirmation.metrics import PRIMARY_METRIC, compute_metrics
+from slmselect.report.progress import ConfirmProgress
+from slmselect.confirmation.results import CandidateResult
+from slmselect.confirmation.scoring import max_new_tokens_for, predict
+from slmselect.confirmation.training import LoraRun, TrainConfig
+from slmselect.confirmation.weights import load_model, safe_id
 
 GB = 1024**3
 N_SAMPLES = 3

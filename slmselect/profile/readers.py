@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from slmselect._exceptions import InputError, did_you_mean
+from slmselect.errors import InputError, did_you_mean
 from slmselect._types import Example
 
 __all__ = ["load_examples", "normalise", "read_examples"]

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from slmselect._examples import read_examples
+from slmselect.profile.readers import read_examples
 from slmselect._types import TASK_TYPES, Example, LengthStats, TaskProfile
 
 __all__ = ["count_tokens", "detect_language", "profile_task"]
@@ -316,7 +316,7 @@ def profile_task(
 ) -> TaskProfile:
     """Profile a task from its examples (and optionally a one-line description of it).
 
-    ``examples`` is anything :func:`slmselect._examples.load_examples` reads (list of dicts, DataFrame,
+    ``examples`` is anything :func:`slmselect.profile.readers.load_examples` reads (list of dicts, DataFrame,
     .jsonl/.json/.csv path, ``datasets.Dataset``) or a list of :class:`Example`. ``input_tokens``
     counts everything the model reads: the input plus any context and tool schemas.
     """

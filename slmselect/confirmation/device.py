@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from slmselect._exceptions import ParameterError, did_you_mean
+from slmselect.errors import ParameterError, did_you_mean
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 _DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}

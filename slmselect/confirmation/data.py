@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slmselect._exceptions import InputError, ParameterError
+from slmselect.errors import InputError, ParameterError
 from slmselect._types import Example, TaskProfile
 
 IGNORE = -100

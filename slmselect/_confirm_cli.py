@@ -1,4 +1,4 @@
-"""``slmselect confirm PATH``: the command-line face of :func:`slmselect._finetune`.
+"""``slmselect confirm PATH``: the command-line face of :func:`slmselect.confirmation`.
 
 ``add_arguments`` fills the sub-parser; ``run`` returns the exit code (0 measured, 2 bad input or
 nothing measured, 130 interrupted). Without ``--models`` the candidates come from ``recommend()``.
@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from slmselect._exceptions import SlmselectError
+from slmselect.errors import SlmselectError
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -57,13 +57,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _confirm(args: argparse.Namespace) -> Any:
-    from slmselect._finetune._confirm import confirm
+    from slmselect.confirmation.runner import confirm
 
     kwargs: dict[str, Any] = {}
     if args.models:
         kwargs["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
     else:
-        from slmselect._recommend import recommend
+        from slmselect.recommender import recommend
 
         kwargs["recommendation"] = recommend(
             args.path, description=args.description, top_k=args.top_k, store=args.store, db=_db(args)
@@ -93,6 +93,6 @@ def _db(args: argparse.Namespace) -> Any:
     path = getattr(args, "db", None)
     if not path:
         return None
-    from slmselect._db import load_db
+    from slmselect.evidence.db import load_db
 
     return load_db(path)

@@ -8,9 +8,9 @@ Importing this package does not import torch.
 
 from __future__ import annotations
 
-from slmselect._finetune._confirm import confirm
-from slmselect._finetune._report import CandidateResult, ConfirmReport, HalvingSummary
-from slmselect._finetune._store import ResultsStore, load_local_results
+from slmselect.confirmation.runner import confirm
+from slmselect.confirmation.results import CandidateResult, ConfirmReport, HalvingSummary
+from slmselect.evidence.store import ResultsStore, load_local_results
 
 __all__ = ["CandidateResult", "ConfirmReport", "HalvingSummary", "ResultsStore", "confirm", "load_local_results"]
 

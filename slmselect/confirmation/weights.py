@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-from slmselect._exceptions import ModelLoadError, did_you_mean
-from slmselect._finetune._device import DeviceChoice
+from slmselect.errors import ModelLoadError, did_you_mean
+from slmselect.confirmation.device import DeviceChoice
 
 #: Hugging Face id -> (python package, pip command, how its GGUF is found).
 OFFLINE_MODELS: dict[str, dict[str, str]] = {
@@ -369,7 +369,7 @@ def load_model(
 
 def ensure_converted(model_id: str) -> Path | None:
     """Make sure a GGUF-sourced model has its fp32 cache copy (for test fixtures and warm-ups)."""
-    from slmselect._finetune._device import choose_device
+    from slmselect.confirmation.device import choose_device
 
     if not is_cached(model_id):
         loaded = load_model(model_id, choose_device("cpu", cuda_available=False))

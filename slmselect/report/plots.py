@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from ._compare import RANK_OBJECTIVES, _filter_models, _values, average_ranks, check_source, published_ranks
-from ._db import BenchmarkDB
-from ._exceptions import ParameterError, check_choice
+from slmselect.errors import ParameterError
 
-_LABELS = {"finetuned": "fine-tuned score", "tunability": "gain from fine-tuning (fine-tuned − base)", "base": "base score"}
+if TYPE_CHECKING:
+    from slmselect.evidence.compare import ChartData
+
+LABELS = {"finetuned": "fine-tuned score", "tunability": "gain from fine-tuning (fine-tuned − base)", "base": "base score"}
 
 
 def pareto_frontier(params: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -34,33 +34,14 @@ def _short(mid: str) -> str:
     return mid.split("/")[-1]
 
 
-def _rank_table(db: BenchmarkDB, source: str, objective: str, families: Sequence[str] | None,
-                max_params: float | str | None) -> tuple[pd.DataFrame, str]:
-    ranks = average_ranks(db, source, objective, families=families, max_params=max_params)
-    n = int(ranks["n_tasks"].max()) if len(ranks) else 0
-    if len(ranks) >= 2 and n >= 2:
-        return ranks, f"computed from {n} tasks of {source}"
-    pub = published_ranks(db, source, objective)
-    if len(pub):
-        keep = _filter_models(db, pd.Index(pub["model_id"]), families, max_params)
-        pub = pub[pub["model_id"].isin(keep)]
-        if len(pub):
-            return pub, f"as published by {source} (top rows only)"
-    return ranks, f"computed from {n} task(s) of {source}"
-
-
-def plot_compare(
-    db: BenchmarkDB, source: str, path: str | os.PathLike[str], *, families: Sequence[str] | None = None,
-    max_params: float | str | None = None, objective: str = "finetuned",
-) -> Path:
+def plot_compare(data: ChartData, path: str | os.PathLike[str]) -> Path:
     """Write a PNG (or any format matplotlib knows from the suffix) with two panels for one source.
 
     Left: average rank per model (1 = best) with 95% CI error bars, computed from the source's tasks, or the
     published table when the source has too few computed ranks. Right: mean score over the source's tasks
     versus parameters (log scale), with the Pareto frontier (higher score, fewer parameters) drawn and marked.
+    ``data`` comes from :func:`slmselect.evidence.compare.chart_data`.
     """
-    check_source(db, source)
-    objective = check_choice("objective", objective, list(RANK_OBJECTIVES), where="plot_compare")
     try:
         import matplotlib
     except ImportError:
@@ -71,15 +52,8 @@ def plot_compare(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    r = db.primary_results[db.primary_results["source_id"] == source]
-    r = r[r["model_id"].isin(_filter_models(db, pd.Index(r["model_id"].unique()), families, max_params))]
-    r = r.assign(v=_values(r, objective)).dropna(subset=["v"])
-    if not len(r):
-        raise ParameterError(f"Source {source!r} has no {objective} scores for the models kept"
-                             + (" (check --family / --max-params)" if families or max_params is not None else "")
-                             + ". Try objective='base', or another source (`slmselect compare --list-sources`).")
-    ranks, rank_note = _rank_table(db, source, objective, families, max_params)
-
+    source, objective, ranks, rank_note = data.source, data.objective, data.ranks, data.rank_note
+    mean, params, n_tasks = data.means, data.params, data.n_tasks
     fig = Figure(figsize=(13, max(4.5, 0.42 * max(len(ranks), 6) + 1.5)), dpi=110)
     FigureCanvasAgg(fig)
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.15]})
@@ -98,12 +72,8 @@ def plot_compare(
         ax1.text(0.5, 0.5, "no rank table: the source has\nfewer than two models per task", ha="center", va="center",
                  transform=ax1.transAxes)
         ax1.set_axis_off()
-    ax1.set_title(f"Average rank of {_LABELS[objective]}\n{rank_note}", fontsize=10)
+    ax1.set_title(f"Average rank of {LABELS[objective]}\n{rank_note}", fontsize=10)
 
-    mean = r.groupby("model_id")["v"].agg(["mean", "count"])
-    params = db.models["params_b"].reindex(mean.index).astype(float)
-    ok = params.notna().to_numpy()
-    mean, params = mean[ok], params[ok]
     if len(mean):
         front = pareto_frontier(params.to_numpy(), mean["mean"].to_numpy())
         if (~front).any():
@@ -124,9 +94,8 @@ def plot_compare(
         ax2.tick_params(axis="x", which="minor", labelsize=7)
         ax2.legend(fontsize=8, loc="lower right")
     ax2.set_xlabel("parameters (billions, log scale)")
-    ax2.set_ylabel(f"mean {_LABELS[objective]} (0-1)")
-    n_tasks = r["task_id"].nunique()
-    ax2.set_title(f"Mean {_LABELS[objective]} vs size — {source}\nmean over the {n_tasks} task(s) each model has",
+    ax2.set_ylabel(f"mean {LABELS[objective]} (0-1)")
+    ax2.set_title(f"Mean {LABELS[objective]} vs size — {source}\nmean over the {n_tasks} task(s) each model has",
                   fontsize=10)
     ax2.grid(alpha=0.3, which="both")
     fig.tight_layout()

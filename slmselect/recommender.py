@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from ._db import BenchmarkDB, load_db, parse_size
-from ._exceptions import NoCandidatesError, ParameterError, check_choice, did_you_mean
-from ._predict import (
+from slmselect.evidence.db import BenchmarkDB, load_db, parse_size
+from slmselect.errors import NoCandidatesError, ParameterError, check_choice, did_you_mean
+from slmselect.predict.predictor import (
     HEDGE, OBJECTIVE_VALUE, Prediction, build_matrix, guess_task_type, predict, rank_key, rank_order, unit_text,
     win_share,
 )
-from ._types import OBJECTIVES, TaskProfile
+from slmselect._types import OBJECTIVES, TaskProfile
 
 OBJECTIVE_ALIASES = {
     "max_accuracy": "accuracy", "best": "accuracy", "finetuned": "accuracy",
@@ -99,7 +99,7 @@ class Recommendation(BaseModel):
         return self.model_dump_json(indent=kw.pop("indent", 2), **kw)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from ._render import render_recommendation
+        from slmselect.report.tables import render_recommendation
 
         yield from render_recommendation(self)
 
@@ -141,7 +141,7 @@ def _as_list(v: str | Iterable[str] | None) -> list[str] | None:
 def _local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> BenchmarkDB:
     """Append the local confirm measurements (source 'local') to the database."""
     try:
-        from ._finetune._store import load_local_results
+        from slmselect.evidence.store import load_local_results
     except ImportError:
         return db
     local = load_local_results(store)
@@ -175,7 +175,7 @@ def _local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> Bench
 
 
 def _query_similarity(db: BenchmarkDB, units: pd.DataFrame, query: str, embedder: str) -> tuple[np.ndarray, str]:
-    from ._embed import embed_cached, get_embedder
+    from slmselect.profile.embed import embed_cached, get_embedder
 
     texts = unit_text(db.tasks.reindex(units["task_id"])).tolist()
     emb = get_embedder(texts, prefer=embedder)
@@ -241,7 +241,7 @@ def recommend(
         raise ParameterError("recommend needs examples, a description, or both: e.g. recommend(description='classify support tickets by topic').")
     profile: TaskProfile | None = None
     if examples is not None:
-        from ._profile import profile_task
+        from slmselect.profile.profiler import profile_task
 
         profile = profile_task(examples, description=description)
     db = db if db is not None else load_db()

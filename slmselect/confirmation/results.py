@@ -74,7 +74,7 @@ class HalvingSummary(BaseModel):
 
 
 class ConfirmReport(BaseModel):
-    """The result of :func:`slmselect._finetune`."""
+    """The result of :func:`slmselect.confirmation`."""
 
     run_id: str
     task_type: str

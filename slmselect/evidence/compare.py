@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ._db import BenchmarkDB, parse_size
-from ._exceptions import ParameterError, check_choice, did_you_mean
+from slmselect.evidence.db import BenchmarkDB, parse_size
+from slmselect.errors import ParameterError, check_choice, did_you_mean
 
 RANK_OBJECTIVES = {"finetuned": "finetuned_score", "tunability": "gain", "base": "base_score"}
 DEFAULT_SOURCE = "distil_guide_2025"
@@ -90,3 +91,53 @@ def published_ranks(db: BenchmarkDB, source: str, objective: str = "finetuned") 
     """The average-rank table as the source published it (may list only its top models)."""
     r = db.rankings[(db.rankings["source_id"] == source) & (db.rankings["objective"] == objective)]
     return r[["model_id", "avg_rank", "ci95", "n_tasks", "notes"]].sort_values("avg_rank").reset_index(drop=True)
+
+
+def _rank_table(db: BenchmarkDB, source: str, objective: str, families: Sequence[str] | None,
+                max_params: float | str | None) -> tuple[pd.DataFrame, str]:
+    ranks = average_ranks(db, source, objective, families=families, max_params=max_params)
+    n = int(ranks["n_tasks"].max()) if len(ranks) else 0
+    if len(ranks) >= 2 and n >= 2:
+        return ranks, f"computed from {n} tasks of {source}"
+    pub = published_ranks(db, source, objective)
+    if len(pub):
+        keep = _filter_models(db, pd.Index(pub["model_id"]), families, max_params)
+        pub = pub[pub["model_id"].isin(keep)]
+        if len(pub):
+            return pub, f"as published by {source} (top rows only)"
+    return ranks, f"computed from {n} task(s) of {source}"
+
+
+@dataclass
+class ChartData:
+    """What `compare --plot` draws for one source: average ranks, and mean score against size."""
+
+    source: str
+    objective: str
+    ranks: pd.DataFrame
+    rank_note: str
+    means: pd.DataFrame  #: index model_id; columns mean, count
+    params: pd.Series  #: parameters (billions) for the models in ``means``
+    n_tasks: int
+
+
+def chart_data(
+    db: BenchmarkDB, source: str, *, families: Sequence[str] | None = None,
+    max_params: float | str | None = None, objective: str = "finetuned",
+) -> ChartData:
+    """The data behind `compare --plot` for one source (drawn by :func:`slmselect.report.plots.plot_compare`)."""
+    check_source(db, source)
+    objective = check_choice("objective", objective, list(RANK_OBJECTIVES), where="chart_data")
+    r = db.primary_results[db.primary_results["source_id"] == source]
+    r = r[r["model_id"].isin(_filter_models(db, pd.Index(r["model_id"].unique()), families, max_params))]
+    r = r.assign(v=_values(r, objective)).dropna(subset=["v"])
+    if not len(r):
+        raise ParameterError(f"Source {source!r} has no {objective} scores for the models kept"
+                             + (" (check --family / --max-params)" if families or max_params is not None else "")
+                             + ". Try objective='base', or another source (`slmselect compare --list-sources`).")
+    ranks, rank_note = _rank_table(db, source, objective, families, max_params)
+
+    mean = r.groupby("model_id")["v"].agg(["mean", "count"])
+    params = db.models["params_b"].reindex(mean.index).astype(float)
+    ok = params.notna().to_numpy()
+    return ChartData(source, objective, ranks, rank_note, mean[ok], params[ok], int(r["task_id"].nunique()))

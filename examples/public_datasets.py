@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from slmselect._exceptions import InputError, ParameterError, did_you_mean
+from slmselect.errors import InputError, ParameterError, did_you_mean
 
 __all__ = [
     "DATASETS",

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from ._exceptions import DatabaseError, UnknownModelError, did_you_mean
+from slmselect.errors import DatabaseError, UnknownModelError, did_you_mean
 
 SCHEMA_VERSION = 1
 #: Models at or above this size (or served only by an API) are kept as references, never recommended.
@@ -150,8 +150,8 @@ def default_db_path() -> Path:
     env = os.environ.get("SLMSELECT_DB")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent
-    for cand in (here / "benchmarks_db", here.parent / "benchmarks_db"):
+    package = Path(__file__).resolve().parents[1]  # slmselect/
+    for cand in (package / "benchmarks_db", package.parent / "benchmarks_db"):
         if (cand / "meta.json").exists():
             return cand
     raise DatabaseError(
@@ -395,7 +395,7 @@ def load_db(path: str | os.PathLike[str] | None = None) -> BenchmarkDB:
 
 def parse_size(value: Any, *, name: str = "max_params") -> float:
     """Parse a parameter count: 1.5 (billions), '1.5B', '500M', '270m' -> billions."""
-    from ._exceptions import ParameterError
+    from slmselect.errors import ParameterError
 
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if value <= 0:

@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slmselect._exceptions import ConfirmError
-from slmselect._finetune._data import IGNORE, Encoded, bucketed_batches, collate
-from slmselect._finetune._device import DeviceChoice
+from slmselect.errors import ConfirmError
+from slmselect.confirmation.data import IGNORE, Encoded, bucketed_batches, collate
+from slmselect.confirmation.device import DeviceChoice
 
 #: Attention projection names across common architectures (Llama/Gemma/Qwen/Mistral, GPT-2, GPT-NeoX, Phi, MPT).
 ATTENTION_PROJECTIONS = (
@@ -273,7 +273,7 @@ class LoraRun:
         self._parked = None
 
     def save_adapter(self, path: str) -> None:
-        from ._weights import quiet_hf
+        from slmselect.confirmation.weights import quiet_hf
 
         with quiet_hf():
             self.model.save_pretrained(path, safe_serialization=True)
