@@ -1,252 +1,329 @@
-"""The ``slmselect`` command: a thin layer over the library.
+"""The ``slmselect`` command: one typer app, a thin layer over the Python API.
 
-Exit codes: 0 success; 1 unexpected error; 2 bad input or arguments; 3 no model satisfies the
-constraints; 4 the benchmark database is malformed; 130 interrupted.
+Each command parses its options, calls the library, and hands the result to ``slmselect.report`` to draw (or
+prints it as JSON with ``--json``). Every command exits with the one map in :mod:`slmselect.errors`:
+0 success, 1 the run failed, 2 bad input, 3 nothing satisfies the constraints, 4 malformed database,
+130 interrupted.
 """
 
-from __future__ import annotations
-
-import argparse
+import functools
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Optional, TypeVar
 
-from slmselect.errors import DatabaseError, NoCandidatesError, SlmselectError
+import typer
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NO_CANDIDATES, EXIT_DB = 0, 1, 2, 3, 4
+from slmselect.errors import EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_INTERRUPTED, EXIT_OK, exit_code
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="slmselect",
+    help="Which small language model should I fine-tune for this task?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+db_app = typer.Typer(help="Benchmark database tools: validate, build.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+_state: dict[str, Any] = {"db": None}
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+DescOpt = Annotated[Optional[str], typer.Option("--description", "-d", help="what the task is, in a sentence")]
+StoreOpt = Annotated[Optional[str], typer.Option(help="results store: a SQLite file or a postgresql:// URL "
+                                                      "(default: $SLMSELECT_RESULTS or the user data folder)")]
 
 
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    # a log or a pipe gets 120 columns rather than rich's 80, so that model ids fit the tables
-    return Console(stderr=stderr, soft_wrap=False, width=None if stream.isatty() else 120)
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    print(f"slmselect: {message}", file=sys.stderr)
+    raise typer.Exit(code)
 
 
-def _csv(v: str | None) -> list[str] | None:
+def command(fn: F) -> F:
+    """Run a command body and turn slmselect's errors into a message on stderr and the mapped exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            code = fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            print("slmselect: interrupted", file=sys.stderr)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as err:  # noqa: BLE001 - mapped to an exit code; unexpected ones keep their traceback
+            from slmselect.errors import SlmselectError
+
+            if not isinstance(err, SlmselectError):
+                raise
+            print(f"slmselect: {err}", file=sys.stderr)
+            raise typer.Exit(exit_code(err)) from None
+        raise typer.Exit(code or EXIT_OK)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _csv(v: Optional[str]) -> Optional[list[str]]:
     return [x.strip() for x in v.split(",") if x.strip()] if v else None
 
 
-def _add_constraints(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--objective", default="accuracy", help="accuracy | tunability | edge | no_finetune (default: accuracy)")
-    p.add_argument("--max-params", help="largest model size, e.g. 1.5 (billions), 1.5B or 500M")
-    p.add_argument("--max-memory", type=float, help="largest bf16 inference memory in GB (4k-token context)")
-    p.add_argument("--license", help="comma-separated licences, or 'commercial' / 'permissive'")
-    p.add_argument("--family", help="comma-separated model families, e.g. 'Qwen3,Llama 3.2'")
-    p.add_argument("--models", help="comma-separated model ids to choose among")
-    p.add_argument("--min-context", type=int, help="smallest context length in tokens")
-    p.add_argument("--top-k", type=int, default=3, help="how many candidates to show (default: 3)")
-    p.add_argument("--edge-tolerance", type=float, default=0.05, help="edge objective: score points below the best allowed (default: 0.05)")
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slmselect", description="Which small language model should I fine-tune for this task?")
-    parser.add_argument("--db", help="benchmark database folder (default: the shipped one, or $SLMSELECT_DB)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("recommend", help="recommend base models for the task in PATH (JSONL or CSV)")
-    p.add_argument("path", nargs="?", help="examples file (.jsonl, .json or .csv)")
-    p.add_argument("--description", "-d", help="what the task is, in a sentence")
-    _add_constraints(p)
-    p.add_argument("--store", help="local results store (SQLite) to learn from")
-    p.add_argument("--no-local", action="store_true", help="ignore locally measured results")
-    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
-
-    p = sub.add_parser("profile", help="profile the task in PATH: type, labels, lengths, language, format")
-    p.add_argument("path")
-    p.add_argument("--description", "-d")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("compare", help="compare models across task categories and by average rank, within one source")
-    p.add_argument("--source", default=None, help="source id (default: distil_guide_2025); see --list-sources")
-    p.add_argument("--value", default="finetuned", help="finetuned | base | tunability for the category table")
-    p.add_argument("--family", help="comma-separated families to keep")
-    p.add_argument("--max-params", help="largest model size to keep, e.g. 4B")
-    p.add_argument("--sort", help="column to sort the category table by (default: mean)")
-    p.add_argument("--list-sources", action="store_true", help="list the database's sources and exit")
-    p.add_argument("--list-models", action="store_true", help="list the database's models and exit")
-    p.add_argument("--plot", help="also write a PNG: average rank with 95%% CI and score versus size")
-    p.add_argument("--json", action="store_true")
-
-    p = sub.add_parser("db", help="benchmark database tools")
-    dsub = p.add_subparsers(dest="db_command", metavar="ACTION")
-    v = dsub.add_parser("validate", help="check the database files; report file, line and field of each problem")
-    v.add_argument("path", nargs="?", help="database folder (default: the shipped one)")
-    v.add_argument("--json", action="store_true")
-
-    try:
-        from slmselect.confirmation import _cli as confirm_cli
-    except ImportError:  # pragma: no cover - confirm not installed in this build
-        confirm_cli = None
-    if confirm_cli is not None:
-        p = sub.add_parser("confirm", help="short LoRA fine-tunes of the top candidates on your data, measured before and after")
-        confirm_cli.add_arguments(p)
-    try:
-        import slmselect._evaluate_cli as eval_cli
-    except ImportError:
-        eval_cli = None
-    if eval_cli is not None:
-        p = sub.add_parser("evaluate", help="leave-one-task-out evaluation of the recommender against baselines")
-        eval_cli.add_arguments(p)
-    return parser
-
-
-def _db(args: argparse.Namespace) -> Any:
+def _db() -> Any:
     from slmselect.evidence.db import load_db
 
-    return load_db(args.db) if args.db else load_db()
+    return load_db(_state["db"]) if _state["db"] else load_db()
 
 
-def _cmd_recommend(args: argparse.Namespace) -> int:
-    from slmselect.recommender import recommend
-
-    if not args.path and not args.description:
-        raise SlmselectError("Give an examples file (slmselect recommend tasks.jsonl) or --description 'what the task is'.")
-    rec = recommend(
-        args.path, description=args.description, objective=args.objective, top_k=args.top_k,
-        max_params=args.max_params, max_memory_gb=args.max_memory, licenses=_csv(args.license),
-        families=_csv(args.family), models=_csv(args.models), min_context=args.min_context,
-        edge_tolerance=args.edge_tolerance, include_local=not args.no_local, store=args.store, db=_db(args),
-    )
-    if args.json:
-        print(rec.to_json())
-    else:
-        _console().print(rec)
-    return EXIT_OK
+def _print_json(text_or_obj: Any) -> None:
+    print(text_or_obj if isinstance(text_or_obj, str) else json.dumps(text_or_obj, indent=2, default=str))
 
 
-def _cmd_profile(args: argparse.Namespace) -> int:
+def _show(*renderables: Any) -> None:
+    from slmselect.report.console import make_console
+
+    con = make_console()
+    for r in renderables:
+        con.print(r)
+
+
+@app.callback()
+def _main(
+    db: Annotated[Optional[str], typer.Option("--db", help="benchmark database folder (default: the shipped one, or $SLMSELECT_DB)")] = None,
+) -> None:
+    _state["db"] = db
+
+
+@app.command()
+@command
+def profile(
+    path: Annotated[str, typer.Argument(help="examples file (.jsonl, .json, .csv or .tsv)")],
+    description: DescOpt = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Profile the task in PATH: type (and why), labels, lengths, language, output format."""
     from slmselect.profile.profiler import profile_task
 
-    prof = profile_task(args.path, description=args.description)
-    if args.json:
-        print(prof.model_dump_json(indent=2))
+    prof = profile_task(path, description=description)
+    if as_json:
+        _print_json(prof.model_dump_json(indent=2))
         return EXIT_OK
-    from rich.table import Table
+    from slmselect.report.console import mapping_table
 
-    t = Table(title=f"Task profile of {args.path}", show_header=False, title_justify="left")
-    for k, v in prof.summary().items():
-        if isinstance(v, dict):
-            v = ", ".join(f"{a}={b}" for a, b in v.items())
-        elif isinstance(v, list):
-            v = ", ".join(map(str, v[:20])) + (" …" if len(v) > 20 else "")
-        t.add_row(k, str(v))
-    _console().print(t)
+    _show(mapping_table(prof.summary(), f"Task profile of {path}"))
     return EXIT_OK
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
-    from slmselect.evidence import compare as cmp
+@app.command()
+@command
+def recommend(
+    path: Annotated[Optional[str], typer.Argument(help="examples file (.jsonl, .json, .csv or .tsv)")] = None,
+    description: DescOpt = None,
+    objective: Annotated[str, typer.Option(help="accuracy | tunability | edge | no_finetune")] = "accuracy",
+    max_params: Annotated[Optional[str], typer.Option(help="largest model: 1.5B, 500M, 1.5 (billions) or a parameter count")] = None,
+    max_memory: Annotated[Optional[str], typer.Option(help="largest bf16 inference memory in GB (4k-token context)")] = None,
+    license: Annotated[Optional[str], typer.Option(help="comma-separated licences, or 'commercial' / 'permissive'")] = None,
+    family: Annotated[Optional[str], typer.Option(help="comma-separated model families, e.g. 'Qwen3,Llama 3.2'")] = None,
+    models: Annotated[Optional[str], typer.Option(help="comma-separated model ids to choose among")] = None,
+    min_context: Annotated[Optional[int], typer.Option(help="smallest context length in tokens")] = None,
+    top_k: Annotated[int, typer.Option(help="how many candidates to show")] = 3,
+    edge_tolerance: Annotated[float, typer.Option(help="edge objective: score points below the best allowed")] = 0.05,
+    store: StoreOpt = None,
+    no_local: Annotated[bool, typer.Option("--no-local", help="ignore locally measured results")] = False,
+    as_json: JsonOpt = False,
+) -> int:
+    """Recommend base models for the task in PATH (or from --description)."""
+    from slmselect.recommender import recommend as _recommend
 
-    db = _db(args)
-    if args.list_sources:
-        df = db.sources[["source_id", "kind", "name"]].assign(results=db.results.groupby("source_id").size().reindex(db.sources.index).fillna(0).astype(int))
-        return _print_frame(df, "Sources", args.json)
-    if args.list_models:
-        df = db.models[["model_id", "family", "params_b", "variant", "license", "memory_gb"]].round(2)
-        return _print_frame(df, "Models", args.json)
-    source = args.source or cmp.DEFAULT_SOURCE
-    fams, mp = _csv(args.family), args.max_params
-    table = cmp.category_table(db, source, value=args.value, families=fams, max_params=mp, sort_by=args.sort)
-    ranks = {o: cmp.average_ranks(db, source, o, families=fams, max_params=mp) for o in cmp.RANK_OBJECTIVES}
+    if not path and not description:
+        _fail("Give an examples file (slmselect recommend tasks.jsonl) or --description 'what the task is'.")
+    rec = _recommend(
+        path, description=description, objective=objective, top_k=top_k, max_params=max_params,
+        max_memory_gb=max_memory, licenses=_csv(license), families=_csv(family), models=_csv(models),
+        min_context=min_context, edge_tolerance=edge_tolerance, include_local=not no_local, store=store, db=_db(),
+    )
+    if as_json:
+        _print_json(rec.to_json())
+    else:
+        _show(rec)
+    return EXIT_OK
+
+
+@app.command()
+@command
+def compare(
+    source: Annotated[Optional[str], typer.Option(help="source id (default: the largest source of fine-tuning results); see --list-sources")] = None,
+    value: Annotated[str, typer.Option(help="finetuned | base | tunability for the category table")] = "finetuned",
+    family: Annotated[Optional[str], typer.Option(help="comma-separated families to keep")] = None,
+    max_params: Annotated[Optional[str], typer.Option(help="largest model size to keep, e.g. 4B")] = None,
+    sort: Annotated[Optional[str], typer.Option(help="column to sort the category table by (default: mean)")] = None,
+    list_sources: Annotated[bool, typer.Option("--list-sources", help="list the database's sources and exit")] = False,
+    list_models: Annotated[bool, typer.Option("--list-models", help="list the database's models and exit")] = False,
+    plot: Annotated[Optional[str], typer.Option(help="also write a PNG: average rank with 95% CI and score versus size")] = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Compare models across task categories and by average rank, within one source."""
+    from slmselect.evidence import compare as cmp
+    from slmselect.report.console import frame_table
+
+    db = _db()
+    if list_sources:
+        df = cmp.source_table(db)
+        return _frame_out(df, "Sources", as_json, frame_table)
+    if list_models:
+        df = cmp.model_table(db)
+        return _frame_out(df, "Models", as_json, frame_table)
+    source = source or cmp.default_source(db)
+    fams = _csv(family)
+    table = cmp.category_table(db, source, value=value, families=fams, max_params=max_params, sort_by=sort)
+    ranks = {o: cmp.average_ranks(db, source, o, families=fams, max_params=max_params) for o in cmp.RANK_OBJECTIVES}
     published = {o: cmp.published_ranks(db, source, o) for o in cmp.RANK_OBJECTIVES}
-    if args.plot:
-        from slmselect.evidence.compare import chart_data
+    if plot:
         from slmselect.report.plots import plot_compare
 
-        plot_compare(chart_data(db, source, families=fams, max_params=mp), args.plot)
-    if args.json:
-        out = {
-            "source": source, "value": args.value,
+        plot_compare(cmp.chart_data(db, source, families=fams, max_params=max_params), plot)
+    if as_json:
+        _print_json({
+            "source": source, "value": value,
             "categories": json.loads(table.reset_index().to_json(orient="records")),
             "average_ranks": {o: json.loads(r.to_json(orient="records")) for o, r in ranks.items()},
             "published_ranks": {o: json.loads(r.to_json(orient="records")) for o, r in published.items() if len(r)},
-            "plot": args.plot,
-        }
-        print(json.dumps(out, indent=2))
+            "plot": plot,
+        })
         return EXIT_OK
     from slmselect.report.tables import render_compare
 
-    con = _console()
-    for item in render_compare(db, source, args.value, table, ranks, published):
-        con.print(item)
-    if args.plot:
-        con.print(f"Wrote {args.plot}")
+    _show(*render_compare(db, source, value, table, ranks, published))
+    if plot:
+        _show(f"Wrote {plot}")
     return EXIT_OK
 
 
-def _print_frame(df: Any, title: str, as_json: bool) -> int:
+def _frame_out(df: Any, title: str, as_json: bool, draw: Callable[[Any, str], Any]) -> int:
     if as_json:
-        print(df.to_json(orient="records", indent=2))
-        return EXIT_OK
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left")
-    for c in df.columns:
-        t.add_column(str(c))
-    for row in df.itertuples(index=False):
-        t.add_row(*["" if v is None or v != v else str(v) for v in row])
-    _console().print(t)
+        _print_json(df.to_json(orient="records", indent=2))
+    else:
+        _show(draw(df, title))
     return EXIT_OK
 
 
-def _cmd_db(args: argparse.Namespace) -> int:
-    from slmselect.evidence.db import default_db_path, validate_db
+@db_app.command("validate")
+@command
+def db_validate(
+    path: Annotated[Optional[str], typer.Argument(help="database folder (default: the shipped one)")] = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Check the database files; report file, line and field of each problem."""
+    from slmselect.evidence.db import default_db_path, load_db, validate_db
 
-    if args.db_command != "validate":
-        raise SlmselectError("Usage: slmselect db validate [PATH]")
-    path = args.path or args.db or str(default_db_path())
-    issues = validate_db(path)
-    if args.json:
-        print(json.dumps({"path": path, "ok": not issues, "issues": [i.__dict__ for i in issues]}, indent=2))
-    elif issues:
-        con = _console()
-        con.print(f"[red]{len(issues)} problem(s)[/red] in {path}:", highlight=False)
-        for i in issues:
-            con.print(f"  {i}", highlight=False, markup=False)
+    where = path or _state["db"] or str(default_db_path())
+    problems = validate_db(where)
+    if as_json:
+        _print_json({"path": where, "ok": not problems, "issues": [vars(i) for i in problems]})
+    elif problems:
+        from slmselect.report.console import lines
+
+        _show(lines([f"{len(problems)} problem(s) in {where}:"] + [f"  {i}" for i in problems], style="red"))
     else:
-        from slmselect.evidence.db import load_db
-
-        db = load_db(path)
-        _console().print(f"[green]OK[/green] {path}: {len(db.models)} models, {len(db.tasks)} tasks, "
-                         f"{len(db.results)} results, {len(db.sources)} sources, {len(db.rankings)} published ranks", highlight=False)
-    return EXIT_DB if issues else EXIT_OK
+        db = load_db(where)
+        _show(f"[green]OK[/green] {where}: {len(db.models)} models, {len(db.tasks)} tasks, {len(db.results)} results, "
+              f"{len(db.sources)} sources, {len(db.rankings)} published ranks")
+    return EXIT_DATABASE if problems else EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return EXIT_USAGE
-    handlers = {"recommend": _cmd_recommend, "profile": _cmd_profile, "compare": _cmd_compare, "db": _cmd_db}
+@app.command()
+@command
+def confirm(
+    path: Annotated[str, typer.Argument(help="examples file (.jsonl, .json, .csv or .tsv)")],
+    models: Annotated[Optional[str], typer.Option(help="comma-separated model ids, local folders or .gguf files")] = None,
+    top_k: Annotated[int, typer.Option(help="confirm the first K recommended models (when --models is not given)")] = 2,
+    description: DescOpt = None,
+    steps: Annotated[int, typer.Option(help="LoRA training steps per candidate")] = 40,
+    batch_size: Annotated[int, typer.Option(help="examples per step")] = 8,
+    eval_examples: Annotated[Optional[int], typer.Option(help="held-out test examples to score (default: from the data)")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="LoRA learning rate (default: 2e-4)")] = None,
+    lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (default: 8)")] = None,
+    max_seq_len: Annotated[Optional[int], typer.Option(help="longest training sequence in tokens (default: from the data)")] = None,
+    seed: Annotated[int, typer.Option(help="split, initialisation and batch order")] = 0,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")] = "auto",
+    output_dir: Annotated[Optional[str], typer.Option(help="where adapters are saved (default: the slmselect cache)")] = None,
+    successive_halving: Annotated[bool, typer.Option("--successive-halving", help="train all candidates briefly, finish only the better half")] = False,
+    store: StoreOpt = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="do not record the results")] = False,
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="allow models that run their own code")] = False,
+    as_json: JsonOpt = False,
+) -> int:
+    """Short LoRA fine-tunes of the candidates on your data, measured before and after on held-out examples."""
+    from slmselect.confirmation.runner import confirm as _confirm
+
+    kwargs: dict[str, Any] = {}
+    if models:
+        kwargs["models"] = _csv(models)
+    else:
+        from slmselect.recommender import recommend as _recommend
+
+        kwargs["recommendation"] = _recommend(path, description=description, top_k=top_k, store=store, db=_db())
+        kwargs["top_k"] = top_k
+    report = _confirm(
+        path, steps=steps, batch_size=batch_size, eval_examples=eval_examples, learning_rate=learning_rate,
+        lora_r=lora_r, max_seq_len=max_seq_len, seed=seed, device=device, output_dir=output_dir,
+        successive_halving=successive_halving, store=False if no_store else store, description=description,
+        trust_remote_code=trust_remote_code, progress=not as_json, **kwargs,
+    )
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        _show(report)
+    return EXIT_INTERRUPTED if report.interrupted else EXIT_OK
+
+
+@app.command()
+@command
+def evaluate(
+    source: Annotated[Optional[list[str]], typer.Option(help="evaluate this source's held-out tasks only (repeatable or comma-separated)")] = None,
+    objective: Annotated[Optional[list[str]], typer.Option(help="accuracy | tunability | edge | no_finetune (repeatable or comma-separated)")] = None,
+    min_models: Annotated[int, typer.Option(help="evaluate tasks with at least this many models")] = 3,
+    embedder: Annotated[str, typer.Option(help="auto | minilm | tfidf")] = "auto",
+    tasks: Annotated[bool, typer.Option("--tasks", help="also print the per-task rows")] = False,
+    as_json: JsonOpt = False,
+) -> int:
+    """Hold tasks out and measure the recommender against static advice and other baselines."""
+    from slmselect.evaluation import evaluate as _evaluate
+
+    kw: dict[str, Any] = dict(min_models=min_models, embedder=embedder)
+    if _state["db"]:
+        kw["db"] = _db()
+    if source:
+        kw["sources"] = [s for v in source for s in _csv(v) or []]
+    if objective:
+        kw["objectives"] = [o for v in objective for o in _csv(v) or []]
+    rep = _evaluate(**kw)
+    if as_json:
+        _print_json(rep.to_json())
+        return EXIT_OK
+    _show(rep)
+    if tasks:
+        from slmselect.report.tables import render_evaluation_tasks
+
+        _show(render_evaluation_tasks(rep.to_pandas("tasks")))
+    return EXIT_OK
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the command line and return its exit code (for tests; the console script is :func:`run`)."""
     try:
-        if args.command in handlers:
-            return handlers[args.command](args)
-        if args.command == "confirm":
-            from slmselect.confirmation import _cli as confirm_cli
+        app(args=list(argv) if argv is not None else None, prog_name="slmselect")
+    except SystemExit as stop:
+        code = stop.code
+        return code if isinstance(code, int) else (EXIT_OK if code is None else 1)
+    return EXIT_OK
 
-            return int(confirm_cli.run(args))
-        if args.command == "evaluate":
-            import slmselect._evaluate_cli as eval_cli
 
-            return int(eval_cli.run(args))
-        return EXIT_USAGE
-    except NoCandidatesError as e:
-        print(f"slmselect: {e}", file=sys.stderr)
-        return EXIT_NO_CANDIDATES
-    except DatabaseError as e:
-        print(f"slmselect: {e}", file=sys.stderr)
-        return EXIT_DB
-    except SlmselectError as e:
-        print(f"slmselect: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("slmselect: interrupted", file=sys.stderr)
-        return 130
+def run() -> None:
+    """Console-script entry point."""
+    app(prog_name="slmselect")
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

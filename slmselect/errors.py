@@ -12,6 +12,17 @@ Every error the library raises on purpose derives from one root::
         └── ModelLoadError    weights that cannot be found, converted or loaded
 
 Each message says what was wrong and what to do about it.
+
+Every command of the ``slmselect`` command line exits with the code of :func:`exit_code`:
+
+====  ==========================================================================
+0     success
+1     the run failed: nothing could be measured, or results could not be stored
+2     bad input: examples, files, arguments, model paths
+3     nothing satisfies the constraints
+4     the benchmark database is malformed
+130   interrupted (Ctrl-C); what finished is kept
+====  ==========================================================================
 """
 
 from __future__ import annotations
@@ -81,3 +92,31 @@ def check_choice(name: str, value: str, choices: Iterable[str], *, where: str = 
         f"The {name!r} parameter{where} must be one of {', '.join(map(repr, choices))}; got {value!r}."
         + did_you_mean(value, choices)
     )
+
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_CANDIDATES = 3
+EXIT_DATABASE = 4
+EXIT_INTERRUPTED = 130
+
+#: The one exit-code map: the most specific class listed first wins.
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (NoCandidatesError, EXIT_NO_CANDIDATES),
+    (DatabaseError, EXIT_DATABASE),
+    (InputError, EXIT_BAD_INPUT),
+    (ParameterError, EXIT_BAD_INPUT),
+    (ModelLoadError, EXIT_BAD_INPUT),
+    (ConfirmError, EXIT_FAILED),
+    (KeyboardInterrupt, EXIT_INTERRUPTED),
+    (SlmselectError, EXIT_BAD_INPUT),
+)
+
+
+def exit_code(err: BaseException) -> int:
+    """The command line's exit code for an exception (1 for anything slmselect did not raise on purpose)."""
+    for cls, code in EXIT_CODES:
+        if isinstance(err, cls):
+            return code
+    return EXIT_FAILED

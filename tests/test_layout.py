@@ -26,7 +26,7 @@ LAYERS = [
     {"expand"},
     {"confirmation"},
     {"evaluation"},
-    {"cli", "__init__", "__main__", "_confirm_cli", "_evaluate_cli"},
+    {"cli", "__init__", "__main__"},
 ]
 
 

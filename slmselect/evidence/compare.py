@@ -15,6 +15,30 @@ RANK_OBJECTIVES = {"finetuned": "finetuned_score", "tunability": "gain", "base":
 DEFAULT_SOURCE = "distil_guide_2025"
 
 
+def default_source(db: BenchmarkDB) -> str:
+    """The source `compare` shows when none is named: DEFAULT_SOURCE if the database has it, else the source
+    with the most fine-tuned scores."""
+    if DEFAULT_SOURCE in db.sources.index:
+        return DEFAULT_SOURCE
+    r = db.primary_results.dropna(subset=["finetuned_score"])
+    counts = r.groupby("source_id").size()
+    if not len(counts):
+        counts = db.primary_results.groupby("source_id").size()
+    return str(counts.sort_values(ascending=False, kind="stable").index[0])
+
+
+def source_table(db: BenchmarkDB) -> pd.DataFrame:
+    """One row per source with its kind, name and number of results."""
+    n = db.results.groupby("source_id").size().reindex(db.sources.index).fillna(0).astype(int)
+    return db.sources[["source_id", "kind", "name"]].assign(results=n.to_numpy())
+
+
+def model_table(db: BenchmarkDB) -> pd.DataFrame:
+    """One row per model: family, size, variant, licence, memory estimate."""
+    cols = [c for c in ("model_id", "family", "params_b", "variant", "license", "memory_gb") if c in db.models.columns]
+    return db.models[cols].round(2)
+
+
 def check_source(db: BenchmarkDB, source: str) -> str:
     if source not in db.sources.index:
         raise ParameterError(

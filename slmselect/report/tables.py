@@ -150,3 +150,18 @@ def render_evaluation(rep: Any) -> Iterator[Any]:
                f"{rep.seconds:.2f}s.", style="dim")
     for n in rep.notes:
         yield Text(f"• {n}", style="dim")
+
+
+def render_evaluation_tasks(df: Any) -> Any:
+    """The per-task rows of `slmselect evaluate --tasks`."""
+    from rich.table import Table
+
+    t = Table(title="Per-task rows", title_justify="left")
+    cols = [c for c in ["objective", "method", "source_id", "task_id", "n_models", "best_model", "pick", "hit", "top3",
+                        "regret", "spearman"] if c in df.columns]
+    numeric = {"n_models", "hit", "top3", "regret", "spearman"}
+    for c in cols:
+        t.add_column(c, justify="right" if c in numeric else "left")
+    for r in df[cols].itertuples(index=False):
+        t.add_row(*["—" if v is None or v != v else (f"{v:.3f}" if isinstance(v, float) else str(v)) for v in r])
+    return t

@@ -1,0 +1,5 @@
+"""``python -m slmselect``: the command line."""
+
+from slmselect.cli import run
+
+run()
