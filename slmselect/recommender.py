@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from slmselect.evidence.db import BenchmarkDB, load_db, parse_size
 from slmselect.errors import NoCandidatesError, ParameterError, check_choice, did_you_mean
 from slmselect.predict.predictor import (
-    HEDGE, OBJECTIVE_VALUE, Prediction, build_matrix, guess_task_type, predict, rank_key, rank_order, unit_text,
+    HEDGE, OBJECTIVE_VALUE, Prediction, build_matrix, predict, rank_key, rank_order, unit_text,
     win_share,
 )
 from slmselect._types import OBJECTIVES, TaskProfile
@@ -81,6 +81,8 @@ class Recommendation(BaseModel):
     profile: TaskProfile | None = None
     description: str | None = None
     embedder: str
+    task_type: str | None = Field(default=None, description="the task type the ranking used")
+    task_type_reason: str | None = Field(default=None, description="why that type: from the examples, or the description's meaning")
     notes: list[str] = Field(default_factory=list)
 
     @property
@@ -294,7 +296,7 @@ def recommend(
     same = None
     if profile is not None:
         same = (matrix.units["task_id"] == "local_" + profile.fingerprint[:12]).to_numpy()
-    task_type = profile.task_type if profile else guess_task_type(description or "")
+    task_type, type_reason = _task_type(profile, description)
     pred = predict(matrix, semantic, task_type, same_task_units=same)
 
     has_evidence = pd.Series(~np.isnan(pred.score), index=pred.models).reindex(M.index, fill_value=False).to_numpy()
@@ -354,10 +356,22 @@ def recommend(
     return _recommendation(obj, cands, excluded, constraints, profile, description, emb_name, notes)
 
 
+def _task_type(profile: TaskProfile | None, description: str | None) -> tuple[str | None, str | None]:
+    """The task type to rank for, and why: the profile's inference, or the description's meaning."""
+    if profile is not None:
+        return profile.task_type, "; ".join(profile.reasons[:2]) or None
+    from slmselect.profile.task_types import type_by_meaning
+
+    guess = type_by_meaning(description or "")
+    return (guess.task_type, guess.reason()) if guess else (None, None)
+
+
 def _recommendation(obj: str, cands: list[Candidate], excluded: dict[str, list[str]], constraints: dict[str, Any],
                     profile: TaskProfile | None, description: str | None, emb_name: str, notes: list[str]) -> Recommendation:
+    task_type, reason = _task_type(profile, description)
     return Recommendation(objective=obj, value=OBJECTIVE_VALUE[obj], candidates=cands, excluded=excluded,
-                          constraints=constraints, profile=profile, description=description, embedder=emb_name, notes=notes)
+                          constraints=constraints, profile=profile, description=description, embedder=emb_name,
+                          task_type=task_type, task_type_reason=reason, notes=notes)
 
 
 def _model_fields(M: pd.DataFrame, mid: str) -> dict[str, Any]:

@@ -131,28 +131,6 @@ def type_affinity(task_type: str | None, categories: np.ndarray) -> np.ndarray:
     return np.array([1.0 if c == task_type else 0.5 if c in related else 0.0 for c in categories])
 
 
-_TYPE_KEYWORDS: list[tuple[str, str]] = [
-    ("tool_calling", r"\btool|function[- ]call|\bapi call|call (the|a) function|json call"),
-    ("ner_extraction", r"entit|\bner\b|extract|\bpii\b|redact|slot"),
-    ("summarization", r"summar|headline|tl;?dr|condense"),
-    ("qa_open_book", r"(question|answer).*(passage|context|document|article|given text)|(passage|context|document).*(question|answer)|reading comprehension"),
-    ("qa_closed_book", r"question|answer|trivia|\bqa\b"),
-    ("classification", r"classif|categor|label|sentiment|spam|intent|detect|topic|toxic"),
-    ("generation", r"generat|write|compose|rewrite|translat|describe"),
-]
-
-
-def guess_task_type(text: str) -> str | None:
-    """A task type read from a free-text description by keywords, or None."""
-    import re
-
-    low = text.lower()
-    for task_type, pattern in _TYPE_KEYWORDS:
-        if re.search(pattern, low):
-            return task_type
-    return None
-
-
 @dataclass
 class Prediction:
     """Per-model predictions for one query (arrays aligned with ``models``)."""

@@ -1,8 +1,9 @@
 """``profile_task``: infer what kind of task a set of examples is, and measure it.
 
 The type comes from scoring evidence in the examples (tool schemas, JSON entity outputs, a context field,
-question-like inputs, a small repeated label set, input/output length ratio); a description, when
-given, adds weight to the type it names, which settles ambiguous examples but not clear ones.
+question-like inputs, a small repeated label set, input/output length ratio) and their field names (the
+task-type table in :mod:`slmselect.profile.task_types`); a description, when given, is typed by meaning and
+adds weight to that type, which settles ambiguous examples but not clear ones.
 Importing this module pulls in no torch, transformers or datasets.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from slmselect.profile.readers import read_examples
+from slmselect.profile.task_types import type_by_meaning, type_of_field
 from slmselect._types import TASK_TYPES, Example, LengthStats, TaskProfile
 
 __all__ = ["count_tokens", "detect_language", "profile_task"]
@@ -30,15 +32,6 @@ _QUESTION_START = {
     "who", "what", "when", "where", "why", "how", "which", "whom", "whose", "is", "are", "was", "were", "do",
     "does", "did", "can", "could", "should", "would", "will", "name", "list", "give", "tell", "define", "in",
 }
-_DESCRIPTION_RULES: tuple[tuple[str, str], ...] = (
-    ("tool_calling", r"function[- ]?call|tool[- ]?(use|call)|call(ing)? (an? |the )?(function|api|tool)|api call"),
-    ("ner_extraction", r"\bner\b|named[- ]entit|entit(y|ies)|extract\w* (the )?(names|people|persons|organi[sz]ations|locations|spans)"),
-    ("summarization", r"summar|tl;?dr|condense|headline"),
-    ("qa_open_book", r"(answer|question)s?\b.*\b(passage|context|document|article|paragraph|given text)|reading comprehension|open[- ]book|\brag\b"),
-    ("classification", r"classif|categori[sz]|sentiment|\blabel|spam|intent|\btopic|detect (whether|if)|triage"),
-    ("qa_closed_book", r"closed[- ]book|trivia|factoid|general knowledge|answer\w* (the |user )?questions?|question answering"),
-    ("generation", r"generat|\bwrite|translat|rewrit|paraphras|compose|draft|\bchat|dialog"),
-)
 _STOPWORDS = {
     "en": "the and of to is are was that it for with you this what how who have be on not my your i me do does did can will an at by from when where which why there".split(),
     "de": "der die das und ist nicht ein eine ich sie es zu den mit sich auf für von dem wir auch sind wie werden hat oder aber noch nach bei wird kann diese sehr heute im".split(),
@@ -173,17 +166,15 @@ def _is_question(text: str) -> bool:
     return "?" in text[:300] or "?" in text[-300:] or first in _QUESTION_START
 
 
-def _description_type(description: str | None, has_context: bool) -> tuple[str, str] | None:
-    if not description:
+def _description_type(description: str | None, has_context: bool) -> tuple[str, float, str] | None:
+    """The type a description means (by embedding similarity to the task-type table's exemplars)."""
+    guess = type_by_meaning(description or "")
+    if guess is None:
         return None
-    lowered = description.lower()
-    for task, rx in _DESCRIPTION_RULES:
-        match = re.search(rx, lowered)
-        if match:
-            if task == "qa_closed_book" and has_context:
-                task = "qa_open_book"
-            return task, match.group(0)
-    return None
+    task = guess.task_type
+    if task == "qa_closed_book" and has_context:
+        task = "qa_open_book"
+    return task, guess.confidence, guess.reason()
 
 
 class _Scores:
@@ -209,7 +200,8 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
     ctx_frac = _frac([bool(e.context) for e in examples])
     q_frac = _frac([_is_question(e.input) for e in examples])
     in_name, out_name = fields.get("input", "").lower(), fields.get("output", "").lower()
-    qa_named = in_name in ("question", "query") or out_name in ("answer", "answers")
+    out_type, in_type = type_of_field(out_name, role="output"), type_of_field(in_name, role="input")
+    qa_named = "qa_closed_book" in (out_type, in_type)
     q_signal = max(q_frac, 0.6 if qa_named else 0.0)
     q_why = f"{q_frac:.0%} of inputs are questions" if q_frac >= 0.5 or not qa_named else f"the fields are named {in_name!r}/{out_name!r}"
     mean_in = sum(in_tok) / n
@@ -264,8 +256,11 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
     summarise_frac = _frac([bool(re.search(r"summar|tl;?dr", e.input[:400].lower())) for e in examples])
     if summarise_frac >= 0.5:
         s.add("summarization", 0.85, "the inputs ask for a summary")
-    if out_name in ("summary", "highlights", "abstract", "tldr"):
-        s.add("summarization", 0.85, f"the output field is called {out_name!r}")
+    if out_type in ("summarization", "ner_extraction", "tool_calling", "classification"):
+        s.add(out_type, 0.6 if out_type == "classification" else 0.85,
+              f"the output field is called {out_name!r}")
+    if type_of_field(fields.get("tools"), role="input") == "tool_calling":
+        s.add("tool_calling", 0.8, f"the examples have a {fields['tools']!r} field of tool schemas")
     if not structured and q_signal < 0.5 and mean_in >= 60 and mean_out >= 5 and mean_out <= 0.4 * mean_in:
         score = 0.8 if mean_in >= 150 and mean_out <= 0.25 * mean_in else 0.65
         s.add("summarization", score, f"outputs (~{mean_out:.0f} tokens) are much shorter than long inputs (~{mean_in:.0f} tokens)")
@@ -275,9 +270,9 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
     evidence_best = max(s.score, key=s.score.__getitem__)
     hint = _description_type(description, ctx_frac >= 0.5)
     if hint:
-        task, word = hint
-        s.score[task] += 0.4
-        s.why[task].append(f"the description mentions {word!r}")
+        task, certainty, why = hint
+        s.score[task] += 0.2 + 0.3 * certainty  # at most 0.5: settles weak evidence, never overrules strong
+        s.why[task].append(why)
     ranked = sorted(s.score, key=s.score.__getitem__, reverse=True)
     best, second = ranked[0], ranked[1]
     gap = s.score[best] - s.score[second]

@@ -42,6 +42,8 @@ def render_recommendation(rec: "Recommendation") -> Iterator[Any]:
         t.add_row(str(c.rank), c.model_id, "—" if c.params_b is None else f"{c.params_b:g}B",
                   _fmt(c.memory_gb, 1), pred, f"{c.lower:.2f}–{c.upper:.2f}")
     yield t
+    if rec.task_type:
+        yield Text(f"Task type: {rec.task_type}" + (f" — {rec.task_type_reason}" if rec.task_type_reason else ""), style="dim")
     if rec.profile is not None:
         p = rec.profile
         yield Text(f"Task profile: {p.task_type} (confidence {p.confidence:.2f}), {p.n_examples} examples, "
