@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from slmselect.errors import DatabaseError, UnknownModelError, did_you_mean
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Models at or above this size (or served only by an API) are kept as references, never recommended.
 REFERENCE_PARAMS_B = 70.0
 #: Context length assumed when estimating the KV cache for the memory constraint.
@@ -48,16 +48,21 @@ class SourceRow(_Row):
     url: str | None = None
     setup: str | None = None
     notes: str | None = None
+    snapshot: str | None = None
+    data_license: str | None = None
+    raw_path: str | None = None
 
 
 class ModelRow(_Row):
     model_id: str
     family: str
     params_b: float | None = Field(default=None, gt=0)
-    variant: Literal["base", "instruct"]
+    variant: Literal["base", "instruct"] | None = None
+    base_model: str | None = None
     context_len: int | None = Field(default=None, gt=0)
     license: str | None = None
-    commercial_use: Literal["yes", "no", "restricted"] | None = None
+    commercial_use: Literal["yes", "with_conditions", "no"] | None = None
+    license_conditions: str | None = None
     release_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
     layers: int | None = Field(default=None, gt=0)
     hidden_size: int | None = Field(default=None, gt=0)
@@ -78,6 +83,9 @@ class TaskRow(_Row):
     category: str
     metric: str
     higher_is_better: bool = True
+    score_min: float = 0.0
+    score_max: float = 1.0
+    dataset_id: str | None = Field(default=None, pattern=r"^[a-z0-9_.:-]+$")
     dataset: str | None = None
     description: str
     prompt_template: str | None = None
@@ -105,9 +113,21 @@ class ResultRow(_Row):
     task_id: str
     metric: str
     primary: bool = True
-    base_score: float | None = Field(default=None, ge=0, le=1)
-    finetuned_score: float | None = Field(default=None, ge=0, le=1)
+    base_score: float | None = Field(default=None, ge=-1, le=1)  # within the task's score_min..score_max
+    finetuned_score: float | None = Field(default=None, ge=-1, le=1)
+    base_stderr: float | None = Field(default=None, ge=0)
+    finetuned_stderr: float | None = Field(default=None, ge=0)
+    n_examples: int | None = Field(default=None, gt=0)
+    n_shot: int | None = Field(default=None, ge=0)
+    mode: Literal["fc", "prompt"] | None = None
     base_setting: str | None = None
+    finetune_method: Literal["lora", "qlora", "full"] | None = None
+    ft_lora_rank: int | None = Field(default=None, gt=0)
+    ft_epochs: float | None = Field(default=None, gt=0)
+    ft_train_examples: int | None = Field(default=None, gt=0)
+    ft_recipe: str | None = None
+    snapshot_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}(-\d{2})?$")
+    raw_name: str | None = None
     provenance: Literal["EXACT", "DERIVED", "APPROXIMATE", "SECONDARY", "ASSUMED", "LOCAL"] = "EXACT"
     notes: str | None = None
 
@@ -123,6 +143,16 @@ class RankingRow(_Row):
     notes: str | None = None
 
 
+class ReportRow(_Row):
+    """A line of a build report: ``unmapped.csv`` (names no registry entry matched) or ``skipped.csv``."""
+
+    source_id: str
+    kind: Literal["model", "task", "rows"]
+    raw_name: str
+    rows: int = Field(ge=0)
+    reason: str
+
+
 _FILES: dict[str, type[_Row]] = {
     "sources.csv": SourceRow,
     "models.csv": ModelRow,
@@ -130,6 +160,8 @@ _FILES: dict[str, type[_Row]] = {
     "results.csv": ResultRow,
     "rankings.csv": RankingRow,
 }
+#: Build reports: validated by ``validate_db`` when present, not loaded by ``load_db``.
+_REPORTS: dict[str, type[_Row]] = {"unmapped.csv": ReportRow, "skipped.csv": ReportRow}
 
 
 @dataclass(frozen=True)
@@ -240,6 +272,33 @@ def _check_references(frames: dict[str, pd.DataFrame], issues: list[DBIssue]) ->
         empty = res["base_score"].isna() & res["finetuned_score"].isna()
         for i in np.flatnonzero(empty.to_numpy()):
             issues.append(DBIssue("results.csv", int(i) + 2, "base_score", "row has neither a base nor a fine-tuned score"))
+        for col, score in (("base_stderr", "base_score"), ("finetuned_stderr", "finetuned_score")):
+            orphan = res[col].notna() & res[score].isna()
+            for i in np.flatnonzero(orphan.to_numpy()):
+                issues.append(DBIssue("results.csv", int(i) + 2, col, f"a standard error without a {score}"))
+    if len(res) and len(tasks):
+        lo = tasks.set_index("task_id")["score_min"].astype(float).reindex(res["task_id"]).to_numpy()
+        hi = tasks.set_index("task_id")["score_max"].astype(float).reindex(res["task_id"]).to_numpy()
+        for col in ("base_score", "finetuned_score"):
+            v = res[col].astype(float).to_numpy()
+            for i in np.flatnonzero((v < lo) | (v > hi)):
+                issues.append(DBIssue("results.csv", int(i) + 2, col, f"{v[i]} is outside the task's range {lo[i]}..{hi[i]}"))
+    if len(tasks):
+        bad = tasks["score_min"].astype(float) >= tasks["score_max"].astype(float)
+        for i in np.flatnonzero(bad.to_numpy()):
+            issues.append(DBIssue("tasks.csv", int(i) + 2, "score_max", "score_max must be above score_min"))
+
+
+def _check_citations(path: Path, sources: pd.DataFrame, issues: list[DBIssue]) -> None:
+    """Every source cites a public URL or a file that is in the repository (relative to the database's parent)."""
+    for i, url in enumerate(sources.get("url", [])):
+        u = str(url or "")
+        if u.startswith(("https://", "http://")):
+            continue
+        roots = (path.parent, Path(__file__).resolve().parent.parent)  # the database's parent, the repository
+        if not u or not any((r / u).exists() for r in roots):
+            issues.append(DBIssue("sources.csv", i + 2, "url",
+                                  f"{u!r} is neither a public http(s) URL nor a file in the repository; cite where the numbers can be read"))
 
 
 def _read_all(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame], list[DBIssue]]:
@@ -263,12 +322,21 @@ def _read_all(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame], list
     return meta, frames, issues
 
 
+def _check_reports(path: Path, issues: list[DBIssue]) -> None:
+    for fname, model in _REPORTS.items():
+        if (path / fname).exists():
+            _read_rows(path / fname, model, issues)
+
+
 def validate_db(path: str | os.PathLike[str] | None = None) -> list[DBIssue]:
     """Check every database file and return the problems found (an empty list when all is well)."""
     p = Path(path) if path is not None else default_db_path()
     if not p.is_dir():
         return [DBIssue(str(p), 0, "-", "not a directory")]
-    return _read_all(p)[2]
+    _, frames, issues = _read_all(p)
+    _check_citations(p, frames["sources.csv"], issues)
+    _check_reports(p, issues)
+    return issues
 
 
 def estimate_memory_gb(

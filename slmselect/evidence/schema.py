@@ -1,0 +1,10 @@
+"""Column order of each database file, taken from the pydantic row models that validate them."""
+
+from __future__ import annotations
+
+from .._db import _FILES, _REPORTS, SCHEMA_VERSION
+
+COLUMNS: dict[str, tuple[str, ...]] = {name: tuple(model.model_fields) for name, model in {**_FILES, **_REPORTS}.items()}
+REPORT_COLUMNS = COLUMNS["unmapped.csv"]
+
+__all__ = ["COLUMNS", "REPORT_COLUMNS", "SCHEMA_VERSION"]
