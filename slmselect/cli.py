@@ -154,7 +154,7 @@ def recommend(
 @command
 def compare(
     source: Annotated[Optional[str], typer.Option(help="source id (default: the largest source of fine-tuning results); see --list-sources")] = None,
-    value: Annotated[str, typer.Option(help="finetuned | base | tunability for the category table")] = "finetuned",
+    value: Annotated[Optional[str], typer.Option(help="finetuned | base | tunability for the category table (default: finetuned, or base for a source without fine-tuned scores)")] = None,
     family: Annotated[Optional[str], typer.Option(help="comma-separated families to keep")] = None,
     max_params: Annotated[Optional[str], typer.Option(help="largest model size to keep, e.g. 4B")] = None,
     sort: Annotated[Optional[str], typer.Option(help="column to sort the category table by (default: mean)")] = None,
@@ -175,6 +175,7 @@ def compare(
         df = cmp.model_table(db)
         return _frame_out(df, "Models", as_json, frame_table)
     source = source or cmp.default_source(db)
+    value = cmp.value_for(db, source, value)
     fams = _csv(family)
     table = cmp.category_table(db, source, value=value, families=fams, max_params=max_params, sort_by=sort)
     ranks = {o: cmp.average_ranks(db, source, o, families=fams, max_params=max_params) for o in cmp.RANK_OBJECTIVES}

@@ -25,9 +25,10 @@ OBJECTIVE_ALIASES = {
     "small": "edge", "smallest": "edge",
     "no-finetune": "no_finetune", "nofinetune": "no_finetune", "base": "no_finetune", "zero_shot": "no_finetune",
 }
-LICENSE_GROUPS = {"commercial": "models whose licence permits commercial use without restriction",
-                  "permissive": "Apache-2.0 or MIT"}
-PERMISSIVE = {"apache-2.0", "mit"}
+LICENSE_GROUPS = {"commercial": "models whose licence permits commercial use, with or without conditions (see license_conditions)",
+                  "permissive": "OSI-style permissive licences only: Apache-2.0, MIT, BSD-3-Clause"}
+PERMISSIVE = {"apache-2.0", "mit", "bsd-3-clause"}
+COMMERCIAL = {"yes", "with_conditions"}
 DEFAULT_EDGE_TOLERANCE = 0.05
 
 
@@ -52,7 +53,8 @@ class Candidate(BaseModel):
     params_b: float | None
     memory_gb: float | None = Field(description="estimated bf16 inference memory with a 4k-token KV cache")
     license: str | None
-    commercial_use: str | None
+    commercial_use: str | None = Field(description="yes | with_conditions | no (empty when the licence is unknown)")
+    license_conditions: str | None = Field(default=None, description="what the licence requires for commercial use, when it has conditions")
     context_len: int | None
     predicted_score: float | None = Field(description="predicted score on the objective's value, 0-1; None when low-evidence")
     lower: float
@@ -119,7 +121,7 @@ def _license_mask(models: pd.DataFrame, licenses: Iterable[str]) -> np.ndarray:
     for name in licenses:
         n = str(name).strip().lower()
         if n == "commercial":
-            mask |= (models["commercial_use"] == "yes").to_numpy()
+            mask |= models["commercial_use"].isin(COMMERCIAL).to_numpy()
         elif n == "permissive":
             mask |= np.isin(lic, list(PERMISSIVE))
         elif n in {k.lower() for k in known}:
@@ -381,9 +383,15 @@ def _model_fields(M: pd.DataFrame, mid: str) -> dict[str, Any]:
         model_id=mid, family=row["family"],
         params_b=None if pd.isna(row["params_b"]) else float(row["params_b"]),
         memory_gb=None if pd.isna(row["memory_gb"]) else round(float(row["memory_gb"]), 2),
-        license=row["license"], commercial_use=row["commercial_use"],
+        license=_text(row["license"]), commercial_use=_text(row["commercial_use"]),
+        license_conditions=_text(row.get("license_conditions")),
         context_len=None if pd.isna(row["context_len"]) else int(row["context_len"]),
     )
+
+
+def _text(v: Any) -> str | None:
+    """A text cell of the models frame, None when empty."""
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
 
 
 def _unevidenced(M: pd.DataFrame, ids: list[str], first_rank: int, value: str) -> list[Candidate]:

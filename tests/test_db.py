@@ -1,5 +1,6 @@
 """The shipped benchmark database and its validation."""
 
+import csv
 import shutil
 
 import pandas as pd
@@ -16,8 +17,8 @@ def db():
 
 def test_shipped_database_validates(db):
     assert validate_db() == []
-    assert db.meta["schema_version"] == 1
-    assert len(db.models) >= 40 and len(db.tasks) >= 45 and len(db.results) >= 370
+    assert db.meta["schema_version"] == 2
+    assert len(db.models) >= 250 and len(db.tasks) >= 45 and len(db.results) >= 6000
 
 
 def test_every_published_row_is_carried_with_its_source(db):
@@ -49,10 +50,14 @@ def test_seed_per_benchmark_table_is_present(db):
 def test_every_model_in_a_result_has_metadata(db):
     used = set(db.results["model_id"]) | set(db.rankings["model_id"])
     m = db.models.loc[sorted(used)]
-    assert m["family"].notna().all() and m["license"].notna().all() and m["variant"].notna().all()
-    small = m[~m["api_only"]]
-    assert small["params_b"].notna().all()
-    assert small["memory_gb"].notna().all()
+    assert m["family"].notna().all()
+    # models that can be recommended have a size, a memory estimate, a licence and a variant; the others
+    # (closed APIs, >= 70B, or of unknown size) are references only, and their notes say what is unknown
+    small = m[~m["reference"]]
+    assert small["params_b"].notna().all() and small["memory_gb"].notna().all()
+    assert (small["license"].notna() | small["notes"].str.contains("licence unknown")).all()
+    unknown = m[m["params_b"].isna() & ~m["api_only"]]
+    assert unknown["notes"].str.contains("params unknown").all()
 
 
 def test_every_task_can_be_compared_by_meaning(db):
@@ -65,6 +70,14 @@ def test_memory_estimate_counts_weights_and_kv_cache():
     # 1B params in bf16 = 2 GB; 16 layers x 8 kv heads x 64 dims x 4096 tokens x 2 (K,V) x 2 bytes = 0.134 GB
     got = float(estimate_memory_gb(1.0, 16, 8, 64))
     assert got == pytest.approx((2.0 + 0.134217728) * 1.1, rel=1e-6)
+
+
+def _append_row(path, **cells):
+    """Append one row to a database CSV, cells by column name (the others empty)."""
+    with open(path, encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    with open(path, "a", encoding="utf-8", newline="") as f:
+        csv.DictWriter(f, header, lineterminator="\n").writerow(cells)
 
 
 def _copy_db(tmp_path):
@@ -89,8 +102,8 @@ def test_malformed_row_is_reported_with_file_line_and_field(tmp_path):
 
 def test_unknown_model_reference_suggests_the_closest(tmp_path):
     dst = _copy_db(tmp_path)
-    with open(dst / "results.csv", "a", encoding="utf-8") as f:
-        f.write("lora_land_2024,microsoft/phi-3,conllpp,other_metric,false,0.1,0.2,,EXACT,\n")
+    _append_row(dst / "results.csv", source_id="lora_land_2024", model_id="microsoft/phi-3", task_id="conllpp",
+                metric="other_metric", primary="false", base_score=0.1, finetuned_score=0.2, provenance="EXACT")
     issues = validate_db(dst)
     msg = [str(i) for i in issues if i.field == "model_id"]
     assert msg and "microsoft/phi-2" in msg[0]
@@ -105,15 +118,15 @@ def test_wrong_schema_version_is_refused(tmp_path):
 
 def test_two_primary_metrics_for_one_task_are_refused(tmp_path):
     dst = _copy_db(tmp_path)
-    with open(dst / "results.csv", "a", encoding="utf-8") as f:
-        f.write("lora_land_2024,microsoft/phi-2,conllpp,another_metric,true,0.1,0.2,,EXACT,\n")
+    _append_row(dst / "results.csv", source_id="lora_land_2024", model_id="microsoft/phi-2", task_id="conllpp",
+                metric="another_metric", primary="true", base_score=0.1, finetuned_score=0.2, provenance="EXACT")
     issues = validate_db(dst)
     assert any(i.field == "primary" and "conllpp" in i.message for i in issues), issues
 
 
 def test_task_without_template_or_examples_is_refused(tmp_path):
     dst = _copy_db(tmp_path)
-    with open(dst / "tasks.csv", "a", encoding="utf-8") as f:
-        f.write('bare_task,classification,accuracy,true,,"A task with a description only",,,label,\n')
+    _append_row(dst / "tasks.csv", task_id="bare_task", category="classification", metric="accuracy",
+                higher_is_better="true", description="A task with a description only", output_format="label")
     issues = validate_db(dst)
     assert any(i.file == "tasks.csv" and i.field == "example_inputs" for i in issues), issues

@@ -53,7 +53,8 @@ def test_constraints_change_the_pick(trec_examples):
     assert all(c.memory_gb <= 3 for c in mem.candidates)
     lic = recommend(trec_examples, licenses="commercial", include_local=False)
     db = load_db()
-    assert all(db.models.at[c.model_id, "commercial_use"] == "yes" for c in lic.candidates)
+    assert all(db.models.at[c.model_id, "commercial_use"] in {"yes", "with_conditions"} for c in lic.candidates)
+    assert all(c.license_conditions for c in lic.candidates if c.commercial_use == "with_conditions")
     fam = recommend(trec_examples, families=["Llama 3.2"], include_local=False)
     assert {c.family for c in fam.candidates} == {"Llama 3.2"}
 

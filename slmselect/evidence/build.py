@@ -131,7 +131,7 @@ def build_db(raw_dir: str | Path | None = None, out_dir: str | Path | None = Non
     meta |= {"schema_version": SCHEMA_VERSION, "files": list(files), "built_from": "benchmarks_db/raw (slmselect.evidence.build)"}
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
-    from .._db import validate_db
+    from .db import validate_db
 
     return BuildReport(
         out_dir=out, counts={k: len(v) for k, v in files.items()},

@@ -27,6 +27,15 @@ def default_source(db: BenchmarkDB) -> str:
     return str(counts.sort_values(ascending=False, kind="stable").index[0])
 
 
+def value_for(db: BenchmarkDB, source: str, value: str | None = None) -> str:
+    """The score a category table of ``source`` shows: ``value`` when given, else ``finetuned`` when the source
+    has fine-tuned scores and ``base`` otherwise (leaderboards publish base scores only)."""
+    if value is not None:
+        return value
+    r = db.primary_results[db.primary_results["source_id"] == check_source(db, source)]
+    return "finetuned" if r["finetuned_score"].notna().any() else "base"
+
+
 def source_table(db: BenchmarkDB) -> pd.DataFrame:
     """One row per source with its kind, name and number of results."""
     n = db.results.groupby("source_id").size().reindex(db.sources.index).fillna(0).astype(int)

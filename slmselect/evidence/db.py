@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from slmselect.evidence.fastread import fast_frame
 from slmselect.errors import DatabaseError, UnknownModelError, did_you_mean
 
 SCHEMA_VERSION = 2
@@ -32,13 +33,13 @@ MEMORY_CONTEXT_TOKENS = 4096
 class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    @field_validator("*", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _blank(cls, v: Any, info: ValidationInfo) -> Any:
-        if isinstance(v, str) and v.strip() == "":
-            field = cls.model_fields[info.field_name or ""]
-            return None if field.is_required() else field.get_default(call_default_factory=True)
-        return v
+    def _blank(cls, data: Any) -> Any:
+        """An empty CSV cell means 'not given': the field takes its default (a required field is reported missing)."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
 
 
 class SourceRow(_Row):
@@ -295,7 +296,7 @@ def _check_citations(path: Path, sources: pd.DataFrame, issues: list[DBIssue]) -
         u = str(url or "")
         if u.startswith(("https://", "http://")):
             continue
-        roots = (path.parent, Path(__file__).resolve().parent.parent)  # the database's parent, the repository
+        roots = (path.parent, Path(__file__).resolve().parents[2])  # the database's parent, the repository
         if not u or not any((r / u).exists() for r in roots):
             issues.append(DBIssue("sources.csv", i + 2, "url",
                                   f"{u!r} is neither a public http(s) URL nor a file in the repository; cite where the numbers can be read"))
@@ -316,6 +317,10 @@ def _read_all(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame], list
         issues.append(DBIssue("meta.json", e.lineno, "-", f"invalid JSON: {e.msg}"))
     frames = {}
     for fname, model in _FILES.items():
+        fast = fast_frame(path / fname, model) if (path / fname).exists() else None
+        if fast is not None:
+            frames[fname] = fast
+            continue
         rows = _read_rows(path / fname, model, issues)
         frames[fname] = pd.DataFrame(rows, columns=list(model.model_fields))
     _check_references(frames, issues)
@@ -377,7 +382,9 @@ class BenchmarkDB:
             models["params_b"].astype(float), models["layers"].astype(float),
             models["n_kv_heads"].astype(float), models["head_dim"].astype(float),
         )
-        models["reference"] = models["api_only"].astype(bool) | (models["params_b"].astype(float) >= REFERENCE_PARAMS_B)
+        params = models["params_b"].astype(float)
+        # references, never recommended: closed API models, very large models, and models of unknown size
+        models["reference"] = models["api_only"].astype(bool) | (params >= REFERENCE_PARAMS_B) | params.isna()
         self.models = models
         self.tasks = tasks.set_index("task_id", drop=False) if "task_id" in tasks.columns else tasks
         self.results = results.reset_index(drop=True)

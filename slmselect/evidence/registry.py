@@ -78,7 +78,8 @@ class ModelRegistry:
         self.licences = Licences(_read(self.folder / "licenses.csv"))
         aliases = _read(self.folder / "aliases.csv")
         self.alias = {(r["source_id"], r["raw_name"].lower()): r["model_id"] for r in aliases.to_dict("records")}
-        self.families = [(re.compile(r["pattern"]), r["family"]) for r in _read(self.folder / "families.csv").to_dict("records")]
+        self.families = [(re.compile(r["pattern"]), r["family"], r["license"])
+                         for r in _read(self.folder / "families.csv").to_dict("records")]
         self.known: dict[str, str] = {}  # lower-case id -> id
         self.by_norm: dict[str, set[str]] = {}
         for r in self.hand.to_dict("records"):
@@ -120,12 +121,13 @@ class ModelRegistry:
         if hint is not None:
             self.hints.setdefault(mid, []).append(hint)
 
-    def family_of(self, mid: str) -> tuple[str, bool]:
+    def family_of(self, mid: str) -> tuple[str, str, bool]:
+        """(family, the family's licence when all its models share one, whether a rule matched)."""
         low = mid.lower()
-        for pat, fam in self.families:
+        for pat, fam, lic in self.families:
             if pat.search(low):
-                return fam, True
-        return mid.split("/")[0], False
+                return fam, lic, True
+        return mid.split("/")[0], "", False
 
     def rows(self, used: set[str]) -> list[dict[str, Any]]:
         """models.csv rows: every hand-written model, plus the models the results use, with their facts."""
@@ -147,7 +149,7 @@ class ModelRegistry:
         def first(attr: str) -> Any:
             return next((getattr(h, attr) for h in hints if getattr(h, attr) not in (None, "")), None)
 
-        family, by_rule = self.family_of(mid)
+        family, family_licence, by_rule = self.family_of(mid)
         api = any(h.api_only for h in hints)
         params = first("params_b")
         variant = first("variant") or _variant_from_name(mid)
@@ -163,10 +165,18 @@ class ModelRegistry:
             flags.append(f"release_date is the {date_hint.release_date_kind}")
         if variant is None:
             flags.append("variant unknown")
+        licence = self.licences.canonical(first("license"))
+        if licence in (None, self.licences.canonical("other")) and family_licence:
+            licence = family_licence
+            flags.append(f"licence from the family rule ({family})")
+        elif api and licence is None:
+            licence = "proprietary (API terms)"
+        if licence is None:
+            flags.append("licence unknown")
         return {
             "model_id": mid, "family": family, "params_b": "" if params is None else round(float(params), 3),
             "variant": variant or "", "base_model": first("base_model") or "", "context_len": "",
-            "license": self.licences.canonical(first("license")) or ("proprietary (API terms)" if api else ""),
+            "license": licence or "",
             "release_date": (date_hint.release_date if date_hint else "") or "",
             "api_only": "true" if api else "false",
             "source_url": " ; ".join(sorted({h.url for h in hints if h.url})) or "",

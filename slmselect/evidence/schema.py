@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._db import _FILES, _REPORTS, SCHEMA_VERSION
+from .db import _FILES, _REPORTS, SCHEMA_VERSION
 
 COLUMNS: dict[str, tuple[str, ...]] = {name: tuple(model.model_fields) for name, model in {**_FILES, **_REPORTS}.items()}
 REPORT_COLUMNS = COLUMNS["unmapped.csv"]
