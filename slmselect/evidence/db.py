@@ -30,7 +30,7 @@ MEMORY_CONTEXT_TOKENS = 4096
 
 
 class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -160,6 +160,12 @@ def default_db_path() -> Path:
     )
 
 
+#: Longest cell the database files may hold, in characters (csv's own default limit).
+MAX_CELL_CHARS = 131_072
+#: Files a database needs rows in: every later command reads them.
+_NEEDS_ROWS = ("sources.csv", "models.csv", "tasks.csv", "results.csv")
+
+
 def _read_rows(path: Path, model: type[_Row], issues: list[DBIssue]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     try:
@@ -167,33 +173,69 @@ def _read_rows(path: Path, model: type[_Row], issues: list[DBIssue]) -> list[dic
     except FileNotFoundError:
         issues.append(DBIssue(path.name, 0, "-", "file is missing"))
         return rows
+    except IsADirectoryError:
+        issues.append(DBIssue(path.name, 0, "-", f"{path} is a folder, not a CSV file; replace it with the CSV file"))
+        return rows
     except UnicodeDecodeError as e:
         issues.append(DBIssue(path.name, 0, "-", f"not UTF-8 (byte {e.start}); re-save the file as UTF-8"))
         return rows
-    reader = csv.DictReader(text.splitlines(keepends=True))
-    expected = list(model.model_fields)
-    header = reader.fieldnames or []
-    missing = [c for c in expected if c not in header and model.model_fields[c].is_required()]
-    unknown = [c for c in header if c not in expected]
-    if missing or unknown:
-        msg = []
-        if missing:
-            msg.append(f"missing columns {missing}")
-        if unknown:
-            msg.append(f"unknown columns {unknown}" + did_you_mean(unknown[0], expected))
-        issues.append(DBIssue(path.name, 1, ",".join(missing + unknown), "; ".join(msg)))
+    except OSError as e:
+        issues.append(DBIssue(path.name, 0, "-", f"cannot be read: {e.strerror or e}"))
         return rows
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:  # more cells than header columns
-            issues.append(DBIssue(path.name, line, "-", f"{len(header) + len(raw[None])} cells for {len(header)} columns"))
-            continue
+    old_limit = csv.field_size_limit(MAX_CELL_CHARS)
+    try:
+        reader = csv.DictReader(text.splitlines(keepends=True))
         try:
-            rows.append(model.model_validate(raw).model_dump())
-        except ValidationError as e:
-            for err in e.errors():
-                field = ".".join(str(x) for x in err["loc"]) or "-"
-                issues.append(DBIssue(path.name, line, field, f"{err['msg']} (got {raw.get(field)!r})"))
+            header = reader.fieldnames or []
+        except csv.Error as e:
+            issues.append(DBIssue(path.name, 1, "-", f"the header cannot be parsed as CSV: {e}"))
+            return rows
+        if not header:
+            issues.append(DBIssue(path.name, 1, "-", "file is empty: it needs a header row"
+                                  + (" and at least one row" if path.name in _NEEDS_ROWS else "")))
+            return rows
+        expected = list(model.model_fields)
+        missing = [c for c in expected if c not in header and model.model_fields[c].is_required()]
+        unknown = [c for c in header if c not in expected]
+        dup = sorted({c for c in header if header.count(c) > 1})
+        if missing or unknown or dup:
+            msg = []
+            if missing:
+                msg.append(f"missing columns {missing}")
+            if unknown:
+                msg.append(f"unknown columns {unknown}" + did_you_mean(str(unknown[0]), expected))
+            if dup:
+                msg.append(f"repeated columns {dup}")
+            issues.append(DBIssue(path.name, 1, ",".join(map(str, missing + unknown + dup)), "; ".join(msg)))
+            return rows
+        while True:
+            try:
+                raw = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                issues.append(DBIssue(path.name, reader.line_num, "-",
+                                      f"cannot be parsed as CSV ({e}); cells are limited to {MAX_CELL_CHARS} characters"
+                                      " and quotes must be closed. Rows after it were not checked"))
+                break
+            line = reader.line_num
+            if None in raw:  # more cells than header columns
+                issues.append(DBIssue(path.name, line, "-", f"{len(header) + len(raw[None])} cells for {len(header)} columns"))
+                continue
+            short = [k for k, v in raw.items() if v is None]
+            if short:
+                issues.append(DBIssue(path.name, line, short[0], f"{len(header) - len(short)} cells for {len(header)} columns"))
+                continue
+            try:
+                rows.append(model.model_validate(raw).model_dump())
+            except ValidationError as e:
+                for err in e.errors():
+                    field = ".".join(str(x) for x in err["loc"]) or "-"
+                    issues.append(DBIssue(path.name, line, field, f"{err['msg']} (got {raw.get(field)!r})"))
+    finally:
+        csv.field_size_limit(old_limit)
+    if not rows and path.name in _NEEDS_ROWS and not any(i.file == path.name for i in issues):
+        issues.append(DBIssue(path.name, 2, "-", "file has a header but no rows; every later command needs at least one"))
     return rows
 
 
@@ -246,15 +288,21 @@ def _read_all(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame], list
     issues: list[DBIssue] = []
     meta: dict[str, Any] = {}
     try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-        if meta.get("schema_version") != SCHEMA_VERSION:
-            issues.append(
-                DBIssue("meta.json", 1, "schema_version", f"is {meta.get('schema_version')!r}; this slmselect reads {SCHEMA_VERSION}")
-            )
+        loaded = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):
+            issues.append(DBIssue("meta.json", 1, "-", f"must be a JSON object, got a {type(loaded).__name__}"))
+        else:
+            meta = loaded
+            if meta.get("schema_version") != SCHEMA_VERSION:
+                issues.append(
+                    DBIssue("meta.json", 1, "schema_version", f"is {meta.get('schema_version')!r}; this slmselect reads {SCHEMA_VERSION}")
+                )
     except FileNotFoundError:
         issues.append(DBIssue("meta.json", 0, "-", f"missing in {path}"))
     except json.JSONDecodeError as e:
         issues.append(DBIssue("meta.json", e.lineno, "-", f"invalid JSON: {e.msg}"))
+    except (OSError, UnicodeDecodeError, RecursionError) as e:
+        issues.append(DBIssue("meta.json", 0, "-", f"cannot be read: {getattr(e, 'strerror', None) or e}"))
     frames = {}
     for fname, model in _FILES.items():
         rows = _read_rows(path / fname, model, issues)
@@ -265,10 +313,18 @@ def _read_all(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame], list
 
 def validate_db(path: str | os.PathLike[str] | None = None) -> list[DBIssue]:
     """Check every database file and return the problems found (an empty list when all is well)."""
-    p = Path(path) if path is not None else default_db_path()
+    try:
+        p = Path(path) if path is not None else default_db_path()
+    except DatabaseError as e:
+        return [DBIssue("-", 0, "-", str(e))]
+    if not p.exists():
+        return [DBIssue(str(p), 0, "-", "does not exist; pass a folder holding meta.json and the CSV files")]
     if not p.is_dir():
-        return [DBIssue(str(p), 0, "-", "not a directory")]
-    return _read_all(p)[2]
+        return [DBIssue(str(p), 0, "-", "is a file, not a folder; pass the folder holding meta.json and the CSV files")]
+    try:
+        return _read_all(p)[2]
+    except Exception as e:  # noqa: BLE001 - validation reports, it never raises
+        return [DBIssue(str(p), 0, "-", f"validation stopped on {type(e).__name__}: {e}; please report this as a bug")]
 
 
 def estimate_memory_gb(
@@ -393,16 +449,8 @@ def load_db(path: str | os.PathLike[str] | None = None) -> BenchmarkDB:
     return db
 
 
-def parse_size(value: Any, *, name: str = "max_params") -> float:
-    """Parse a parameter count: 1.5 (billions), '1.5B', '500M', '270m' -> billions."""
-    from slmselect.errors import ParameterError
+def parse_size(value: Any, *, name: str = "max_params", func: str = "compare") -> float:
+    """A model size in billions (see :func:`slmselect._validate.parse_size`): 1.5, '1.5B', '500M', or a count >= 10^6."""
+    from slmselect._validate import parse_size as _parse
 
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value <= 0:
-            raise ParameterError(f"The {name!r} parameter must be positive; got {value}.")
-        return float(value)
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([bBmMkK]?)\s*", str(value))
-    if not m:
-        raise ParameterError(f"The {name!r} parameter must be a number of billions or a size like '1.5B' or '500M'; got {value!r}.")
-    num, unit = float(m.group(1)), m.group(2).lower()
-    return num * {"": 1.0, "b": 1.0, "m": 1e-3, "k": 1e-6}[unit]
+    return _parse(value, name=name, func=func)
