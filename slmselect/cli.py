@@ -59,7 +59,9 @@ def command(fn: F) -> F:
 
             if not isinstance(err, SlmselectError):
                 raise
-            print(f"slmselect: {err}", file=sys.stderr)
+            from slmselect._validate import redact
+
+            print(f"slmselect: {redact(str(err))}", file=sys.stderr)
             raise typer.Exit(exit_code(err)) from None
         raise typer.Exit(code or EXIT_OK)
 

@@ -314,7 +314,7 @@ CASES: list[Case] = [
          argv=["confirm", "tickets.jsonl", "--models", "/etc/passwd", "--no-store"], setup=_write("tickets.jsonl", _jsonl(TICKETS)), slow=True),
     Case("model-system-folder", "confirm --models on a system folder", 2, r"is not a model folder: it is a folder of \d+ entries",
          argv=["confirm", "tickets.jsonl", "--models", "/etc", "--no-store"], setup=_write("tickets.jsonl", _jsonl(TICKETS)), slow=True),
-    Case("model-missing-gguf", "confirm --models ./missing.gguf", 2, r"'\./missing\.gguf' looks like a local path but nothing is there",
+    Case("model-missing-gguf", "confirm --models ./missing.gguf", 2, r"'\./missing\.gguf' looks like a local path but does not exist",
          argv=["confirm", "tickets.jsonl", "--models", "./missing.gguf", "--no-store"], setup=_write("tickets.jsonl", _jsonl(TICKETS)), slow=True),
     Case("model-pickled", "a model folder with only pickled weights (pytorch_model.bin)", 2, r"has only pickled weights .* does not load them.*allow_pickle=True",
          call=_load_pickled, setup=_pickled_folder),

@@ -201,7 +201,7 @@ def check_model_path(model_id: str) -> str:
         exists = False
     if not exists:
         if _looks_like_path(model_id):
-            raise ModelLoadError(f"{model_id!r} looks like a local path but nothing is there; check the path. {fix}")
+            raise ModelLoadError(f"{model_id!r} looks like a local path but does not exist; check the path. {fix}")
         return "hub"
     if path.is_file():
         if path.suffix.lower() == ".gguf":

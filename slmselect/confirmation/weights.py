@@ -298,7 +298,7 @@ def _load_hub(
 
 
 def _not_found_message(model_id: str, tried: list[str]) -> str:
-    lines = [f"Could not load weights for {model_id!r}. Tried:"] + [f"  - {redact(t)}" for t in tried]
+    lines = [f"Could not load weights for {model_id!r}. Tried:"] + [f"  - {t}" for t in tried]
     lines.append(
         "To fix: download it where the hub is reachable (`hf auth login` for gated models, then "
         f"`hf download {model_id}`) and copy the Hugging Face cache here, or pass a local folder or .gguf path."
@@ -309,7 +309,7 @@ def _not_found_message(model_id: str, tried: list[str]) -> str:
         + "."
         + did_you_mean(model_id, OFFLINE_MODELS)
     )
-    return "\n".join(lines)
+    return redact("\n".join(lines))
 
 
 def load_model(
