@@ -165,7 +165,10 @@ MAX_CELL_CHARS = 131_072
 _NEEDS_ROWS = ("sources.csv", "models.csv", "tasks.csv", "results.csv")
 
 
-def _read_rows(path: Path, model: type[_Row], issues: list[DBIssue]) -> list[dict[str, Any]]:
+def _read_rows(
+    path: Path, model: type[_Row], issues: list[DBIssue], failed: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """Validated rows of one file; problems go to ``issues``, the ids of rows that failed to ``failed``."""
     rows: list[dict[str, Any]] = []
     try:
         text = path.read_text(encoding="utf-8")
@@ -181,7 +184,7 @@ def _read_rows(path: Path, model: type[_Row], issues: list[DBIssue]) -> list[dic
     except OSError as e:
         issues.append(DBIssue(path.name, 0, "-", f"cannot be read: {e.strerror or e}"))
         return rows
-    old_limit = csv.field_size_limit(MAX_CELL_CHARS)
+    old_limit = csv.field_size_limit(max(len(text), MAX_CELL_CHARS))  # long cells are reported below, not fatal
     try:
         reader = csv.DictReader(text.splitlines(keepends=True))
         try:
@@ -214,10 +217,12 @@ def _read_rows(path: Path, model: type[_Row], issues: list[DBIssue]) -> list[dic
                 break
             except csv.Error as e:
                 issues.append(DBIssue(path.name, reader.line_num, "-",
-                                      f"cannot be parsed as CSV ({e}); cells are limited to {MAX_CELL_CHARS} characters"
-                                      " and quotes must be closed. Rows after it were not checked"))
+                                      f"cannot be parsed as CSV ({e}); close the quotes. Rows after it were not checked"))
                 break
             line = reader.line_num
+            long = [k for k, v in raw.items() if isinstance(v, str) and len(v) > MAX_CELL_CHARS]
+            for k in long:
+                issues.append(DBIssue(path.name, line, str(k), f"cell of {len(raw[k]):,} characters; at most {MAX_CELL_CHARS:,} are allowed"))
             if None in raw:  # more cells than header columns
                 issues.append(DBIssue(path.name, line, "-", f"{len(header) + len(raw[None])} cells for {len(header)} columns"))
                 continue
@@ -228,6 +233,8 @@ def _read_rows(path: Path, model: type[_Row], issues: list[DBIssue]) -> list[dic
             try:
                 rows.append(model.model_validate(raw).model_dump())
             except ValidationError as e:
+                if failed is not None:  # its id (the model's first field) still counts for references
+                    failed.add(str(raw.get(next(iter(model.model_fields))) or "").strip())
                 for err in e.errors():
                     field = ".".join(str(x) for x in err["loc"]) or "-"
                     issues.append(DBIssue(path.name, line, field, f"{err['msg']} (got {raw.get(field)!r})"))
@@ -238,11 +245,14 @@ def _read_rows(path: Path, model: type[_Row], issues: list[DBIssue]) -> list[dic
     return rows
 
 
-def _check_references(frames: dict[str, pd.DataFrame], issues: list[DBIssue]) -> None:
-    known = {
-        "source_id": set(frames["sources.csv"].get("source_id", [])),
-        "model_id": set(frames["models.csv"].get("model_id", [])),
-        "task_id": set(frames["tasks.csv"].get("task_id", [])),
+def _check_references(
+    frames: dict[str, pd.DataFrame], issues: list[DBIssue], failed: dict[str, set[str]] | None = None
+) -> None:
+    failed = failed or {}
+    known = {  # rows that failed validation were reported already: their ids still resolve here
+        "source_id": set(frames["sources.csv"].get("source_id", [])) | failed.get("sources.csv", set()),
+        "model_id": set(frames["models.csv"].get("model_id", [])) | failed.get("models.csv", set()),
+        "task_id": set(frames["tasks.csv"].get("task_id", [])) | failed.get("tasks.csv", set()),
     }
     for fname, keys in (("models.csv", ["model_id"]), ("tasks.csv", ["task_id"]), ("sources.csv", ["source_id"])):
         df = frames[fname]
@@ -303,10 +313,11 @@ def _read_all(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame], list
     except (OSError, UnicodeDecodeError, RecursionError) as e:
         issues.append(DBIssue("meta.json", 0, "-", f"cannot be read: {getattr(e, 'strerror', None) or e}"))
     frames = {}
+    failed: dict[str, set[str]] = {}
     for fname, model in _FILES.items():
-        rows = _read_rows(path / fname, model, issues)
+        rows = _read_rows(path / fname, model, issues, failed.setdefault(fname, set()))
         frames[fname] = pd.DataFrame(rows, columns=list(model.model_fields))
-    _check_references(frames, issues)
+    _check_references(frames, issues, failed)
     return meta, frames, issues
 
 

@@ -241,8 +241,8 @@ def _read_csv(text: str, where: str, delimiter: str) -> list[dict[str, str]]:
                 more = "more" if len(cells) > len(names) else "fewer"
                 raise InputError(
                     f"{where}: line {reader.line_num} (row {len(rows)}) has {len(cells)} cells but the header has "
-                    f"{len(names)} columns ({more} cells than columns). Quote cells that hold a "
-                    f"{'tab' if delimiter == chr(9) else 'comma'} (\"like, this\") or fix that line."
+                    f"{len(names)} columns ({more} cells than columns). Put cells that hold a "
+                    f"{'tab' if delimiter == chr(9) else 'comma'} or a line break in double quotes, or fix that line."
                 )
             rows.append(dict(zip(names, cells)))
     except csv.Error as err:
