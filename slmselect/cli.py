@@ -42,11 +42,23 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     raise typer.Exit(code)
 
 
+def _show_warning(message: Any, category: type[Warning], *_: Any, **__: Any) -> None:
+    """Warnings as one plain line on stderr (slmselect's own without a file name or a class)."""
+    from slmselect._validate import redact
+    from slmselect.errors import SlmselectWarning
+
+    kind = "" if issubclass(category, SlmselectWarning) else f"{category.__name__}: "
+    print(f"slmselect: warning: {kind}{redact(str(message))}", file=sys.stderr)
+
+
 def command(fn: F) -> F:
     """Run a command body and turn slmselect's errors into a message on stderr and the mapped exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import warnings
+
+        warnings.showwarning = _show_warning
         try:
             code = fn(*args, **kwargs)
         except typer.Exit:
@@ -59,7 +71,9 @@ def command(fn: F) -> F:
 
             if not isinstance(err, SlmselectError):
                 raise
-            print(f"slmselect: {err}", file=sys.stderr)
+            from slmselect._validate import redact
+
+            print(f"slmselect: {redact(str(err))}", file=sys.stderr)
             raise typer.Exit(exit_code(err)) from None
         raise typer.Exit(code or EXIT_OK)
 

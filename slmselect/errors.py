@@ -11,7 +11,8 @@ Every error the library raises on purpose derives from one root::
     └── ConfirmError          a confirm run that could not measure anything
         └── ModelLoadError    weights that cannot be found, converted or loaded
 
-Each message says what was wrong and what to do about it.
+Each message says what was wrong and what to do about it. Problems that do not stop a run (examples longer
+than every candidate's context, a single label) are issued as :class:`SlmselectWarning` through ``warnings``.
 
 Every command of the ``slmselect`` command line exits with the code of :func:`exit_code`:
 
@@ -65,6 +66,10 @@ class ConfirmError(SlmselectError):
 
 class ModelLoadError(ConfirmError):
     """Weights could not be found, converted or loaded."""
+
+
+class SlmselectWarning(UserWarning):
+    """Something about the input that will likely give a poor result, though the run can go on."""
 
 
 def did_you_mean(value: str, choices: Iterable[str], *, n: int = 3) -> str:

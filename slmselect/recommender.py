@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from slmselect.evidence.db import BenchmarkDB, load_db, parse_size
+from slmselect._validate import check_params
+from slmselect.evidence.db import BenchmarkDB, load_db
 from slmselect.errors import NoCandidatesError, ParameterError, check_choice, did_you_mean
 from slmselect.predict.predictor import (
     HEDGE, OBJECTIVE_VALUE, Prediction, build_matrix, predict, rank_key, rank_order, unit_text,
@@ -237,10 +238,14 @@ def recommend(
     these ids), ``min_context`` (tokens).
     """
     obj = _normalise_objective(objective)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ParameterError(f"The 'top_k' parameter of recommend must be an int in the range [1, inf). Got {top_k!r} instead.")
-    if not 0 <= float(edge_tolerance) <= 1:
-        raise ParameterError(f"'edge_tolerance' is in score points on a 0-1 scale (e.g. 0.05); got {edge_tolerance!r}.")
+    p = check_params(
+        "recommend", top_k=top_k, max_params=max_params, max_memory_gb=max_memory_gb, min_context=min_context,
+        edge_tolerance=edge_tolerance, licenses=licenses, families=families, models=models,
+        description=description, include_local=include_local, embedder=embedder,
+    )
+    top_k, max_params, max_memory_gb, min_context = p["top_k"], p["max_params"], p["max_memory_gb"], p["min_context"]
+    edge_tolerance, licenses, families, models = p["edge_tolerance"], p["licenses"], p["families"], p["models"]
+    description, include_local, embedder = p["description"], p["include_local"], p["embedder"]
     if examples is None and not (description and description.strip()):
         raise ParameterError("recommend needs examples, a description, or both: e.g. recommend(description='classify support tickets by topic').")
     profile: TaskProfile | None = None
@@ -271,11 +276,8 @@ def recommend(
         ids = [db.resolve_model(m) for m in _as_list(models) or []]
         exclude("models", M.index.isin(ids))
     if max_params is not None:
-        mp = parse_size(max_params)
-        exclude(f"max_params={mp:g}B", (M["params_b"].astype(float) <= mp + 1e-9).to_numpy())
+        exclude(f"max_params={max_params:g}B", (M["params_b"].astype(float) <= max_params + 1e-9).to_numpy())
     if max_memory_gb is not None:
-        if float(max_memory_gb) <= 0:
-            raise ParameterError(f"'max_memory_gb' must be positive; got {max_memory_gb!r}.")
         exclude(f"max_memory_gb={float(max_memory_gb):g}", (M["memory_gb"] <= float(max_memory_gb)).to_numpy())
     if licenses is not None:
         exclude(f"licenses={_as_list(licenses)}", _license_mask(M, _as_list(licenses) or []))
@@ -355,6 +357,7 @@ def recommend(
         ))
     cands += _unevidenced(M, unevidenced[: max(0, top_k - len(cands))], len(cands) + 1, OBJECTIVE_VALUE[obj])
     _comparability_notes(cands, notes)
+    _context_notes(profile, cands, notes)
     return _recommendation(obj, cands, excluded, constraints, profile, description, emb_name, notes)
 
 
@@ -417,6 +420,27 @@ def _comparability_notes(cands: list[Candidate], notes: list[str]) -> None:
             c.notes.append(f"main evidence is from {main}, the #1 pick's from {top}: these scores were measured under different setups and are not directly comparable")
     if any(n.startswith("main evidence") for c in cands for n in c.notes):
         notes.append("Candidates are ranked by within-benchmark standing (z-scores); predicted scores from different sources are not on one scale.")
+
+
+def _context_notes(profile: TaskProfile | None, cands: list[Candidate], notes: list[str]) -> None:
+    """Say so (a note and a warning) when the longest example does not fit a candidate's context."""
+    if profile is None or not cands:
+        return
+    longest = profile.input_tokens.max + profile.output_tokens.max
+    known = [c for c in cands if c.context_len]
+    short = [c for c in known if c.context_len < longest]
+    for c in short:
+        c.notes.append(f"context: {c.context_len} tokens, shorter than your longest example (~{longest} tokens)")
+    if known and len(short) == len(known):
+        import warnings
+
+        from slmselect.errors import SlmselectWarning
+
+        msg = (f"Your longest example is about {longest} tokens (input + output, counted with {profile.token_counter}); "
+               f"it exceeds the context of every candidate (the largest is {max(c.context_len or 0 for c in known)} tokens). "
+               "Shorten or split the long examples, or pass min_context= (--min-context) to require a longer context.")
+        notes.append(msg)
+        warnings.warn(msg, SlmselectWarning, stacklevel=3)
 
 
 def _relax_message(masks: dict[str, np.ndarray], index: pd.Index) -> str:

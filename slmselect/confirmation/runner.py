@@ -25,7 +25,7 @@ from slmselect.evidence.store import ResultsStore
 from slmselect.confirmation.training import TrainConfig
 from slmselect.confirmation.stages import Interrupted, run_trial
 from slmselect.confirmation.trial import GB, Setup, Trial
-from slmselect.confirmation.weights import cache_root
+from slmselect.confirmation.weights import cache_root, check_model_path
 
 #: Held-out examples when neither eval_examples nor a small data set limits them (scoring is slow on a CPU).
 MAX_DEFAULT_EVAL = 200
@@ -60,6 +60,8 @@ def _candidate_ids(models: Any, recommendation: Any, top_k: int) -> tuple[list[s
         )
     if len(set(ids)) != len(ids):
         raise ParameterError(f"models lists a model twice: {ids}; each candidate is trained once.")
+    for model_id in ids:
+        check_model_path(model_id)  # a wrong local path fails here, before anything is read, trained or stored
     return ids, ids[0]
 
 

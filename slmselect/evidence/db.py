@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,7 +30,7 @@ MEMORY_CONTEXT_TOKENS = 4096
 
 
 class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -193,48 +192,100 @@ def default_db_path() -> Path:
     )
 
 
-def _read_rows(path: Path, model: type[_Row], issues: list[DBIssue]) -> list[dict[str, Any]]:
+#: Longest cell the database files may hold, in characters (csv's own default limit).
+MAX_CELL_CHARS = 131_072
+#: Files a database needs rows in: every later command reads them.
+_NEEDS_ROWS = ("sources.csv", "models.csv", "tasks.csv", "results.csv")
+
+
+def _read_rows(
+    path: Path, model: type[_Row], issues: list[DBIssue], failed: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """Validated rows of one file; problems go to ``issues``, the ids of rows that failed to ``failed``."""
     rows: list[dict[str, Any]] = []
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         issues.append(DBIssue(path.name, 0, "-", "file is missing"))
         return rows
+    except IsADirectoryError:
+        issues.append(DBIssue(path.name, 0, "-", f"{path} is a folder, not a CSV file; replace it with the CSV file"))
+        return rows
     except UnicodeDecodeError as e:
         issues.append(DBIssue(path.name, 0, "-", f"not UTF-8 (byte {e.start}); re-save the file as UTF-8"))
         return rows
-    reader = csv.DictReader(text.splitlines(keepends=True))
-    expected = list(model.model_fields)
-    header = reader.fieldnames or []
-    missing = [c for c in expected if c not in header and model.model_fields[c].is_required()]
-    unknown = [c for c in header if c not in expected]
-    if missing or unknown:
-        msg = []
-        if missing:
-            msg.append(f"missing columns {missing}")
-        if unknown:
-            msg.append(f"unknown columns {unknown}" + did_you_mean(unknown[0], expected))
-        issues.append(DBIssue(path.name, 1, ",".join(missing + unknown), "; ".join(msg)))
+    except OSError as e:
+        issues.append(DBIssue(path.name, 0, "-", f"cannot be read: {e.strerror or e}"))
         return rows
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:  # more cells than header columns
-            issues.append(DBIssue(path.name, line, "-", f"{len(header) + len(raw[None])} cells for {len(header)} columns"))
-            continue
+    old_limit = csv.field_size_limit(max(len(text), MAX_CELL_CHARS))  # long cells are reported below, not fatal
+    try:
+        reader = csv.DictReader(text.splitlines(keepends=True))
         try:
-            rows.append(model.model_validate(raw).model_dump())
-        except ValidationError as e:
-            for err in e.errors():
-                field = ".".join(str(x) for x in err["loc"]) or "-"
-                issues.append(DBIssue(path.name, line, field, f"{err['msg']} (got {raw.get(field)!r})"))
+            header = reader.fieldnames or []
+        except csv.Error as e:
+            issues.append(DBIssue(path.name, 1, "-", f"the header cannot be parsed as CSV: {e}"))
+            return rows
+        if not header:
+            issues.append(DBIssue(path.name, 1, "-", "file is empty: it needs a header row"
+                                  + (" and at least one row" if path.name in _NEEDS_ROWS else "")))
+            return rows
+        expected = list(model.model_fields)
+        missing = [c for c in expected if c not in header and model.model_fields[c].is_required()]
+        unknown = [c for c in header if c not in expected]
+        dup = sorted({c for c in header if header.count(c) > 1})
+        if missing or unknown or dup:
+            msg = []
+            if missing:
+                msg.append(f"missing columns {missing}")
+            if unknown:
+                msg.append(f"unknown columns {unknown}" + did_you_mean(str(unknown[0]), expected))
+            if dup:
+                msg.append(f"repeated columns {dup}")
+            issues.append(DBIssue(path.name, 1, ",".join(map(str, missing + unknown + dup)), "; ".join(msg)))
+            return rows
+        while True:
+            try:
+                raw = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                issues.append(DBIssue(path.name, reader.line_num, "-",
+                                      f"cannot be parsed as CSV ({e}); close the quotes. Rows after it were not checked"))
+                break
+            line = reader.line_num
+            long = [k for k, v in raw.items() if isinstance(v, str) and len(v) > MAX_CELL_CHARS]
+            for k in long:
+                issues.append(DBIssue(path.name, line, str(k), f"cell of {len(raw[k]):,} characters; at most {MAX_CELL_CHARS:,} are allowed"))
+            if None in raw:  # more cells than header columns
+                issues.append(DBIssue(path.name, line, "-", f"{len(header) + len(raw[None])} cells for {len(header)} columns"))
+                continue
+            short = [k for k, v in raw.items() if v is None]
+            if short:
+                issues.append(DBIssue(path.name, line, short[0], f"{len(header) - len(short)} cells for {len(header)} columns"))
+                continue
+            try:
+                rows.append(model.model_validate(raw).model_dump())
+            except ValidationError as e:
+                if failed is not None:  # its id (the model's first field) still counts for references
+                    failed.add(str(raw.get(next(iter(model.model_fields))) or "").strip())
+                for err in e.errors():
+                    field = ".".join(str(x) for x in err["loc"]) or "-"
+                    issues.append(DBIssue(path.name, line, field, f"{err['msg']} (got {raw.get(field)!r})"))
+    finally:
+        csv.field_size_limit(old_limit)
+    if not rows and path.name in _NEEDS_ROWS and not any(i.file == path.name for i in issues):
+        issues.append(DBIssue(path.name, 2, "-", "file has a header but no rows; every later command needs at least one"))
     return rows
 
 
-def _check_references(frames: dict[str, pd.DataFrame], issues: list[DBIssue]) -> None:
-    known = {
-        "source_id": set(frames["sources.csv"].get("source_id", [])),
-        "model_id": set(frames["models.csv"].get("model_id", [])),
-        "task_id": set(frames["tasks.csv"].get("task_id", [])),
+def _check_references(
+    frames: dict[str, pd.DataFrame], issues: list[DBIssue], failed: dict[str, set[str]] | None = None
+) -> None:
+    failed = failed or {}
+    known = {  # rows that failed validation were reported already: their ids still resolve here
+        "source_id": set(frames["sources.csv"].get("source_id", [])) | failed.get("sources.csv", set()),
+        "model_id": set(frames["models.csv"].get("model_id", [])) | failed.get("models.csv", set()),
+        "task_id": set(frames["tasks.csv"].get("task_id", [])) | failed.get("tasks.csv", set()),
     }
     for fname, keys in (("models.csv", ["model_id"]), ("tasks.csv", ["task_id"]), ("sources.csv", ["source_id"])):
         df = frames[fname]
@@ -306,24 +357,32 @@ def _read_all(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame], list
     issues: list[DBIssue] = []
     meta: dict[str, Any] = {}
     try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-        if meta.get("schema_version") != SCHEMA_VERSION:
-            issues.append(
-                DBIssue("meta.json", 1, "schema_version", f"is {meta.get('schema_version')!r}; this slmselect reads {SCHEMA_VERSION}")
-            )
+        loaded = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):
+            issues.append(DBIssue("meta.json", 1, "-", f"must be a JSON object, got a {type(loaded).__name__}"))
+        else:
+            meta = loaded
+            if meta.get("schema_version") != SCHEMA_VERSION:
+                issues.append(
+                    DBIssue("meta.json", 1, "schema_version", f"is {meta.get('schema_version')!r}; this slmselect reads {SCHEMA_VERSION}")
+                )
     except FileNotFoundError:
         issues.append(DBIssue("meta.json", 0, "-", f"missing in {path}"))
     except json.JSONDecodeError as e:
         issues.append(DBIssue("meta.json", e.lineno, "-", f"invalid JSON: {e.msg}"))
+    except (OSError, UnicodeDecodeError, RecursionError) as e:
+        issues.append(DBIssue("meta.json", 0, "-", f"cannot be read: {getattr(e, 'strerror', None) or e}"))
     frames = {}
+    failed: dict[str, set[str]] = {}
     for fname, model in _FILES.items():
-        fast = fast_frame(path / fname, model) if (path / fname).exists() else None
+        failed.setdefault(fname, set())
+        fast = fast_frame(path / fname, model) if (path / fname).is_file() else None
         if fast is not None:
             frames[fname] = fast
             continue
-        rows = _read_rows(path / fname, model, issues)
+        rows = _read_rows(path / fname, model, issues, failed[fname])
         frames[fname] = pd.DataFrame(rows, columns=list(model.model_fields))
-    _check_references(frames, issues)
+    _check_references(frames, issues, failed)
     return meta, frames, issues
 
 
@@ -335,13 +394,21 @@ def _check_reports(path: Path, issues: list[DBIssue]) -> None:
 
 def validate_db(path: str | os.PathLike[str] | None = None) -> list[DBIssue]:
     """Check every database file and return the problems found (an empty list when all is well)."""
-    p = Path(path) if path is not None else default_db_path()
+    try:
+        p = Path(path) if path is not None else default_db_path()
+    except DatabaseError as e:
+        return [DBIssue("-", 0, "-", str(e))]
+    if not p.exists():
+        return [DBIssue(str(p), 0, "-", "does not exist; pass a folder holding meta.json and the CSV files")]
     if not p.is_dir():
-        return [DBIssue(str(p), 0, "-", "not a directory")]
-    _, frames, issues = _read_all(p)
-    _check_citations(p, frames["sources.csv"], issues)
-    _check_reports(p, issues)
-    return issues
+        return [DBIssue(str(p), 0, "-", "is a file, not a folder; pass the folder holding meta.json and the CSV files")]
+    try:
+        _, frames, issues = _read_all(p)
+        _check_citations(p, frames["sources.csv"], issues)
+        _check_reports(p, issues)
+        return issues
+    except Exception as e:  # noqa: BLE001 - validation reports, it never raises
+        return [DBIssue(str(p), 0, "-", f"validation stopped on {type(e).__name__}: {e}; please report this as a bug")]
 
 
 def estimate_memory_gb(
@@ -468,16 +535,8 @@ def load_db(path: str | os.PathLike[str] | None = None) -> BenchmarkDB:
     return db
 
 
-def parse_size(value: Any, *, name: str = "max_params") -> float:
-    """Parse a parameter count: 1.5 (billions), '1.5B', '500M', '270m' -> billions."""
-    from slmselect.errors import ParameterError
+def parse_size(value: Any, *, name: str = "max_params", func: str = "compare") -> float:
+    """A model size in billions (see :func:`slmselect._validate.parse_size`): 1.5, '1.5B', '500M', or a count >= 10^6."""
+    from slmselect._validate import parse_size as _parse
 
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value <= 0:
-            raise ParameterError(f"The {name!r} parameter must be positive; got {value}.")
-        return float(value)
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([bBmMkK]?)\s*", str(value))
-    if not m:
-        raise ParameterError(f"The {name!r} parameter must be a number of billions or a size like '1.5B' or '500M'; got {value!r}.")
-    num, unit = float(m.group(1)), m.group(2).lower()
-    return num * {"": 1.0, "b": 1.0, "m": 1e-3, "k": 1e-6}[unit]
+    return _parse(value, name=name, func=func)

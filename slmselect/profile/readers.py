@@ -8,16 +8,19 @@ raises :class:`InputError` with a message that says what is wrong and how to fix
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
 import json
 import math
+import warnings
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from slmselect.errors import InputError, did_you_mean
+from slmselect.errors import InputError, SlmselectWarning, did_you_mean
 from slmselect._types import Example
 
 __all__ = ["load_examples", "normalise", "read_examples"]
@@ -54,55 +57,202 @@ def _rows(indices: list[int], limit: int = 5) -> str:
 # --------------------------------------------------------------------------------------------- reading
 
 
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
+#: Files larger than this are refused (they are read whole into memory).
+MAX_FILE_BYTES = 1 << 30
+#: Deepest nesting of lists/dicts accepted in one example (JSON parsers and json.dumps recurse).
+MAX_DEPTH = 64
+#: Longest CSV/TSV cell accepted, in characters.
+MAX_CELL_CHARS = 64 << 20
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32 (byte-order mark)"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32 (byte-order mark)"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8 (byte-order mark)"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 (byte-order mark)"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16 (byte-order mark)"),
+)
+
+
+def _guess_encoding(raw: bytes) -> tuple[str, str]:
+    """(codec, name to show) from a byte-order mark, or from where the NUL bytes fall (UTF-16 without a BOM)."""
+    for bom, codec, name in _BOMS:
+        if raw.startswith(bom):
+            return codec, name
+    sample = raw[:8192]
+    if b"\x00" in sample and len(sample) >= 4:
+        even, odd = sample[0::2], sample[1::2]
+        z_even, z_odd = even.count(0) / len(even), odd.count(0) / max(len(odd), 1)
+        if z_odd > 0.3 and z_even < 0.05:
+            return "utf-16-le", "UTF-16-LE (no byte-order mark)"
+        if z_even > 0.3 and z_odd < 0.05:
+            return "utf-16-be", "UTF-16-BE (no byte-order mark)"
+        return "binary", "binary"
+    return "utf-8", "UTF-8"
+
+
+def _decode(path: Path) -> tuple[str, str]:
+    """The file's text and the name of the encoding it was read with."""
     try:
-        return raw.decode("utf-8-sig")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(
+                f"{path} is {size / 2**30:.1f} GiB, more than the {MAX_FILE_BYTES >> 30} GiB slmselect reads at once; "
+                "a few hundred to a few thousand examples are enough: pass a sample of the file."
+            )
+        raw = path.read_bytes()
+    except PermissionError:
+        raise InputError(f"{path} cannot be read (permission denied); check its permissions.") from None
+    except OSError as err:
+        raise InputError(f"{path} cannot be read: {err.strerror or err}.") from None
+    codec, name = _guess_encoding(raw)
+    if codec == "binary":
+        raise InputError(
+            f"{path} holds NUL bytes in no text encoding's pattern: it looks like a binary file (a spreadsheet, an "
+            f"archive, a database), not {', '.join(FILE_TYPES)} text. Export it as JSON Lines or CSV."
+        )
+    try:
+        return raw.decode(codec), name
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
+        if codec != "utf-8":
+            raise InputError(
+                f"{path} looks like {name} but byte offset {err.start} (line {line}) cannot be decoded as such: "
+                f"the file is damaged or mixes encodings. Re-save it as UTF-8."
+            ) from None
         raise InputError(
             f"{path} is not valid UTF-8: byte 0x{raw[err.start]:02x} at byte offset {err.start} (line {line}) "
-            f"cannot be decoded. Re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 {path.name} > fixed{path.suffix}` "
+            f"cannot be decoded; it is probably Latin-1 or Windows-1252. Re-encode the file as UTF-8, e.g. "
+            f"`iconv -f latin1 -t utf-8 {path.name} > fixed{path.suffix}` "
             f"or in Python: Path(p).write_text(Path(p).read_text(encoding='latin-1'), encoding='utf-8')."
         ) from None
 
 
-def _parse_json_lines(text: str, path: Path) -> list[Any]:
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether lists/dicts in ``value`` nest more than ``limit`` levels (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, Mapping):
+            children: Iterable[Any] = v.values()
+        elif isinstance(v, (list, tuple)):
+            children = v
+        else:
+            continue
+        if d > limit:
+            return True
+        stack.extend((c, d + 1) for c in children)
+    return False
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise _DeepJSON from None
+
+
+class _DeepJSON(Exception):
+    pass
+
+
+def _deep_error(where: str) -> InputError:
+    return InputError(
+        f"{where} nests lists/objects too deeply for a JSON parser (more than {MAX_DEPTH} levels are refused); "
+        "an example is a flat record such as {'input': ..., 'output': ...}: flatten the data or store it as text."
+    )
+
+
+def _parse_json_lines(text: str, where: str) -> list[Any]:
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            records.append(_loads(line))
+        except _DeepJSON:
+            raise _deep_error(f"{where}: line {number}") from None
         except json.JSONDecodeError as err:
             start = line.strip()[:60] + ("..." if len(line.strip()) > 60 else "")
             raise InputError(
-                f"{path}: line {number} is not valid JSON ({err.msg}, column {err.colno}); it starts with {start!r}. "
+                f"{where}: line {number} is not valid JSON ({err.msg}, column {err.colno}); it starts with {start!r}. "
                 "Each line of a JSON Lines file must hold one complete JSON object; fix or delete that line."
             ) from None
     return records
 
 
-def _read_json(text: str, path: Path) -> list[Any]:
+def _read_json(text: str, where: str) -> list[Any]:
     if text.lstrip().startswith("["):
         try:
-            data = json.loads(text)
+            data = _loads(text)
+        except _DeepJSON:
+            raise _deep_error(where) from None
         except json.JSONDecodeError as err:
             raise InputError(
-                f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. "
+                f"{where} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. "
                 "Fix the file, or write it as JSON Lines (one object per line)."
             ) from None
         return data
     if text.lstrip().startswith("{"):
         try:
-            data = json.loads(text)
+            data = _loads(text)
+        except _DeepJSON:
+            raise _deep_error(where) from None
         except json.JSONDecodeError:
-            return _parse_json_lines(text, path)  # JSON Lines saved as .json
+            return _parse_json_lines(text, where)  # JSON Lines saved as .json
         if isinstance(data, dict):
             lists = [v for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
             return lists[0] if len(lists) == 1 else [data]
         return [data]
-    return _parse_json_lines(text, path)
+    return _parse_json_lines(text, where)
+
+
+def _check_columns(names: list[str], where: str) -> None:
+    """Refuse unnamed and repeated column names (a repeated one would silently drop a column)."""
+    unnamed = [i + 1 for i, n in enumerate(names) if not n]
+    if unnamed:
+        raise InputError(
+            f"{where}: column {_rows(unnamed)} of the header has no name (of {len(names)} columns); "
+            "name every column, or delete the empty one (often a trailing comma or an index column)."
+        )
+    seen = Counter(names)
+    dup = [n for n, c in seen.items() if c > 1]
+    if dup:
+        where_dup = "; ".join(f"{n!r} at columns {_rows([i + 1 for i, m in enumerate(names) if m == n])}" for n in dup)
+        raise InputError(
+            f"{where}: the column name{'s' if len(dup) > 1 else ''} {', '.join(map(repr, dup))} "
+            f"appear{'' if len(dup) > 1 else 's'} more than once ({where_dup}); only one of them could be read. "
+            "Rename or delete the duplicates."
+        )
+
+
+def _read_csv(text: str, where: str, delimiter: str) -> list[dict[str, str]]:
+    old_limit = csv.field_size_limit(MAX_CELL_CHARS)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[dict[str, str]] = []
+    try:
+        header = next(reader, None)
+        if header is None:
+            return rows
+        names = [h.strip() for h in header]
+        _check_columns(names, f"{where}: line 1")
+        for cells in reader:
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue  # a blank line
+            if len(cells) != len(names):
+                more = "more" if len(cells) > len(names) else "fewer"
+                raise InputError(
+                    f"{where}: line {reader.line_num} (row {len(rows)}) has {len(cells)} cells but the header has "
+                    f"{len(names)} columns ({more} cells than columns). Put cells that hold a "
+                    f"{'tab' if delimiter == chr(9) else 'comma'} or a line break in double quotes, or fix that line."
+                )
+            rows.append(dict(zip(names, cells)))
+    except csv.Error as err:
+        raise InputError(
+            f"{where}: line {reader.line_num} cannot be parsed as {'TSV' if delimiter == chr(9) else 'CSV'}: {err}. "
+            f"Fix that line (cells are limited to {MAX_CELL_CHARS >> 20} M characters)."
+        ) from None
+    finally:
+        csv.field_size_limit(old_limit)
+    return rows
 
 
 def _read_file(path: Path) -> list[Any]:
@@ -119,14 +269,13 @@ def _read_file(path: Path) -> list[Any]:
             f"{', '.join(FILE_TYPES)} (JSON Lines, a JSON array of objects, or CSV with a header row), "
             "or load it yourself and pass a list of dicts or a pandas DataFrame."
         )
-    text = _decode(path)
+    text, encoding = _decode(path)
+    where = str(path) if encoding.startswith("UTF-8") else f"{path} (read as {encoding})"
     if suffix in (".csv", ".tsv"):
-        csv.field_size_limit(1 << 30)
-        reader = csv.DictReader(io.StringIO(text), delimiter="\t" if suffix == ".tsv" else ",")
-        return [dict(row) for row in reader]
+        return _read_csv(text, where, "\t" if suffix == ".tsv" else ",")
     if suffix == ".json":
-        return _read_json(text, path)
-    return _parse_json_lines(text, path)
+        return _read_json(text, where)
+    return _parse_json_lines(text, where)
 
 
 def load_examples(source: Any) -> list[dict[str, Any]]:
@@ -141,6 +290,7 @@ def load_examples(source: Any) -> list[dict[str, Any]]:
     elif module.startswith("pandas") and hasattr(source, "to_dict"):
         if type(source).__name__ == "Series":
             raise InputError("Got a pandas Series; pass the whole DataFrame with one column per field.")
+        _check_columns([str(c).strip() for c in source.columns], "The DataFrame")
         records = source.to_dict(orient="records")
     elif module.startswith("datasets"):
         import datasets
@@ -149,7 +299,10 @@ def load_examples(source: Any) -> list[dict[str, Any]]:
             raise InputError(
                 f"Got a DatasetDict with splits {', '.join(map(repr, source))}; pass one split, e.g. ds[{next(iter(source))!r}]."
             )
-        records = list(source)
+        try:
+            records = list(source)
+        except TypeError as err:  # an IterableDataset of a broken generator, a Dataset of a bad format
+            raise InputError(f"Could not iterate over the {type(source).__name__}: {err}.") from None
     elif isinstance(source, Mapping):
         raise InputError(
             "Got a single dict; pass a list of example dicts, e.g. [{'text': ..., 'label': ...}, ...]."
@@ -170,7 +323,18 @@ def load_examples(source: Any) -> list[dict[str, Any]]:
             f"{type(records[bad[0]]).__name__} ({len(bad)} such rows: {_rows(bad)}). "
             "Use records like {'input': ..., 'output': ...} or {'text': ..., 'label': ...}."
         )
-    return [dict(r) for r in records]
+    out = []
+    for i, r in enumerate(records):
+        row = {str(k).strip() if not isinstance(k, str) else k: v for k, v in r.items()}
+        if len(row) < len(r):
+            raise InputError(f"Row {i} has field names that collide once written as text: {list(r)}; rename them.")
+        if _too_deep(row):
+            raise InputError(
+                f"Row {i} nests lists/dicts more than {MAX_DEPTH} levels deep; an example is a flat record such as "
+                "{'input': ..., 'output': ...}: flatten it or store the nested part as text."
+            )
+        out.append(row)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- fields
@@ -378,7 +542,23 @@ def normalise(
                 tools=None if _missing(tools) else _as_text(tools),
             )
         )
+    _one_output_note(examples, out)
     return examples, fields
+
+
+def _one_output_note(examples: list[Example], field: str) -> None:
+    """Warn when every example has the same output (one class): nothing to tell apart, nothing to learn."""
+    outputs = {e.output for e in examples}
+    if len(outputs) == 1:
+        value = next(iter(outputs))
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        warnings.warn(
+            f"All {len(examples)} examples have the same output in field {field!r} ({shown!r}): a classifier "
+            "needs examples of at least two classes, and a model can score perfectly by always answering this. "
+            "Add examples with other outputs.",
+            SlmselectWarning,
+            stacklevel=4,
+        )
 
 
 def read_examples(

