@@ -156,6 +156,8 @@ def _hint(kind: str, reason: str) -> str:
         if "readonly" in low or "read-only" in low or "permission" in low or "unable to open" in low:
             return "Make the file and its folder writable, or give another --store."
         return "Give another --store, or skip the local results with --no-local."
+    if "closed the connection" in low or "terminat" in low or "connection is lost" in low:
+        return "The connection dropped before the write was committed, so none of it was stored; try again."
     if "password" in low or "authentication" in low or "role" in low:
         return "Check the user and password in the URL (or PGPASSWORD / ~/.pgpass)."
     if "permission denied" in low:

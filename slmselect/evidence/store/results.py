@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from slmselect.errors import StoreError
-from slmselect.evidence.store import backend
+import slmselect.evidence.store.backend as backend
 from slmselect.evidence.store.schema import (
     COLUMNS,
     JSON_COLUMNS,
