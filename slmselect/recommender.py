@@ -153,7 +153,7 @@ def _local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> Bench
     except ImportError:
         return db
     except StoreError as err:
-        warnings.warn(f"{err} Answering from the published evidence only (--no-local skips the local results).",
+        warnings.warn(f"{err} Answering from the published evidence only; --no-local skips the local results.",
                       UserWarning, stacklevel=3)
         return db
     if local is None or not len(local):

@@ -31,7 +31,7 @@ def test_check_names_a_corrupt_file_and_what_to_do(corrupt):
         open_store(corrupt)
     message = str(info.value)
     assert str(corrupt) in message and "not a database" in message
-    assert "--store" in message and "--no-local" in message
+    assert "move it aside" in message and "--store" in message
     assert corrupt.read_bytes().startswith(b"this is not")  # the user's file is left as it was
 
 

@@ -148,14 +148,14 @@ def _hint(kind: str, reason: str) -> str:
     if kind == "sqlite":
         if "not a database" in low or "malformed" in low or "corrupt" in low or "integrity" in low:
             return (
-                "The file is damaged: move it aside (it may still be readable with the sqlite3 tool) or give "
-                "another --store; recommend can skip it with --no-local."
+                "The file is damaged: move it aside (the sqlite3 tool may still read some of it) or give "
+                "another --store."
             )
         if "locked" in low or "busy" in low:
             return "Another process holds its write lock: wait for it to finish, or give another --store."
         if "readonly" in low or "read-only" in low or "permission" in low or "unable to open" in low:
             return "Make the file and its folder writable, or give another --store."
-        return "Give another --store, or skip the local results with --no-local."
+        return "Give another --store."
     if "closed the connection" in low or "terminat" in low or "connection is lost" in low:
         return "The connection dropped before the write was committed, so none of it was stored; try again."
     if "password" in low or "authentication" in low or "role" in low:
