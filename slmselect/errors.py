@@ -8,6 +8,7 @@ Every error the library raises on purpose derives from one root::
     │   └── UnknownModelError  a model id that is neither in the database nor resolvable
     ├── DatabaseError         a benchmark database file that does not validate (names file, line, field)
     ├── NoCandidatesError     constraints that no model satisfies (says which constraint to relax)
+    ├── StoreError            a results store that cannot be opened, checked or written (names it, never its password)
     └── ConfirmError          a confirm run that could not measure anything
         └── ModelLoadError    weights that cannot be found, converted or loaded
 
@@ -58,6 +59,18 @@ class NoCandidatesError(SlmselectError):
     def __init__(self, message: str, *, excluded: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.excluded = excluded or {}
+
+
+class StoreError(SlmselectError):
+    """The local results store cannot be opened, checked or written.
+
+    ``recovery_path`` is set when measurements that could not be stored were saved to a recovery file
+    (import it with ``slmselect store import FILE``).
+    """
+
+    def __init__(self, message: str, *, recovery_path: str | None = None) -> None:
+        super().__init__(message)
+        self.recovery_path = recovery_path
 
 
 class ConfirmError(SlmselectError):

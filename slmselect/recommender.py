@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -144,12 +145,20 @@ def _as_list(v: str | Iterable[str] | None) -> list[str] | None:
 
 
 def _local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> BenchmarkDB:
-    """Append the local confirm measurements (source 'local') to the database."""
+    """Append the local confirm measurements (source 'local') to the database. An unreadable store is
+    a warning (naming it and --no-local), and the answer comes from the published evidence alone."""
+    from slmselect.errors import StoreError
+
     try:
         from slmselect.evidence.store import load_local_results
+
+        local = load_local_results(store)
     except ImportError:
         return db
-    local = load_local_results(store)
+    except StoreError as err:
+        warnings.warn(f"{err} Answering from the published evidence only; --no-local skips the local results.",
+                      UserWarning, stacklevel=3)
+        return db
     if local is None or not len(local):
         return db
     local = local[(local["status"] == "ok") & local["model_id"].isin(db.models.index)]

@@ -1,18 +1,15 @@
-"""The local results store: columns, JSON round trips, defaults, and two processes appending at once."""
+"""The local results store (SQLite): columns, JSON round trips, defaults, migrations, four processes at once."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
+import sqlite3
 
 import pytest
+from store_writers import run_writers
 
 from slmselect.confirmation import ResultsStore, load_local_results
-from slmselect.evidence.store import COLUMNS, default_store_path
+from slmselect.evidence.store import COLUMNS, LATEST, MIGRATIONS, default_store_path
 
 REQUIRED = [
     "model_id",
@@ -88,48 +85,54 @@ def test_default_path_honours_the_environment(monkeypatch, tmp_path):
     assert "slmselect" in str(default_store_path())
 
 
-WRITER = textwrap.dedent(
-    """
-    import sys
-    from slmselect.confirmation import ResultsStore
-    store = ResultsStore(sys.argv[1])
-    tag = sys.argv[2]
-    sys.stdout.write("ready\\n"); sys.stdout.flush()
-    sys.stdin.readline()  # start together
-    for i in range(200):
-        store.append([{"run_id": f"{tag}-{i}", "model_id": tag, "status": "ok", "metric": "accuracy",
-                       "base_score": 0.0, "finetuned_score": i / 200, "config": {"i": i},
-                       "created_at": "2026-01-01T00:00:00"}])
-    """
-)
-
-
-def test_two_processes_appending_at_once_lose_nothing(tmp_path):
+def test_four_processes_appending_at_once_lose_nothing(tmp_path):
     path = tmp_path / "shared.sqlite"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), tag],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for tag in ("a", "b")
-    ]
-    for p in procs:
-        assert p.stdout.readline().strip() == "ready"
-    for p in procs:
-        p.stdin.write("go\n")
-        p.stdin.flush()
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
+    run_writers(str(path), ["a", "b", "c", "d"], 100, tmp_path)
     frame = load_local_results(path)
     assert len(frame) == 400
-    assert frame.groupby("model_id").size().to_dict() == {"a": 200, "b": 200}
-    assert frame["run_id"].is_unique
+    assert frame.groupby("model_id").size().to_dict() == {"a": 100, "b": 100, "c": 100, "d": 100}
+    assert frame["run_id"].is_unique and frame["row_key"].is_unique
+
+
+#: the table exactly as slmselect 0.1 created it, before versioned migrations (no row_key, no profile)
+OLD_DDL = """
+CREATE TABLE confirm_results (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, model_id TEXT NOT NULL,
+ task_fingerprint TEXT, task_type TEXT, description TEXT, sample_inputs TEXT, labels TEXT, metric TEXT,
+ base_score REAL, finetuned_score REAL, metrics TEXT, status TEXT NOT NULL, reason TEXT, config TEXT,
+ versions TEXT, hardware TEXT, n_train INTEGER, n_eval INTEGER, train_seconds REAL, tokens_per_second REAL,
+ created_at TEXT NOT NULL);
+CREATE INDEX confirm_results_task ON confirm_results (task_fingerprint, model_id);
+INSERT INTO confirm_results (run_id, model_id, status, metric, finetuned_score, config, created_at)
+ VALUES ('old', 'm', 'ok', 'accuracy', 0.7, '{"steps": 4}', '2025-12-01T00:00:00');
+"""
+
+
+def test_a_store_from_before_migrations_opens_and_is_migrated(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:  # even older: peak_memory_bytes and schema_version were added later
+        conn.executescript(OLD_DDL)
+    store = ResultsStore(path)
+    assert store.schema_version() == 0
+    assert load_local_results(path)["run_id"].tolist() == ["old"]  # reading never writes
+    assert store.schema_version() == 0
+    store.check()
+    assert store.schema_version() == LATEST == MIGRATIONS[-1][0]
+    store.append([_row(1, peak_memory_bytes=3 * 2**31)])
+    frame = store.to_frame()
+    assert frame["run_id"].tolist() == ["old", "r1"]
+    assert frame.loc[0, "finetuned_score"] == 0.7 and frame.loc[1, "peak_memory_bytes"] == 3 * 2**31
+    with sqlite3.connect(path) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list(confirm_results)")}
+    assert versions == [v for v, _, _ in MIGRATIONS]
+    assert {"confirm_results_task", "confirm_results_row_key"} <= indexes
+    ResultsStore(path).check()  # a second opening finds nothing to do
+    assert len(load_local_results(path)) == 2
+
+
+def test_a_row_key_is_stored_once(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    row = store.prepare(_row(1))
+    assert store.append([row]) == 1
+    store.append([row, _row(2)])  # a retried write: the row already stored is skipped, the new one kept
+    assert store.to_frame()["run_id"].tolist() == ["r1", "r2"]

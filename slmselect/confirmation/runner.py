@@ -21,7 +21,8 @@ from slmselect.confirmation.data import instruction_for, split_examples
 from slmselect.confirmation.device import cpu_count, detect_device, gpu_name
 from slmselect.report.progress import ConfirmProgress
 from slmselect.confirmation.results import CandidateResult, ConfirmReport, HalvingSummary
-from slmselect.evidence.store import ResultsStore
+from slmselect.evidence.store import ResultsStore, ResultWriter, open_store
+from slmselect.errors import StoreError
 from slmselect.confirmation.training import TrainConfig
 from slmselect.confirmation.stages import Interrupted, run_trial
 from slmselect.confirmation.trial import GB, Setup, Trial
@@ -129,6 +130,7 @@ def confirm(
     store: str | os.PathLike[str] | ResultsStore | bool | None = None,
     description: str | None = None,
     trust_remote_code: bool = False,
+    keep_samples: bool = False,
     progress: bool = True,
     memory_limit_gb: float | None = None,
     on_candidate_done: Callable[[CandidateResult], None] | None = None,
@@ -142,8 +144,11 @@ def confirm(
     ``steps`` LoRA steps of ``batch_size`` examples, and scored again. ``successive_halving`` trains
     every candidate for a quarter of the steps, keeps the better half and finishes only those.
 
-    Results go to the local results store (``store``: a path or :class:`ResultsStore`; ``False`` for
-    none; default ``SLMSELECT_RESULTS`` or the user data dir) and adapters to
+    Results go to the local results store (``store``: a path, a ``postgresql://`` URL or
+    :class:`ResultsStore`; ``False`` for none; default ``SLMSELECT_RESULTS`` or the user data dir), which
+    is checked before any training; it keeps profile statistics of the data, and a few sample inputs
+    only with ``keep_samples=True``. Rows the store refuses at the end are saved to a recovery file and
+    :class:`StoreError` (with ``.recovery_path`` and ``.report``) is raised. Adapters go to
     ``output_dir/<model>/`` (default: the slmselect cache). ``memory_limit_gb`` caps the memory a
     candidate may need (default: what is free); ``on_candidate_done`` is called with each result.
     Raises :class:`ConfirmError` (with ``.report``) when no candidate could be measured.
@@ -163,6 +168,8 @@ def confirm(
     if learning_rate is not None and not 0 < learning_rate < 1:
         raise ParameterError(f"The 'learning_rate' parameter of confirm must be in (0, 1); got {learning_rate!r}.")
     model_ids, first_choice = _candidate_ids(models, recommendation, top_k)
+    results_store = open_store(store)  # integrity, schema, lock, write access: before any training
+    writer = ResultWriter(results_store)
     if description is None and recommendation is not None:
         description = getattr(recommendation, "description", None)
 
@@ -186,13 +193,6 @@ def confirm(
         torch.set_num_threads(cpu_count())
     run_id = uuid.uuid4().hex[:12]
     out_dir = Path(output_dir).expanduser() if output_dir is not None else cache_root() / "adapters" / run_id
-    results_store = (
-        None
-        if store is False
-        else store
-        if isinstance(store, ResultsStore)
-        else ResultsStore(None if store is True else store)
-    )
     config = TrainConfig(
         steps=steps,
         learning_rate=learning_rate or DEFAULT_LR,
@@ -222,7 +222,10 @@ def confirm(
         "task_fingerprint": profile.fingerprint,
         "task_type": task,
         "description": description,
-        "sample_inputs": profile.sample_inputs,
+        "sample_inputs": profile.sample_inputs if keep_samples else None,
+        "profile": profile.model_dump(
+            mode="json", include={"n_examples", "output_format", "input_tokens", "output_tokens", "token_counter",
+                                  "language", "confidence"}),
         "labels": labels,
         "n_train": len(train),
         "n_eval": len(evals),
@@ -233,8 +236,8 @@ def confirm(
 
     def record(result: CandidateResult) -> None:
         results.append(result)
-        if results_store is not None and result.status != "interrupted":
-            results_store.append([_row(result, shared)])
+        if result.status != "interrupted":
+            writer.add(_row(result, shared))
         if on_candidate_done is not None and result.status != "interrupted":
             on_candidate_done(result)
 
@@ -283,8 +286,13 @@ def confirm(
         interrupted=interrupted,
         halving=halving,
         output_dir=str(out_dir),
-        store_path=str(results_store.path) if results_store is not None else None,
+        store_path=results_store.location if results_store is not None else None,
     )
+    try:
+        writer.finish()
+    except StoreError as err:
+        err.report = report  # type: ignore[attr-defined]
+        raise
     if not interrupted and not any(r.status == "ok" for r in results):
         reasons = "\n".join(f"  - {r.model_id}: {r.status}: {(r.reason or '').splitlines()[0]}" for r in results)
         first = next((r.reason for r in results if r.reason and "\n" in r.reason), "")
