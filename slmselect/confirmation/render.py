@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slmselect.confirmation.results import ConfirmReport
+if TYPE_CHECKING:
+    from slmselect.confirmation.results import ConfirmReport
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:

@@ -18,7 +18,7 @@ from slmselect._types import Example, TaskProfile
 from slmselect.confirmation.data import MAX_SEQ_CAP, PromptFormat, choose_max_len
 from slmselect.confirmation.device import DeviceChoice, PeakMemory, available_memory
 from slmselect.confirmation.memory import estimate_memory, inspect_weights
-from slmselect.confirmation import stats
+from slmselect.confirmation.stats import Interval, interval, paired_difference
 from slmselect.confirmation.metrics import PRIMARY_METRIC, compute_metrics, item_scores
 from slmselect.report.progress import ConfirmProgress
 from slmselect.confirmation.results import CandidateResult
@@ -168,7 +168,7 @@ class Trial:
         metrics, items = self.evaluate("base")
         r = self.result
         r.base_metrics, r.base_score, r.test_items["base"] = metrics, metrics[self.setup.metric], items
-        r.base_ci = _ci(stats.interval(items, seed=self.setup.seed))
+        r.base_ci = _ci(interval(items, seed=self.setup.seed))
 
     def validation_score(self, name: str = "validation") -> float | None:
         """Fine-tuned score on the validation part (None when there is none)."""
@@ -200,9 +200,9 @@ class Trial:
         metrics, items = self.evaluate("fine-tuned")
         r.finetuned_metrics, r.finetuned_score, r.test_items["finetuned"] = metrics, metrics[self.setup.metric], items
         seed = self.setup.seed
-        r.finetuned_ci = _ci(stats.interval(items, seed=seed))
+        r.finetuned_ci = _ci(interval(items, seed=seed))
         if "base" in r.test_items:
-            r.gain_ci = _ci(stats.paired_difference(items, r.test_items["base"], seed=seed))
+            r.gain_ci = _ci(paired_difference(items, r.test_items["base"], seed=seed))
 
     def save_adapter(self) -> None:
         self.stage = "saving the adapter"
@@ -294,8 +294,8 @@ class Trial:
         gc.collect()
 
 
-def _ci(interval: stats.Interval) -> tuple[float, float]:
-    return (interval.low, interval.high)
+def _ci(span: Interval) -> tuple[float, float]:
+    return (span.low, span.high)
 
 
 def _is_oom(err: BaseException) -> bool:
