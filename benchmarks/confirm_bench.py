@@ -1,6 +1,6 @@
 """Is a hand-written LoRA loop worth keeping? Throughput of confirm's Trainer path against a plain PyTorch loop.
 
-    python benchmarks/confirm_bench.py [--steps 12] [--warmup 3] [--repeats 3] [--model smol|gemma] [--halving]
+    python benchmarks/confirm_bench.py [--steps 12] [--warmup 3] [--repeats 3] [--model smol|gemma|PATH] [--halving]
 
 (a) what confirm runs: ``transformers.Trainer`` + peft LoRA (slmselect.confirmation.training.LoraRun's
     set-up: answer-only loss, logits only at the answer positions, AdamW, linear schedule, clipping);
@@ -148,7 +148,7 @@ def run_loop(loaded, cpu, items, order, args) -> tuple[list[float], list[int]]: 
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        float(loss)  # the Trainer logs every step: one sync here too
+        loss.detach().item()  # the Trainer logs every step: one sync here too
         ends.append(time.perf_counter())
         tokens.append(int(batch["attention_mask"].sum()))
     model.unload()
@@ -190,7 +190,7 @@ def halving(model_ids: list[str], steps: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=sorted(MODELS), default="smol")
+    parser.add_argument("--model", default="smol", help="smol, gemma, or a local model folder")
     parser.add_argument("--steps", type=int, default=12, help="steps per arm and repeat")
     parser.add_argument("--warmup", type=int, default=3, help="first steps left out of the timing")
     parser.add_argument("--repeats", type=int, default=3, help="repeats, alternating which arm runs first")
@@ -202,8 +202,9 @@ def main() -> None:
         parser.error("--steps must exceed --warmup")
     from slmselect.confirmation.weights import ensure_converted
 
-    model_id = MODELS[args.model]
-    ensure_converted(model_id)
+    model_id = MODELS.get(args.model, args.model)
+    if model_id in MODELS.values():
+        ensure_converted(model_id)
     arms = {"(a) Trainer": run_trainer, "(b) own loop": run_loop}
     rates: dict[str, list[float]] = {k: [] for k in arms}
     for r in range(args.repeats):

@@ -170,6 +170,9 @@ class ConfirmReport(BaseModel):
         close = [c for c in self.comparisons if c.too_close]
         worse = [c.other for c in self.comparisons if not c.too_close and c.difference < 0]
         if not self.comparisons:
+            cut = [c.model_id for c in self.candidates if c.status == "eliminated"]
+            if cut:
+                return f"{pick}: the others ({', '.join(cut)}) were cut on validation by successive halving"
             return f"{pick} (the only candidate measured)"
         if worse:
             return f"the validation pick {pick} scored below {', '.join(worse)} on the test examples; check both"

@@ -191,22 +191,33 @@ def predict(
     on_batch: Progress | None = None,
 ) -> list[str]:
     """Predictions for ``examples``: label likelihood for classification, greedy generation otherwise."""
+    import warnings
+
     was_training = model.training
     model.eval()
     try:
-        if task_type == "classification" and labels:
-            return classify(
-                model, fmt, examples, list(labels), device=device, batch_size=batch_size * 2, on_batch=on_batch
-            )
-        return generate(
-            model,
-            fmt,
-            examples,
-            device=device,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size * 2,
-            on_batch=on_batch,
-        )
+        with warnings.catch_warnings():
+            # transformers 5.x renames past_key_values (still accepted); the note is for library authors
+            warnings.filterwarnings("ignore", message=".*past_key_values.*", category=FutureWarning)
+            return _predict(model, fmt, examples, task_type, labels, device, max_new_tokens, batch_size, on_batch)
     finally:
         if was_training:
             model.train()
+
+
+def _predict(
+    model: Any,
+    fmt: PromptFormat,
+    examples: Sequence[Example],
+    task_type: str,
+    labels: Sequence[str] | None,
+    device: str,
+    max_new_tokens: int,
+    batch_size: int,
+    on_batch: Progress | None,
+) -> list[str]:
+    if task_type == "classification" and labels:
+        return classify(model, fmt, examples, list(labels), device=device, batch_size=batch_size * 2, on_batch=on_batch)
+    return generate(
+        model, fmt, examples, device=device, max_new_tokens=max_new_tokens, batch_size=batch_size * 2, on_batch=on_batch
+    )
