@@ -22,6 +22,7 @@ import argparse
 import atexit
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,6 +67,26 @@ console.print(offline)
 
 # %% 3. Confirm on CPU: short LoRA fine-tunes; pick on validation, scores with intervals on test
 rule("3. Confirm")
+# The first run converts each model from GGUF once (tens of seconds each): convert the second candidate in
+# another process while the first one is measured, and wait for it (if need be) when the first is done.
+from slmselect.confirmation.weights import is_cached  # noqa: E402
+
+second = offline.candidates[1].model_id
+prefetch = None
+if not is_cached(second):
+    code = f"from slmselect.confirmation.weights import ensure_converted; ensure_converted({second!r})"
+    prefetch = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for_prefetch(result) -> None:  # noqa: ANN001 - called by confirm after each candidate
+    while prefetch is not None and prefetch.poll() is None:
+        print(f"[demo] waiting for {second} to finish converting ...", file=sys.stderr, flush=True)
+        try:
+            prefetch.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 report = confirm(
     examples,
     recommendation=offline,
@@ -77,6 +98,7 @@ report = confirm(
     store=store,
     description=description,
     output_dir=os.path.join(work, "adapters"),
+    on_candidate_done=wait_for_prefetch,
 )
 console.print(report)
 
