@@ -38,7 +38,9 @@ def _label_batch(
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
     first = out.logits[:, -1].float().log_softmax(-1)  # predicts each label's first token
-    cache = out.past_key_values
+    # transformers 5.x calls the key/value cache ``cache`` (``past_key_values`` still works, with a warning)
+    cache_name = "cache" if getattr(out, "cache", None) is not None else "past_key_values"
+    cache = getattr(out, cache_name)
     cache.batch_repeat_interleave(k)
     longest = max(len(lab) for lab in label_ids)
     lab = torch.full((k, longest), pad, dtype=torch.long)
@@ -55,7 +57,7 @@ def _label_batch(
             input_ids=lab,
             attention_mask=full_mask,
             position_ids=lab_pos,
-            past_key_values=cache,
+            **{cache_name: cache},
             use_cache=True,
             logits_to_keep=longest,
         )
@@ -191,15 +193,10 @@ def predict(
     on_batch: Progress | None = None,
 ) -> list[str]:
     """Predictions for ``examples``: label likelihood for classification, greedy generation otherwise."""
-    import warnings
-
     was_training = model.training
     model.eval()
     try:
-        with warnings.catch_warnings():
-            # transformers 5.x renames past_key_values (still accepted); the note is for library authors
-            warnings.filterwarnings("ignore", message=".*past_key_values.*", category=FutureWarning)
-            return _predict(model, fmt, examples, task_type, labels, device, max_new_tokens, batch_size, on_batch)
+        return _predict(model, fmt, examples, task_type, labels, device, max_new_tokens, batch_size, on_batch)
     finally:
         if was_training:
             model.train()
