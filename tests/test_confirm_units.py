@@ -53,7 +53,9 @@ def test_then_mps_then_cpu_fp32():
     assert (cpu.device, cpu.weights_dtype, cpu.autocast_dtype) == ("cpu", "float32", None)
     assert cpu.weight_bytes == 4
     assert choose_device("cpu", cuda_available=True, cuda_bf16=True).device == "cpu"
-    assert choose_device("cuda:1", cuda_available=True, cuda_bf16=True).device == "cuda:1"
+    assert choose_device("cuda:0", cuda_available=True, cuda_bf16=True).device == "cuda:0"
+    with pytest.raises(ParameterError, match="CUDA_VISIBLE_DEVICES=1"):  # the Trainer picks the visible GPUs
+        choose_device("cuda:1", cuda_available=True, cuda_bf16=True)
 
 
 def test_bad_or_unavailable_devices_are_parameter_errors():

@@ -185,7 +185,7 @@ def _n_devices(choice: DeviceChoice) -> int:
 
     if "WORLD_SIZE" in os.environ:  # launched by accelerate / torchrun: one process per device
         return int(os.environ["WORLD_SIZE"])
-    if choice.device == "cuda":  # one process over every visible GPU (DataParallel)
+    if choice.device.startswith("cuda"):  # one process over every visible GPU (DataParallel)
         import torch
 
         return max(1, torch.cuda.device_count())
