@@ -280,6 +280,16 @@ def test_the_pick_is_made_on_validation_not_on_test():
     assert report.pick == "org/b"
 
 
+def test_default_validation_part_leaves_most_examples_to_train():
+    from slmselect.confirmation.runner import _default_validation
+
+    assert _default_validation(96, 32, 0.33, n_candidates=1) == 0  # one candidate: nothing to choose
+    assert _default_validation(96, 32, 0.33, n_candidates=2) == 14  # 15%
+    assert _default_validation(48, 12, 0.33, n_candidates=2) == 8  # at least 8
+    assert _default_validation(10, None, 0.33, n_candidates=2) == 2  # a third of what the test part leaves
+    assert _default_validation(5000, None, 0.33, n_candidates=3) == 200  # at most 200
+
+
 def test_paired_bootstrap_interval_and_the_examples_it_would_take():
     from slmselect.confirmation import stats
 

@@ -45,6 +45,16 @@ def _int_param(name: str, value: Any, low: int) -> int:
     return value
 
 
+def _default_validation(n: int, eval_examples: int | None, eval_fraction: float, n_candidates: int) -> int:
+    """Validation examples when none are asked for: none for one candidate, else 15% (at least 8, at most
+    200), but never more than a third of what the test part leaves, so most examples still train."""
+    if n_candidates < 2:
+        return 0
+    n_test = eval_examples if eval_examples is not None else round(n * eval_fraction)
+    want = min(MAX_DEFAULT_EVAL, max(MIN_VALIDATION, round(n * VALIDATION_FRACTION)))
+    return max(1, min(want, (n - n_test) // 3))
+
+
 def _candidate_ids(models: Any, recommendation: Any, top_k: int) -> tuple[list[str], str | None]:
     if (models is None) == (recommendation is None):
         raise ParameterError(
@@ -179,11 +189,7 @@ def confirm(
     if eval_examples is None and round(len(normalised) * eval_fraction) > MAX_DEFAULT_EVAL:
         eval_examples = MAX_DEFAULT_EVAL
     if validation_examples is None:
-        validation_examples = (
-            min(MAX_DEFAULT_EVAL, max(MIN_VALIDATION, round(len(normalised) * VALIDATION_FRACTION)))
-            if len(model_ids) > 1
-            else 0
-        )
+        validation_examples = _default_validation(len(normalised), eval_examples, eval_fraction, len(model_ids))
     train_idx, val_idx, eval_idx = split_examples(
         normalised,
         task_type=task,
