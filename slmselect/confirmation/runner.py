@@ -153,7 +153,7 @@ def confirm(
     for classification): **test** (``eval_examples``, else ``eval_fraction``, at most 200), scored
     before and after ``steps`` LoRA steps of ``batch_size`` examples for the reported scores and their
     95% intervals; **validation** (``validation_examples``; by default 15% of the examples, at least 8,
-    when there is more than one candidate, else none), on which successive halving cuts candidates and
+    when there is more than one candidate, else none; see :func:`_default_validation`), on which successive halving cuts candidates and
     the pick is made; and **train**. The report compares the pick with every other candidate by a
     paired bootstrap on the test examples and says "too close to call" when the difference's interval
     spans zero. ``successive_halving`` trains every candidate for a quarter of the steps, keeps the
