@@ -106,8 +106,6 @@ class TrainConfig:
         }
 
 
-
-
 def answer_window(labels: Any) -> int:
     """How many last positions need logits: from the one before the earliest answer token to the end.
 
