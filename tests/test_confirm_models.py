@@ -39,18 +39,20 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
         models=[SMOL, GEMMA],
         steps=4,
         eval_examples=32,
+        validation_examples=16,
         seed=0,
         store=store,
         output_dir=tmp_path / "adapters",
         progress=False,
     )
-    # the split: 64 trained, 32 held out, disjoint, and the held-out inputs never trained on
+    # the split: 48 trained, 16 validation (the pick), 32 test (the scores), disjoint, none trained on
     examples, _ = read_examples(trec_rows)
-    assert (report.n_train, report.n_eval) == (64, 32)
-    assert not set(report.train_indices) & set(report.eval_indices)
-    assert sorted(report.train_indices + report.eval_indices) == list(range(96))
+    assert (report.n_train, report.n_validation, report.n_eval) == (48, 16, 32)
+    parts = [set(report.train_indices), set(report.validation_indices), set(report.eval_indices)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert sorted(report.train_indices + report.validation_indices + report.eval_indices) == list(range(96))
     train_inputs = {examples[i].input for i in report.train_indices}
-    assert not any(examples[i].input in train_inputs for i in report.eval_indices)
+    assert not any(examples[i].input in train_inputs for i in report.eval_indices + report.validation_indices)
 
     labels = ["abbreviation", "description", "entity", "human", "location", "numeric"]
     assert report.task_type == "classification" and report.metric == "accuracy"
@@ -58,8 +60,12 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
     for result in report.candidates:
         assert result.status == "ok", result.reason
         assert result.metric == "accuracy"
-        for score in (result.base_score, result.finetuned_score):
+        for score in (result.base_score, result.finetuned_score, result.validation_score):
             assert score is not None and math.isfinite(score) and 0 <= score <= 1
+        for score, ci in ((result.base_score, result.base_ci), (result.finetuned_score, result.finetuned_ci)):
+            assert ci[0] <= score <= ci[1] and ci[1] - ci[0] > 0.05  # 32 test examples: a wide interval
+        assert len(result.test_items["base"]) == len(result.test_items["finetuned"]) == 32
+        assert result.gain_ci[0] <= result.gain <= result.gain_ci[1]
         assert set(result.finetuned_metrics) == {"accuracy", "macro_f1"}
         assert result.steps == 4 and result.train_seconds > 0 and result.tokens_per_second > 0
         assert result.peak_memory_bytes > 100 * 1024**2
@@ -73,6 +79,13 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
     assert report.result(SMOL).config["prompt_format"] == "chat"  # SmolLM2-Instruct has a chat template
     assert report.result(GEMMA).config["prompt_format"] == "plain"  # Gemma 3 270M base has none
     assert report.pick in (SMOL, GEMMA) and report.first_choice == SMOL
+    best_on_validation = max(report.candidates, key=lambda c: (c.validation_score, c.model_id == SMOL))
+    assert report.pick == best_on_validation.model_id
+    (comparison,) = report.comparisons  # the pick against the other, paired on the 32 test examples
+    assert comparison.model_id == report.pick and comparison.n_test == 32
+    assert comparison.ci[0] <= comparison.difference <= comparison.ci[1]
+    assert comparison.too_close == (comparison.ci[0] <= 0 <= comparison.ci[1])
+    assert report.verdict
 
     rows = load_local_results(store)
     assert sorted(rows["model_id"]) == sorted([SMOL, GEMMA])
@@ -85,7 +98,7 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
     assert json.loads(row["labels"]) == labels
 
     text = _render(report)
-    assert "SmolLM2-135M-Instruct" in text and "gemma-3-270m" in text and "pick:" in text
+    assert "SmolLM2-135M-Instruct" in text and "gemma-3-270m" in text and "pick:" in text and "verdict:" in text
     assert json.loads(report.to_json())["pick"] == report.pick
     assert len(report.to_pandas()) == 2
 
@@ -101,6 +114,41 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
         assert top.score == pytest.approx(report.result(c.model_id).finetuned_score, abs=1e-4)
     best_score = max(r.finetuned_score for r in report.candidates)
     assert report.result(after.best.model_id).finetuned_score == best_score
+
+
+def test_a_parked_and_resumed_run_trains_as_one_run(models_ready, trec_rows):
+    """Successive halving parks a run after its rung: the Trainer checkpoint must make that invisible."""
+    import torch
+    from peft import get_peft_model_state_dict
+
+    from slmselect.confirmation.data import PromptFormat
+    from slmselect.confirmation.device import choose_device
+    from slmselect.confirmation.training import LoraRun, TrainConfig
+    from slmselect.confirmation.weights import load_model
+
+    cpu = choose_device("cpu", cuda_available=False)
+    examples, _ = read_examples(trec_rows[:24])
+
+    def fresh() -> tuple:
+        loaded = load_model(SMOL, cpu)
+        fmt = PromptFormat(loaded.tokenizer, "Classify the question.", "classification", max_len=64)
+        items = [fmt.encode(e) for e in examples]
+        config = TrainConfig(steps=4, batch_size=4, lora_r=4, lora_alpha=8, seed=0)
+        return loaded, LoraRun(loaded.model, items, loaded.tokenizer.pad_token_id, config, cpu)
+
+    _, straight = fresh()
+    straight.train(4)
+    _, parked = fresh()
+    parked.train(2)
+    parked.park()
+    parked.resume(load_model(SMOL, cpu).model)
+    parked.train(2)
+    assert straight.stats.steps == parked.stats.steps == 4
+    assert parked.stats.losses == pytest.approx(straight.stats.losses, rel=1e-4)
+    a, b = get_peft_model_state_dict(straight.model), get_peft_model_state_dict(parked.model)
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    for run in (straight, parked):
+        run.cleanup()
 
 
 def test_an_unloadable_candidate_fails_alone(models_ready, trec_rows, tmp_path):
@@ -185,7 +233,8 @@ def test_successive_halving_keeps_the_better_half(models_ready, trec_rows, tmp_p
     assert 0 < h.seconds_used < h.seconds_full_budget_estimate
     kept, cut = report.result(h.kept[0]), report.result(h.eliminated[0])
     assert kept.status == "ok" and kept.steps == 4 and Path(kept.adapter_path, "adapter_model.safetensors").exists()
-    assert cut.status == "eliminated" and cut.steps == 1 and cut.finetuned_score == h.rung_scores[cut.model_id]
+    assert cut.status == "eliminated" and cut.steps == 1 and cut.validation_score == h.rung_scores[cut.model_id]
+    assert report.n_validation == 8 and cut.finetuned_score is None  # cut on validation; no test score
     assert report.result(local_copy).weights_source == "local"
     assert report.pick == kept.model_id and isinstance(report.agrees_with_first_choice, bool)
     assert "successive halving" in _render(report)

@@ -1,9 +1,8 @@
-"""Pieces of confirm that need no model: device choice, split, batching, schedule, memory estimate, report."""
+"""Pieces of confirm that need no model: device choice, split, batching, Trainer set-up, memory estimate, report."""
 
 from __future__ import annotations
 
 import io
-import itertools
 import json
 from collections import Counter
 
@@ -12,10 +11,10 @@ import pytest
 from slmselect.errors import ConfirmError, ParameterError
 from slmselect._types import Example
 from slmselect.confirmation import CandidateResult, ConfirmReport, HalvingSummary
+from slmselect.confirmation.results import Comparison
 from slmselect.confirmation.data import (
     IGNORE,
     Encoded,
-    bucketed_batches,
     choose_max_len,
     collate,
     split_examples,
@@ -23,7 +22,15 @@ from slmselect.confirmation.data import (
 from slmselect.confirmation.device import DeviceChoice, choose_device
 from slmselect.confirmation.halving import rung_steps_for, survivors_count
 from slmselect.confirmation.memory import WeightsInfo, estimate_memory
-from slmselect.confirmation.training import lr_factor
+from slmselect.confirmation.training import (
+    AnswerCollator,
+    TrainConfig,
+    answer_loss,
+    answer_window,
+    per_device_batch,
+    precision_flags,
+    training_arguments,
+)
 from slmselect.confirmation.weights import safe_id
 
 # ------------------------------------------------------------------------------------------------ device
@@ -46,7 +53,9 @@ def test_then_mps_then_cpu_fp32():
     assert (cpu.device, cpu.weights_dtype, cpu.autocast_dtype) == ("cpu", "float32", None)
     assert cpu.weight_bytes == 4
     assert choose_device("cpu", cuda_available=True, cuda_bf16=True).device == "cpu"
-    assert choose_device("cuda:1", cuda_available=True, cuda_bf16=True).device == "cuda:1"
+    assert choose_device("cuda:0", cuda_available=True, cuda_bf16=True).device == "cuda:0"
+    with pytest.raises(ParameterError, match="CUDA_VISIBLE_DEVICES=1"):  # the Trainer picks the visible GPUs
+        choose_device("cuda:1", cuda_available=True, cuda_bf16=True)
 
 
 def test_bad_or_unavailable_devices_are_parameter_errors():
@@ -70,20 +79,34 @@ def _examples(n_per_label: dict[str, int]) -> list[Example]:
 
 def test_split_is_stratified_disjoint_and_deterministic():
     exs = _examples({"a": 60, "b": 30, "c": 6})
-    train, held = split_examples(exs, task_type="classification", eval_examples=32, seed=3)
-    assert len(held) == 32 and len(train) == 64
-    assert not set(train) & set(held)
-    counts = Counter(exs[i].output for i in held)
+    train, val, test = split_examples(exs, task_type="classification", eval_examples=32, seed=3)
+    assert len(test) == 32 and len(train) == 64 and val == []
+    assert not set(train) & set(test)
+    counts = Counter(exs[i].output for i in test)
     assert counts == {"a": 20, "b": 10, "c": 2}
-    assert split_examples(exs, task_type="classification", eval_examples=32, seed=3) == (train, held)
-    assert split_examples(exs, task_type="classification", eval_examples=32, seed=4) != (train, held)
+    assert split_examples(exs, task_type="classification", eval_examples=32, seed=3) == (train, val, test)
+    assert split_examples(exs, task_type="classification", eval_examples=32, seed=4) != (train, val, test)
+
+
+def test_three_parts_are_disjoint_cover_everything_and_keep_label_shares():
+    exs = _examples({"a": 60, "b": 30, "c": 6})
+    train, val, test = split_examples(exs, task_type="classification", eval_examples=32, validation_examples=16)
+    assert (len(train), len(val), len(test)) == (48, 16, 32)
+    assert sorted(train + val + test) == list(range(len(exs)))
+    assert not (set(train) & set(val) or set(train) & set(test) or set(val) & set(test))
+    assert Counter(exs[i].output for i in test) == {"a": 20, "b": 10, "c": 2}
+    assert Counter(exs[i].output for i in val) == {"a": 10, "b": 5, "c": 1}
+    _, val_default, _ = split_examples(exs, task_type="classification", eval_examples=32, validation_examples=None)
+    assert len(val_default) == round(0.15 * len(exs))
+    with pytest.raises(Exception, match="16 validation"):
+        split_examples(exs, task_type="classification", eval_examples=80, validation_examples=16)
 
 
 def test_split_keeps_identical_inputs_together_and_checks_sizes():
     exs = [Example(input="same", output="x"), Example(input="same", output="x")] + _examples({"y": 10})
     for seed in range(5):
-        train, held = split_examples(exs, task_type="classification", eval_fraction=0.3, seed=seed)
-        assert ({0, 1} <= set(train)) or ({0, 1} <= set(held))
+        train, val, held = split_examples(exs, task_type="classification", eval_fraction=0.3, validation_examples=2, seed=seed)
+        assert ({0, 1} <= set(train)) or ({0, 1} <= set(held)) or ({0, 1} <= set(val))
     with pytest.raises(Exception, match="distinct inputs"):
         split_examples(exs, task_type="classification", eval_examples=11)
     with pytest.raises(ParameterError):
@@ -91,19 +114,6 @@ def test_split_keeps_identical_inputs_together_and_checks_sizes():
 
 
 # ------------------------------------------------------------------------------------------------ batches
-
-
-def test_bucketed_batches_cover_every_example_each_epoch_with_similar_lengths():
-    lengths = [(i * 37) % 101 + 5 for i in range(200)]
-
-    def mean_spread(bucket: int) -> float:
-        gen = bucketed_batches(lengths, 8, seed=0, bucket=bucket)
-        epoch = [next(gen) for _ in range(25)]
-        assert sorted(i for b in epoch for i in b) == list(range(200))
-        return sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in epoch) / len(epoch)
-
-    assert mean_spread(16) < 15  # lengths 5-105: batches hold similar lengths
-    assert mean_spread(1) > 50  # no bucketing: random batches
 
 
 def test_collate_pads_to_the_longest_and_masks_prompt_and_padding():
@@ -123,11 +133,39 @@ def test_max_len_follows_the_p95_and_is_capped():
     assert choose_max_len([2000] * 10, gpu=True) == 2048
 
 
-def test_lr_schedule_warms_up_then_decays_to_zero():
-    factors = [lr_factor(s, 40, 4) for s in range(40)]
-    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
-    assert factors[4] == 1.0 and factors[-1] == pytest.approx(1 / 36)
-    assert all(a >= b for a, b in itertools.pairwise(factors[3:]))
+def test_answer_window_and_loss_cover_exactly_the_answer_tokens():
+    torch = pytest.importorskip("torch")
+    batch = AnswerCollator(pad_id=0)(
+        [{"input_ids": [1, 2, 3, 7, 8], "prompt_len": 3}, {"input_ids": [4, 5, 6, 9], "prompt_len": 3}]
+    )
+    assert set(batch) == {"input_ids", "attention_mask", "labels"}
+    labels = batch["labels"]
+    assert labels.tolist() == [[IGNORE, IGNORE, IGNORE, 7, 8], [IGNORE, IGNORE, IGNORE, 9, IGNORE]]
+    keep = answer_window(labels)
+    assert keep == 3  # positions 2, 3, 4: position 2 predicts the first answer token
+    vocab = 11
+    full = torch.randn(2, 5, vocab)
+    # the same loss from the kept logits as from all logits with the usual shift
+    ref = torch.nn.functional.cross_entropy(
+        full[:, :-1].reshape(-1, vocab), labels[:, 1:].reshape(-1), ignore_index=IGNORE
+    )
+    assert answer_loss(full[:, -keep:], labels).item() == pytest.approx(ref.item(), rel=1e-6)
+
+
+def test_trainer_arguments_per_device():
+    pytest.importorskip("transformers")
+    cfg = TrainConfig(steps=40, batch_size=8, learning_rate=1e-4, seed=3)
+    cpu = choose_device("cpu", cuda_available=False)
+    args = training_arguments(cfg, cpu, "/tmp/slmselect-test-args")
+    assert args.use_cpu and not args.bf16 and not args.fp16
+    assert args.max_steps == 40 and args.warmup_steps == 4 and args.learning_rate == 1e-4 and args.seed == 3
+    assert args.per_device_train_batch_size == 8 and args.max_grad_norm == 1.0
+    assert getattr(args, "train_sampling_strategy", "group_by_length") == "group_by_length" or args.group_by_length
+    # CUDA: bf16 where supported, else fp16 (with the Trainer's loss scaling); MPS and CPU: fp32
+    assert precision_flags(choose_device("cuda", cuda_available=True, cuda_bf16=True)) == {"bf16": True, "fp16": False}
+    assert precision_flags(choose_device("cuda", cuda_available=True, cuda_bf16=False)) == {"bf16": False, "fp16": True}
+    assert precision_flags(choose_device("mps", cuda_available=False, mps_available=True)) == {"bf16": False, "fp16": False}
+    assert [per_device_batch(8, n) for n in (1, 2, 3, 16)] == [8, 4, 3, 1]
 
 
 def test_successive_halving_budget():
@@ -171,8 +209,15 @@ def _report() -> ConfirmReport:
         train_seconds=10.0,
         tokens_per_second=500.0,
         peak_memory_bytes=2 * 1024**3,
+        validation_score=0.5,
+        base_ci=(0.0, 0.2),
+        finetuned_ci=(0.45, 0.75),
+        gain_ci=(0.3, 0.7),
     )
-    b = CandidateResult(model_id="org/b", status="ok", metric="accuracy", base_score=0.2, finetuned_score=0.7, steps=40)
+    b = CandidateResult(
+        model_id="org/b", status="ok", metric="accuracy", base_score=0.2, finetuned_score=0.7, steps=40,
+        validation_score=0.625,
+    )
     c = CandidateResult(model_id="org/c", status="failed", metric="accuracy", reason="Could not load weights\nTried: x")
     h = HalvingSummary(
         rung_steps=10,
@@ -193,9 +238,14 @@ def _report() -> ConfirmReport:
         n_train=64,
         n_eval=32,
         device="cpu/float32",
+        n_validation=16,
         candidates=[a, b, c],
         first_choice="org/a",
         halving=h,
+        comparisons=[
+            Comparison(model_id="org/b", other="org/a", difference=0.1, ci=(-0.05, 0.25), n_test=32, too_close=True,
+                       more_examples_needed=40)
+        ],
     )
 
 
@@ -213,8 +263,51 @@ def test_report_pick_gain_exports_and_rendering():
     buf = io.StringIO()
     Console(file=buf, width=140, color_system=None).print(report)
     text = buf.getvalue()
-    assert "* org/b" in text and "+0.500" in text and "failed: Could not load weights" in text
+    assert "* org/b" in text and "+0.50 [+0.30, +0.70]" in text and "0.60 [0.45, 0.75]" in text
+    assert "failed: Could not load weights" in text and "16 validation examples" in text
     assert "first choice was org/a" in text and "saved 30" in text
+    assert "too close to call" in text and "about 40 more test examples" in text
+    assert data["verdict"] == report.verdict and report.verdict.startswith("too close to call: org/b vs org/a")
+
+
+def test_the_pick_is_made_on_validation_not_on_test():
+    report = _report()
+    a, b = report.candidates[:2]
+    assert a.validation_score < b.validation_score and report.pick == "org/b"
+    a.validation_score = 0.9  # better on validation, worse on test: validation decides
+    assert report.pick == "org/a"
+    a.validation_score = b.validation_score = None  # one candidate, no validation part: the test score
+    assert report.pick == "org/b"
+
+
+def test_default_validation_part_leaves_most_examples_to_train():
+    from slmselect.confirmation.runner import _default_validation
+
+    assert _default_validation(96, 32, 0.33, n_candidates=1) == 0  # one candidate: nothing to choose
+    assert _default_validation(96, 32, 0.33, n_candidates=2) == 14  # 15%
+    assert _default_validation(48, 12, 0.33, n_candidates=2) == 8  # at least 8
+    assert _default_validation(10, None, 0.33, n_candidates=2) == 2  # a third of what the test part leaves
+    assert _default_validation(5000, None, 0.33, n_candidates=3) == 200  # at most 200
+
+
+def test_paired_bootstrap_interval_and_the_examples_it_would_take():
+    from slmselect.confirmation import stats
+
+    a = [[1.0]] * 20 + [[0.0]] * 12  # 0.625
+    b = [[1.0]] * 16 + [[0.0]] * 16  # 0.5; the same examples plus four more right in a
+    one = stats.interval(a)
+    assert one.value == pytest.approx(0.625) and one.low < 0.625 < one.high
+    assert 0.06 < one.se < 0.11  # sqrt(.625 * .375 / 32) = 0.086
+    diff = stats.paired_difference(a, b)
+    assert diff.value == pytest.approx(0.125) and not diff.spans_zero  # paired: every change favours a
+    unpaired_b = [[0.0]] * 16 + [[1.0]] * 16  # a different half right: the difference is noisy
+    noisy = stats.paired_difference(a, unpaired_b)
+    assert noisy.spans_zero and noisy.high - noisy.low > diff.high - diff.low
+    more = stats.more_examples_needed(noisy)
+    assert more is not None and more > 32
+    assert stats.more_examples_needed(stats.paired_difference(b, b)) is None
+    # entity F1: [tp, predicted, reference] rows; the metric is the F1 of the sums
+    assert stats.point([[1, 2, 1], [1, 1, 3]]) == pytest.approx(2 * 2 / (3 + 4))
 
 
 def test_confirm_parameter_checks_need_no_model():

@@ -1,4 +1,4 @@
-"""Task metrics on hand-checked cases (pure Python, no models)."""
+"""Task metrics on hand-checked cases (scikit-learn, rouge-score, seqeval; no models)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from slmselect.confirmation.metrics import (
     entity_f1,
     entity_set,
     exact_match,
+    exact_match_rate,
+    item_scores,
     macro_f1,
     normalize_answer,
     parse_call,
@@ -103,8 +105,36 @@ def test_rouge_l_by_hand():
     assert rouge_l("the cat sat on the mat", "The cat is on the mat.") == pytest.approx(5 / 6)
     # pred 2 tokens, ref 4, LCS 2 -> P 1, R 0.5 -> 2/3
     assert rouge_l("a b", "a x b y") == pytest.approx(2 / 3)
-    assert rouge_l("", "") == 1.0
     assert rouge_l("x", "y") == 0.0
+    # rouge-score with Porter stemming: "cats were running" matches "the cat was run" on cat and run
+    assert rouge_l("cats were running", "the cat was run") == pytest.approx(2 * (2 / 3) * (2 / 4) / (2 / 3 + 2 / 4))
+
+
+def test_item_scores_add_up_to_the_primary_metric():
+    from slmselect.confirmation import stats
+
+    cases = {
+        "classification": (["a", "b", "b", "a"], ["a", "a", "b", "c"]),
+        "qa_closed_book": (["Paris, France", "the moon", "x"], ["Paris", "Moon", "y"]),
+        "summarization": (["the cat sat on the mat", "a b"], ["The cat is on the mat.", "a x b y"]),
+        "tool_calling": (['{"name": "f", "arguments": {"x": 1}}', "nope"], ['{"name": "f", "arguments": {"x": 1.0}}'] * 2),
+        "ner_extraction": (
+            [json.dumps({"person": ["Ann"], "location": ["Rome"]}), json.dumps({"person": ["Bo"]}), "{}"],
+            [json.dumps({"person": ["Ann"]}), json.dumps({"person": ["Bo", "Cy"], "location": ["Oslo"]}), "{}"],
+        ),
+    }
+    for task, (preds, refs) in cases.items():
+        metric = PRIMARY_METRIC[task]
+        assert stats.point(item_scores(task, preds, refs)) == pytest.approx(compute_metrics(task, preds, refs)[metric])
+
+
+def test_exact_match_rate_and_seqeval_entity_f1_edge_cases():
+    assert exact_match_rate(["the Eiffel tower.", "Paris, France"], ["Eiffel Tower", "Paris"]) == 0.5
+    # same text, different types: two different mentions
+    assert entity_f1([json.dumps({"org": ["Apple"]})], [json.dumps({"company": ["Apple"]})]) == 0.0
+    # no entity on either side anywhere: perfect; entities only predicted: 0
+    assert entity_f1(["{}"], ["{}"]) == 1.0
+    assert entity_f1([json.dumps({"person": ["Ann"]})], ["{}"]) == 0.0
 
 
 def test_compute_metrics_rejects_mismatched_lengths_and_unknown_types():

@@ -1,11 +1,11 @@
 """Turn examples into what the LoRA loop and the scorer consume.
 
-* :func:`split_examples` — one train / held-out split shared by every candidate (stratified by label for
-  classification; identical inputs always land on the same side).
+* :func:`split_examples` — one train / validation / test split shared by every candidate (stratified by label
+  for classification; identical inputs always land on the same side).
 * :class:`PromptFormat` — the prompt and answer of an example as token ids, through the model's chat
   template when it has one, else a plain ``instruction / input / Answer:`` layout.
-* :func:`bucketed_batches` and :func:`collate` — length-bucketed batches padded to their longest member,
-  labels ``-100`` on prompt and padding so the loss counts answer tokens only.
+* :func:`collate` — a batch padded to its longest member, labels ``-100`` on prompt and padding so the loss
+  counts answer tokens only.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,59 +28,82 @@ MAX_SEQ_CAP = {"cpu": 512, "gpu": 2048}
 # --------------------------------------------------------------------------------------------- split
 
 
+def _held_out_count(n: int, count: int | None, fraction: float, name: str) -> int:
+    if count is None:
+        if not 0 < fraction < 1:
+            raise ParameterError(f"The '{name}_fraction' parameter of confirm must be in (0, 1); got {fraction}.")
+        return max(1, round(n * fraction))
+    if count < 0 or (count == 0 and name == "eval"):
+        raise ParameterError(f"The '{name}_examples' parameter of confirm must be >= {int(name == 'eval')}; got {count}.")
+    return count
+
+
+def _take_stratified(
+    groups: list[list[int]], n_take: int, keys: list[str], rng: random.Random
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Split groups into (taken, rest) so that about ``n_take`` groups are taken, each key keeping its share
+    (largest-remainder allocation)."""
+    strata: dict[str, list[list[int]]] = {}
+    for g, key in zip(groups, keys):
+        strata.setdefault(key, []).append(g)
+    for key in sorted(strata):
+        rng.shuffle(strata[key])
+    total = len(groups)
+    quotas = {k: n_take * len(v) / total for k, v in strata.items()}
+    alloc = {k: int(q) for k, q in quotas.items()}
+    for k in sorted(quotas, key=lambda k: (-(quotas[k] - alloc[k]), k))[: n_take - sum(alloc.values())]:
+        alloc[k] += 1
+    taken: list[list[int]] = []
+    rest: list[list[int]] = []
+    for key in sorted(strata):
+        taken.extend(strata[key][: alloc[key]])
+        rest.extend(strata[key][alloc[key] :])
+    return taken, rest
+
+
 def split_examples(
     examples: Sequence[Example],
     *,
     task_type: str,
     eval_fraction: float = 0.33,
     eval_examples: int | None = None,
+    validation_examples: int | None = 0,
+    validation_fraction: float = 0.15,
     seed: int = 0,
-) -> tuple[list[int], list[int]]:
-    """Indices of the training and the held-out examples.
+) -> tuple[list[int], list[int], list[int]]:
+    """Indices of three disjoint parts: training, validation and test examples.
 
-    ``eval_examples`` (a count) overrides ``eval_fraction``. For classification each label keeps its share
-    in both parts (largest-remainder allocation). Examples with the same input and context form one group
-    that is never split, so no held-out input is seen in training.
+    The **test** part (``eval_examples``, else ``eval_fraction`` of the examples) is scored for the reported
+    figures and nothing else; the **validation** part (``validation_examples``, ``None`` for
+    ``validation_fraction`` of the examples, 0 for none) serves successive halving and the choice of the
+    winner, so the reported scores come from examples no choice was made on. For classification each label
+    keeps its share in every part (largest-remainder allocation). Examples with the same input and context
+    form one group that is never split, so no held-out input is seen in training.
     """
     n = len(examples)
-    if eval_examples is None:
-        if not 0 < eval_fraction < 1:
-            raise ParameterError(f"The 'eval_fraction' parameter of confirm must be in (0, 1); got {eval_fraction}.")
-        n_eval = max(1, round(n * eval_fraction))
-    else:
-        if eval_examples < 1:
-            raise ParameterError(f"The 'eval_examples' parameter of confirm must be >= 1; got {eval_examples}.")
-        n_eval = eval_examples
+    n_test = _held_out_count(n, eval_examples, eval_fraction, "eval")
+    n_val = _held_out_count(n, validation_examples, validation_fraction, "validation")
     groups: dict[tuple[str, str | None], list[int]] = {}
     for i, ex in enumerate(examples):
         groups.setdefault((ex.input, ex.context), []).append(i)
     group_list = list(groups.values())
-    if n_eval >= len(group_list):
+    if n_test + n_val >= len(group_list):
         raise InputError(
-            f"Asked for {n_eval} held-out examples but there are only {len(group_list)} distinct inputs "
-            f"({n} examples); give more examples or a smaller eval_examples / eval_fraction so some are left to train on."
+            f"Asked for {n_test} test and {n_val} validation examples but there are only {len(group_list)} "
+            f"distinct inputs ({n} examples); give more examples or smaller eval_examples / validation_examples "
+            "so some are left to train on."
         )
     rng = random.Random(seed)
-    strata: dict[str, list[list[int]]] = {}
-    for g in group_list:
-        key = examples[g[0]].output.strip() if task_type == "classification" else ""
-        strata.setdefault(key, []).append(g)
-    for key in sorted(strata):
-        rng.shuffle(strata[key])
-    # largest remainder: each stratum's share of the held-out count
-    total = len(group_list)
-    quotas = {k: n_eval * len(v) / total for k, v in strata.items()}
-    alloc = {k: int(q) for k, q in quotas.items()}
-    for k in sorted(quotas, key=lambda k: (-(quotas[k] - alloc[k]), k))[: n_eval - sum(alloc.values())]:
-        alloc[k] += 1
-    eval_idx: list[int] = []
-    train_idx: list[int] = []
-    for key in sorted(strata):
-        for j, g in enumerate(strata[key]):
-            (eval_idx if j < alloc[key] else train_idx).extend(g)
-    rng.shuffle(eval_idx)
-    rng.shuffle(train_idx)
-    return train_idx, eval_idx
+
+    def keys(gs: list[list[int]]) -> list[str]:
+        return [examples[g[0]].output.strip() if task_type == "classification" else "" for g in gs]
+
+    test_groups, rest = _take_stratified(group_list, n_test, keys(group_list), rng)
+    val_groups, train_groups = _take_stratified(rest, n_val, keys(rest), rng) if n_val else ([], rest)
+    parts = [[i for g in gs for i in g] for gs in (train_groups, val_groups, test_groups)]
+    for part in parts:
+        rng.shuffle(part)
+    return parts[0], parts[1], parts[2]
 
 
 # --------------------------------------------------------------------------------------------- prompts
@@ -237,33 +260,6 @@ def choose_max_len(lengths: Sequence[int], *, gpu: bool, profile: TaskProfile | 
 
 
 # --------------------------------------------------------------------------------------------- batches
-
-
-def bucketed_batches(
-    lengths: Sequence[int], batch_size: int, *, seed: int = 0, bucket: int = 16
-) -> Iterator[list[int]]:
-    """Endless batches of indices, grouped by length.
-
-    Each epoch shuffles the examples, cuts them into chunks of ``bucket`` batches, sorts every chunk by
-    length, cuts it into batches and shuffles the batch order: batches hold similar lengths (little
-    padding) while the order stays random.
-    """
-    n = len(lengths)
-    if n == 0:
-        raise InputError("No training examples left after the held-out split; give more examples.")
-    epoch = 0
-    while True:
-        rng = random.Random(seed * 1_000_003 + epoch)
-        order = list(range(n))
-        rng.shuffle(order)
-        size = batch_size * bucket
-        batches: list[list[int]] = []
-        for start in range(0, n, size):
-            part = sorted(order[start : start + size], key=lambda i: lengths[i])
-            batches.extend(part[j : j + batch_size] for j in range(0, len(part), batch_size))
-        rng.shuffle(batches)
-        yield from batches
-        epoch += 1
 
 
 def collate(items: Sequence[Encoded], pad_id: int, device: Any = "cpu") -> dict[str, Any]:

@@ -57,12 +57,18 @@ def choose_device(
     if base not in DEVICES:
         raise ParameterError(
             f"The 'device' parameter of confirm must be one of {', '.join(map(repr, DEVICES))} "
-            f"(or 'cuda:N'); got {requested!r}." + did_you_mean(req, DEVICES)
+            f"(or 'cuda:0'); got {requested!r}." + did_you_mean(req, DEVICES)
         )
     if base == "cuda" and not cuda_available:
         raise ParameterError(
             f"device={requested!r} was asked for but torch sees no CUDA GPU here "
             "(torch.cuda.is_available() is False); use device='auto' or 'cpu', or install a CUDA build of torch."
+        )
+    if base == "cuda" and req not in ("cuda", "cuda:0"):
+        index = req.split(":", 1)[1]
+        raise ParameterError(
+            f"device={requested!r}: training runs through transformers.Trainer, which uses the first visible GPU "
+            f"(and every visible GPU at once); choose GPU {index} with CUDA_VISIBLE_DEVICES={index} and device='cuda'."
         )
     if base == "mps" and not mps_available:
         raise ParameterError(

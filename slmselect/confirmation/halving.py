@@ -1,6 +1,7 @@
 """Successive halving over the candidates: a short first rung for all, the full budget for the better half.
 
-Every candidate trains ``rung_steps`` (a quarter of ``steps``) and is scored on the held-out examples;
+Every candidate trains ``rung_steps`` (a quarter of ``steps``) and is scored on the validation examples
+(never on the test examples that the report's scores come from);
 the better half (ties: the earlier candidate) keeps its adapter and optimizer state and trains on to
 ``steps``. The learning-rate schedule is the full run's, so a survivor's training is exactly what it
 would have been without the rung. The summary compares the steps and seconds used with training every
@@ -38,9 +39,8 @@ def run_halving(
         trial = Trial(model_id, setup)
 
         def rung_score(trial: Trial = trial) -> None:
-            metrics = trial.evaluate(f"rung ({rung} steps)")
-            scores[trial.model_id] = metrics[metric]
-            trial.result.finetuned_metrics, trial.result.finetuned_score = metrics, metrics[metric]
+            score = trial.validation_score(f"rung ({rung} steps)")
+            scores[trial.model_id] = trial.result.validation_score = score if score is not None else 0.0
             trial.park()
 
         stages = [trial.check_memory, trial.load, trial.base_score, lambda t=trial: t.train(rung), rung_score]
@@ -55,7 +55,7 @@ def run_halving(
     for trial in cut:
         trial.complete(
             "eliminated",
-            f"{metric} {scores[trial.model_id]:.3f} after the {rung}-step rung, below the kept half "
+            f"validation {metric} {scores[trial.model_id]:.3f} after the {rung}-step rung, below the kept half "
             f"(kept: {', '.join(t.model_id for t in keep)})",
         )
         trial.release()

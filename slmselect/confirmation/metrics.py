@@ -1,20 +1,27 @@
-"""Task metrics, in pure Python (no numpy, no torch), each on a 0-1 scale.
+"""Task metrics, each on a 0-1 scale, computed by well-kept libraries where one exists.
 
-=================  ==================================================  ================
-task type          metrics                                             primary
-=================  ==================================================  ================
-classification     accuracy, macro_f1                                  accuracy
-ner_extraction     entity_f1 (micro, over (type, text) pairs), parse   entity_f1
-qa_open_book       exact_match, token_f1 (SQuAD normalisation)         token_f1
-qa_closed_book     exact_match, token_f1                               token_f1
-tool_calling       call_accuracy, name_accuracy, parse_rate            call_accuracy
-summarization      rougeL_f1 (LCS over lower-cased word tokens)        rougeL_f1
-generation         rougeL_f1                                           rougeL_f1
-=================  ==================================================  ================
+=================  =========================================================  ================
+task type          metrics                                                    primary
+=================  =========================================================  ================
+classification     accuracy, macro_f1 (scikit-learn)                          accuracy
+ner_extraction     entity_f1 (seqeval, micro over (type, text) mentions),     entity_f1
+                   parse_rate
+qa_open_book       exact_match (scikit-learn on SQuAD-normalised answers),    token_f1
+                   token_f1 (SQuAD v1.1)
+qa_closed_book     exact_match, token_f1                                      token_f1
+tool_calling       call_accuracy, name_accuracy, parse_rate                   call_accuracy
+summarization      rougeL_f1 (rouge-score, Porter stemming)                   rougeL_f1
+generation         rougeL_f1                                                  rougeL_f1
+=================  =========================================================  ================
+
+:func:`item_scores` gives the primary metric per held-out example (a score, or for entity F1 the
+example's true-positive, predicted and reference counts) so that :mod:`slmselect.confirmation.stats` can
+resample examples for intervals and paired differences.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -35,7 +42,6 @@ PRIMARY_METRIC: dict[str, str] = {
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -55,18 +61,19 @@ def _f1(tp: float, n_pred: float, n_ref: float) -> float:
 
 
 def accuracy(predictions: Sequence[str], references: Sequence[str]) -> float:
-    return _mean([float(p.strip() == r.strip()) for p, r in zip(predictions, references)])
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score([r.strip() for r in references], [p.strip() for p in predictions]))
 
 
 def macro_f1(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Unweighted mean of per-label F1 over the labels that occur in the references or predictions."""
+    from sklearn.metrics import f1_score
+
     preds = [p.strip() for p in predictions]
     refs = [r.strip() for r in references]
-    scores = []
-    for label in sorted(set(preds) | set(refs)):
-        tp = sum(1 for p, r in zip(preds, refs) if p == r == label)
-        scores.append(_f1(tp, preds.count(label), refs.count(label)))
-    return _mean(scores)
+    labels = sorted(set(preds) | set(refs))
+    return float(f1_score(refs, preds, labels=labels, average="macro", zero_division=0))
 
 
 # --------------------------------------------------------------------------------------------- QA
@@ -80,6 +87,13 @@ def normalize_answer(text: str) -> str:
 
 def exact_match(prediction: str, reference: str) -> float:
     return float(normalize_answer(prediction) == normalize_answer(reference))
+
+
+def exact_match_rate(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Share of answers equal to their reference after SQuAD normalisation (scikit-learn's accuracy)."""
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score([normalize_answer(r) for r in references], [normalize_answer(p) for p in predictions]))
 
 
 def token_f1(prediction: str, reference: str) -> float:
@@ -141,15 +155,41 @@ def entity_set(value: Any) -> set[tuple[str, str]]:
     return pairs
 
 
+def _entity_tags(ref: set[tuple[str, str]], pred: set[tuple[str, str]], types: dict[str, str]) -> tuple[list[str], list[str]]:
+    """One tag per distinct (type, text) mention of the example, ``B-<type>`` where a side has it, else ``O``."""
+    mentions = sorted(ref | pred) or [("", "")]
+    tag = lambda m, side: f"B-{types.setdefault(m[0], f'T{len(types)}')}" if m in side else "O"  # noqa: E731
+    return [tag(m, ref) for m in mentions], [tag(m, pred) for m in mentions]
+
+
+def entity_counts(prediction: str, reference: str) -> tuple[int, int, int]:
+    """(true positives, predicted, reference) (type, text) mentions of one example."""
+    ps, rs = entity_set(prediction), entity_set(reference)
+    return len(ps & rs), len(ps), len(rs)
+
+
 def entity_f1(predictions: Sequence[str], references: Sequence[str]) -> float:
-    """Micro F1 over (type, entity text) pairs, summed over all examples."""
-    tp = n_pred = n_ref = 0
+    """seqeval's entity-level micro F1 over (type, entity text) mentions, pooled over all examples.
+
+    Each example's mentions (reference and predicted, as sets) are laid out as one tag sequence, a ``B-<type>``
+    tag where a side has the mention; seqeval then counts a mention as found when type and text both match.
+    No entity on either side anywhere scores 1.
+    """
+    import warnings
+
+    from seqeval.metrics import f1_score
+
+    types: dict[str, str] = {}
+    y_true, y_pred = [], []
     for p, r in zip(predictions, references):
-        ps, rs = entity_set(p), entity_set(r)
-        tp += len(ps & rs)
-        n_pred += len(ps)
-        n_ref += len(rs)
-    return _f1(tp, n_pred, n_ref)
+        t, q = _entity_tags(entity_set(r), entity_set(p), types)
+        y_true.append(t)
+        y_pred.append(q)
+    if all(tag == "O" for seq in y_true + y_pred for tag in seq):
+        return 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # seqeval warns when one side has no entity at all
+        return float(f1_score(y_true, y_pred, average="micro", zero_division=0))
 
 
 def values_equal(a: Any, b: Any) -> bool:
@@ -205,22 +245,16 @@ def tool_call_scores(predictions: Sequence[str], references: Sequence[str]) -> d
 # --------------------------------------------------------------------------------------------- text
 
 
-def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
-    if len(a) < len(b):
-        a, b = b, a
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    return prev[-1]
+@functools.lru_cache(maxsize=1)
+def _rouge_scorer() -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 
 def rouge_l(prediction: str, reference: str) -> float:
-    """ROUGE-L F1: longest common subsequence of lower-cased word tokens."""
-    pred, ref = _WORD.findall(prediction.lower()), _WORD.findall(reference.lower())
-    return _f1(_lcs(pred, ref), len(pred), len(ref))
+    """ROUGE-L F1 (rouge-score: longest common subsequence of lower-cased, Porter-stemmed word tokens)."""
+    return float(_rouge_scorer().score(reference, prediction)["rougeL"].fmeasure)
 
 
 # --------------------------------------------------------------------------------------------- by task
@@ -228,8 +262,7 @@ def rouge_l(prediction: str, reference: str) -> float:
 
 def compute_metrics(task_type: str, predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
     """All metrics of ``task_type``; the primary one is ``PRIMARY_METRIC[task_type]``."""
-    if len(predictions) != len(references):
-        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    _check(task_type, predictions, references)
     if task_type == "classification":
         return {"accuracy": accuracy(predictions, references), "macro_f1": macro_f1(predictions, references)}
     if task_type == "ner_extraction":
@@ -238,10 +271,31 @@ def compute_metrics(task_type: str, predictions: Sequence[str], references: Sequ
     if task_type in ("qa_open_book", "qa_closed_book"):
         return {
             "token_f1": _mean([token_f1(p, r) for p, r in zip(predictions, references)]),
-            "exact_match": _mean([exact_match(p, r) for p, r in zip(predictions, references)]),
+            "exact_match": exact_match_rate(predictions, references),
         }
     if task_type == "tool_calling":
         return tool_call_scores(predictions, references)
-    if task_type in ("summarization", "generation"):
-        return {"rougeL_f1": _mean([rouge_l(p, r) for p, r in zip(predictions, references)])}
-    raise ValueError(f"unknown task type {task_type!r}")
+    return {"rougeL_f1": _mean([rouge_l(p, r) for p, r in zip(predictions, references)])}
+
+
+def item_scores(task_type: str, predictions: Sequence[str], references: Sequence[str]) -> list[list[float]]:
+    """The primary metric per example: ``[score]`` each (its mean is the metric), or for ``entity_f1``
+    ``[true positives, predicted, reference]`` each (the metric is the F1 of their sums)."""
+    _check(task_type, predictions, references)
+    pairs = list(zip(predictions, references))
+    if task_type == "classification":
+        return [[float(p.strip() == r.strip())] for p, r in pairs]
+    if task_type == "ner_extraction":
+        return [list(map(float, entity_counts(p, r))) for p, r in pairs]
+    if task_type in ("qa_open_book", "qa_closed_book"):
+        return [[token_f1(p, r)] for p, r in pairs]
+    if task_type == "tool_calling":
+        return [[tool_call_scores([p], [r])["call_accuracy"]] for p, r in pairs]
+    return [[rouge_l(p, r)] for p, r in pairs]
+
+
+def _check(task_type: str, predictions: Sequence[str], references: Sequence[str]) -> None:
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    if task_type not in PRIMARY_METRIC:
+        raise ValueError(f"unknown task type {task_type!r}")

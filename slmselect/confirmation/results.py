@@ -1,6 +1,6 @@
 """What a confirm run measured: one :class:`CandidateResult` per model and the :class:`ConfirmReport`.
 
-The report is plain data (pydantic); :func:`render_report` draws it with rich, imported only there.
+The report is plain data (pydantic); :func:`slmselect.confirmation.render.render_report` draws it with rich.
 """
 
 from __future__ import annotations
@@ -23,6 +23,20 @@ class CandidateResult(BaseModel):
     finetuned_score: float | None = None
     base_metrics: dict[str, float] = Field(default_factory=dict)
     finetuned_metrics: dict[str, float] = Field(default_factory=dict)
+    base_ci: tuple[float, float] | None = Field(default=None, description="95% bootstrap interval of base_score")
+    finetuned_ci: tuple[float, float] | None = Field(
+        default=None, description="95% bootstrap interval of finetuned_score"
+    )
+    gain_ci: tuple[float, float] | None = Field(
+        default=None, description="95% paired-bootstrap interval of the gain (same test examples before and after)"
+    )
+    validation_score: float | None = Field(
+        default=None, description="fine-tuned score on the validation examples (what the pick is made on)"
+    )
+    test_items: dict[str, list[list[float]]] = Field(
+        default_factory=dict,
+        description="per test example, 'base' and 'finetuned': [score] or [tp, predicted, reference] (entity F1)",
+    )
     steps: int = 0
     train_seconds: float | None = None
     tokens_per_second: float | None = Field(default=None, description="real (non-padding) training tokens per second")
@@ -73,6 +87,35 @@ class HalvingSummary(BaseModel):
         return max(0.0, self.seconds_full_budget_estimate - self.seconds_used)
 
 
+class Comparison(BaseModel):
+    """The pick against another candidate: fine-tuned test scores, paired on the same test examples."""
+
+    model_id: str
+    other: str
+    difference: float = Field(description="pick's fine-tuned test score minus the other's")
+    ci: tuple[float, float] = Field(description="95% paired-bootstrap interval of the difference")
+    n_test: int
+    too_close: bool = Field(description="the interval spans zero")
+    more_examples_needed: int | None = Field(
+        default=None,
+        description="about how many more test examples would settle it if the difference held (None: no difference)",
+    )
+
+    @property
+    def text(self) -> str:
+        head = (
+            f"{self.model_id} - {self.other} = {self.difference:+.3f} [{self.ci[0]:+.3f}, {self.ci[1]:+.3f}] "
+            f"on {self.n_test} test examples"
+        )
+        if not self.too_close:
+            if self.difference < 0:
+                return f"{head}: {self.other} is better on the test examples (the pick was made on validation)"
+            return f"{head}: {self.model_id} is better"
+        if self.more_examples_needed is None:
+            return f"{head}: too close to call (no difference at all)"
+        return f"{head}: too close to call; about {self.more_examples_needed} more test examples would settle it"
+
+
 class ConfirmReport(BaseModel):
     """The result of :func:`slmselect.confirmation`."""
 
@@ -85,7 +128,13 @@ class ConfirmReport(BaseModel):
     train_indices: list[int] = Field(
         default_factory=list, description="positions of the training examples in the input"
     )
-    eval_indices: list[int] = Field(default_factory=list, description="positions of the held-out examples in the input")
+    eval_indices: list[int] = Field(
+        default_factory=list, description="positions of the test examples in the input (the reported scores)"
+    )
+    n_validation: int = 0
+    validation_indices: list[int] = Field(
+        default_factory=list, description="positions of the validation examples (halving and the pick)"
+    )
     device: str
     candidates: list[CandidateResult]
     first_choice: str | None = Field(
@@ -96,14 +145,42 @@ class ConfirmReport(BaseModel):
     store_path: str | None = None
     output_dir: str | None = None
     notes: list[str] = Field(default_factory=list)
+    comparisons: list[Comparison] = Field(default_factory=list)
 
     @property
     def pick(self) -> str | None:
-        """The candidate with the best fine-tuned score among those that finished."""
+        """The finished candidate with the best fine-tuned validation score (the test score when there is no
+        validation part, i.e. with one candidate); ties keep the earlier candidate."""
         ok = [c for c in self.candidates if c.status == "ok" and c.finetuned_score is not None]
         if not ok:
             return None
-        return max(ok, key=lambda c: (c.finetuned_score, -self.candidates.index(c))).model_id
+
+        def key(c: CandidateResult) -> tuple[float, int]:
+            score = c.validation_score if c.validation_score is not None else c.finetuned_score
+            return (score if score is not None else -1.0, -self.candidates.index(c))
+
+        return max(ok, key=key).model_id
+
+    @property
+    def verdict(self) -> str | None:
+        """One line on the pick: better than every other candidate, or too close to call."""
+        pick = self.pick
+        if pick is None:
+            return None
+        close = [c for c in self.comparisons if c.too_close]
+        worse = [c.other for c in self.comparisons if not c.too_close and c.difference < 0]
+        if not self.comparisons:
+            cut = [c.model_id for c in self.candidates if c.status == "eliminated"]
+            if cut:
+                return f"{pick}: the others ({', '.join(cut)}) were cut on validation by successive halving"
+            return f"{pick} (the only candidate measured)"
+        if worse:
+            return f"the validation pick {pick} scored below {', '.join(worse)} on the test examples; check both"
+        if not close:
+            return f"{pick} is better than {', '.join(c.other for c in self.comparisons)} on the test examples"
+        more = [c.more_examples_needed for c in close if c.more_examples_needed is not None]
+        tail = f"; about {max(more)} more test examples would settle it" if more else ""
+        return f"too close to call: {pick} vs {', '.join(c.other for c in close)}{tail}"
 
     @property
     def agrees_with_first_choice(self) -> bool | None:
@@ -121,7 +198,7 @@ class ConfirmReport(BaseModel):
 
         rows = []
         for c in self.candidates:
-            row = c.model_dump(exclude={"base_metrics", "finetuned_metrics", "config", "samples"})
+            row = c.model_dump(exclude={"base_metrics", "finetuned_metrics", "config", "samples", "test_items"})
             row["gain"] = c.gain
             row["picked"] = c.model_id == self.pick
             rows.append(row)
@@ -132,6 +209,7 @@ class ConfirmReport(BaseModel):
 
         data = self.model_dump(mode="json")
         data["pick"] = self.pick
+        data["verdict"] = self.verdict
         data["agrees_with_first_choice"] = self.agrees_with_first_choice
         for c, out in zip(self.candidates, data["candidates"]):
             out["gain"] = c.gain
@@ -141,70 +219,6 @@ class ConfirmReport(BaseModel):
         return json.dumps(data, indent=kw.pop("indent", 2), **kw)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
+        from slmselect.confirmation.render import render_report
+
         yield from render_report(self, options.max_width)
-
-
-def _fmt(value: float | None, spec: str = ".3f") -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def render_report(report: ConfirmReport, width: int = 120) -> Any:
-    """Rich renderables for a report: a table of candidates and a few lines of summary (throughput and
-    peak memory only when ``width`` leaves room for them)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    title = (
-        f"confirm: {report.task_type}, {report.metric} on {report.n_eval} held-out examples ({report.n_train} trained)"
-    )
-    table = Table(title=title, title_justify="left")
-    wide = width >= 110
-    columns = ["status", "base", "tuned", "gain", "steps", "train s"] + (["tok/s", "peak GB"] if wide else [])
-    longest = max((len(c.model_id) + 2 for c in report.candidates), default=10)
-    room = width - sum(max(len(n), 6) + 3 for n in columns) - 4  # cells, padding and borders of the others
-    table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=max(12, min(longest, room)))
-    for name in columns:
-        table.add_column(name, justify="left" if name == "status" else "right", no_wrap=True, min_width=len(name))
-    pick = report.pick
-    for c in report.candidates:
-        gain = c.gain
-        cells = {
-            "status": c.status,
-            "base": _fmt(c.base_score),
-            "tuned": _fmt(c.finetuned_score),
-            "gain": "-" if gain is None else f"{gain:+.3f}",
-            "steps": str(c.steps),
-            "train s": _fmt(c.train_seconds, ".1f"),
-            "tok/s": _fmt(c.tokens_per_second, ".0f"),
-            "peak GB": _fmt(c.peak_memory_gb, ".2f"),
-        }
-        name = f"* {c.model_id}" if c.model_id == pick else c.model_id
-        table.add_row(name, *(cells[k] for k in columns))
-    yield table
-    lines: list[str] = []
-    if pick:
-        agree = report.agrees_with_first_choice
-        tail = (
-            ""
-            if agree is None
-            else (" (agrees with the first choice)" if agree else f" (first choice was {report.first_choice})")
-        )
-        lines.append(f"pick: {pick}{tail}")
-    else:
-        lines.append("no candidate finished")
-    for c in report.candidates:
-        if c.reason and c.status != "ok":
-            lines.append(f"{c.model_id}: {c.status}: {c.reason.splitlines()[0]}")
-    if report.halving is not None:
-        h = report.halving
-        lines.append(
-            f"successive halving: {h.rung_steps}-step rung, kept {', '.join(h.kept)}; "
-            f"{h.steps_used} of {h.steps_full_budget} training steps "
-            f"(saved {h.steps_saved}, ~{h.seconds_saved_estimate:.0f} s)"
-        )
-    if report.interrupted:
-        lines.append("interrupted: the candidates above that finished are kept")
-    if report.store_path:
-        lines.append(f"results stored in {report.store_path}")
-    lines.extend(report.notes)
-    yield Text("\n".join(lines))

@@ -25,11 +25,15 @@ from slmselect.evidence.store import ResultsStore, ResultWriter, open_store
 from slmselect.errors import StoreError
 from slmselect.confirmation.training import TrainConfig
 from slmselect.confirmation.stages import Interrupted, run_trial
+from slmselect.confirmation.stats import compare_to_pick
 from slmselect.confirmation.trial import GB, Setup, Trial
 from slmselect.confirmation.weights import cache_root, check_model_path
 
 #: Held-out examples when neither eval_examples nor a small data set limits them (scoring is slow on a CPU).
 MAX_DEFAULT_EVAL = 200
+#: Validation part (halving, the pick) when there is more than one candidate and no validation_examples.
+VALIDATION_FRACTION = 0.15
+MIN_VALIDATION = 8
 DEFAULT_LR = 2e-4
 DEFAULT_RANK = 8
 
@@ -40,6 +44,16 @@ def _int_param(name: str, value: Any, low: int) -> int:
             f"The {name!r} parameter of confirm must be an int in the range [{low}, inf). Got {value!r} instead."
         )
     return value
+
+
+def _default_validation(n: int, eval_examples: int | None, eval_fraction: float, n_candidates: int) -> int:
+    """Validation examples when none are asked for: none for one candidate, else 15% (at least 8, at most
+    200), but never more than a third of what the test part leaves, so most examples still train."""
+    if n_candidates < 2:
+        return 0
+    n_test = eval_examples if eval_examples is not None else round(n * eval_fraction)
+    want = min(MAX_DEFAULT_EVAL, max(MIN_VALIDATION, round(n * VALIDATION_FRACTION)))
+    return max(1, min(want, (n - n_test) // 3))
 
 
 def _candidate_ids(models: Any, recommendation: Any, top_k: int) -> tuple[list[str], str | None]:
@@ -119,6 +133,7 @@ def confirm(
     steps: int = 40,
     eval_fraction: float = 0.33,
     eval_examples: int | None = None,
+    validation_examples: int | None = None,
     seed: int = 0,
     device: str = "auto",
     output_dir: str | os.PathLike[str] | None = None,
@@ -138,11 +153,15 @@ def confirm(
     """Fine-tune the candidates briefly with LoRA on ``examples`` and measure each before and after.
 
     Give exactly one of ``models`` (ids, local folders or .gguf files) or ``recommendation`` (its first
-    ``top_k`` candidates). The examples are split once into train and held-out parts (stratified by
-    label for classification; ``eval_examples`` sets the held-out count, else ``eval_fraction``, at
-    most 200); each model is scored on the held-out part with the task's primary metric, trained for
-    ``steps`` LoRA steps of ``batch_size`` examples, and scored again. ``successive_halving`` trains
-    every candidate for a quarter of the steps, keeps the better half and finishes only those.
+    ``top_k`` candidates). The examples are split once into three disjoint parts (stratified by label
+    for classification): **test** (``eval_examples``, else ``eval_fraction``, at most 200), scored
+    before and after ``steps`` LoRA steps of ``batch_size`` examples for the reported scores and their
+    95% intervals; **validation** (``validation_examples``; by default 15% of the examples, at least 8,
+    when there is more than one candidate, else none; see :func:`_default_validation`), on which successive halving cuts candidates and
+    the pick is made; and **train**. The report compares the pick with every other candidate by a
+    paired bootstrap on the test examples and says "too close to call" when the difference's interval
+    spans zero. ``successive_halving`` trains every candidate for a quarter of the steps, keeps the
+    better half on validation and finishes only those.
 
     Results go to the local results store (``store``: a path, a ``postgresql://`` URL or
     :class:`ResultsStore`; ``False`` for none; default ``SLMSELECT_RESULTS`` or the user data dir), which
@@ -178,11 +197,19 @@ def confirm(
     task = profile.task_type
     if eval_examples is None and round(len(normalised) * eval_fraction) > MAX_DEFAULT_EVAL:
         eval_examples = MAX_DEFAULT_EVAL
-    train_idx, eval_idx = split_examples(
-        normalised, task_type=task, eval_fraction=eval_fraction, eval_examples=eval_examples, seed=seed
+    if validation_examples is None:
+        validation_examples = _default_validation(len(normalised), eval_examples, eval_fraction, len(model_ids))
+    train_idx, val_idx, eval_idx = split_examples(
+        normalised,
+        task_type=task,
+        eval_fraction=eval_fraction,
+        eval_examples=eval_examples,
+        validation_examples=validation_examples,
+        seed=seed,
     )
     train = [normalised[i] for i in train_idx]
     evals = [normalised[i] for i in eval_idx]
+    validation = [normalised[i] for i in val_idx]
     labels = None
     if task == "classification":
         labels = list(profile.labels or sorted({e.output.strip() for e in normalised}))
@@ -216,6 +243,8 @@ def confirm(
         trust_remote_code=trust_remote_code,
         progress=prog,
         extra_config={"successive_halving": bool(successive_halving), "run_steps": steps},
+        validation=validation,
+        seed=seed,
     )
     shared = {
         "run_id": run_id,
@@ -280,6 +309,8 @@ def confirm(
         n_eval=len(evals),
         train_indices=train_idx,
         eval_indices=eval_idx,
+        n_validation=len(validation),
+        validation_indices=val_idx,
         device=choice.label,
         candidates=results,
         first_choice=first_choice,
@@ -288,6 +319,7 @@ def confirm(
         output_dir=str(out_dir),
         store_path=results_store.location if results_store is not None else None,
     )
+    report.comparisons = compare_to_pick(report.candidates, report.pick, seed=seed)
     try:
         writer.finish()
     except StoreError as err:

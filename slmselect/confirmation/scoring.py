@@ -38,7 +38,9 @@ def _label_batch(
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
     first = out.logits[:, -1].float().log_softmax(-1)  # predicts each label's first token
-    cache = out.past_key_values
+    # transformers 5.x calls the key/value cache ``cache`` (``past_key_values`` still works, with a warning)
+    cache_name = "cache" if getattr(out, "cache", None) is not None else "past_key_values"
+    cache = getattr(out, cache_name)
     cache.batch_repeat_interleave(k)
     longest = max(len(lab) for lab in label_ids)
     lab = torch.full((k, longest), pad, dtype=torch.long)
@@ -55,7 +57,7 @@ def _label_batch(
             input_ids=lab,
             attention_mask=full_mask,
             position_ids=lab_pos,
-            past_key_values=cache,
+            **{cache_name: cache},
             use_cache=True,
             logits_to_keep=longest,
         )
@@ -194,19 +196,25 @@ def predict(
     was_training = model.training
     model.eval()
     try:
-        if task_type == "classification" and labels:
-            return classify(
-                model, fmt, examples, list(labels), device=device, batch_size=batch_size * 2, on_batch=on_batch
-            )
-        return generate(
-            model,
-            fmt,
-            examples,
-            device=device,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size * 2,
-            on_batch=on_batch,
-        )
+        return _predict(model, fmt, examples, task_type, labels, device, max_new_tokens, batch_size, on_batch)
     finally:
         if was_training:
             model.train()
+
+
+def _predict(
+    model: Any,
+    fmt: PromptFormat,
+    examples: Sequence[Example],
+    task_type: str,
+    labels: Sequence[str] | None,
+    device: str,
+    max_new_tokens: int,
+    batch_size: int,
+    on_batch: Progress | None,
+) -> list[str]:
+    if task_type == "classification" and labels:
+        return classify(model, fmt, examples, list(labels), device=device, batch_size=batch_size * 2, on_batch=on_batch)
+    return generate(
+        model, fmt, examples, device=device, max_new_tokens=max_new_tokens, batch_size=batch_size * 2, on_batch=on_batch
+    )

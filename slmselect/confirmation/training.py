@@ -1,26 +1,36 @@
-"""The LoRA fine-tuning loop.
+"""LoRA fine-tuning of one candidate with ``transformers.Trainer`` and peft.
 
-One :class:`LoraRun` per candidate: peft LoRA adapters on the attention projections, AdamW with linear
-warm-up and decay, gradient clipping, length-bucketed batches padded to their longest member, and a
-loss over answer tokens only. Logits are computed only at the positions the loss needs
-(``logits_to_keep``), which matters for models with large vocabularies (Gemma 3: 262k tokens).
+The Trainer owns the loop: the learning-rate schedule (linear warm-up over 10% of the steps, then linear
+decay), AdamW, gradient clipping, mixed precision (bf16 where the GPU supports it, else fp16 with loss
+scaling), device placement (CUDA, several GPUs through accelerate, Apple MPS, CPU) and checkpoints. slmselect
+configures it rather than replacing it:
 
-A run can be trained in several calls (``train(n)``) and parked between them (``park()`` keeps the
-adapter, optimizer and scheduler state and frees the base model; ``resume(model)`` puts it back), which
-is what successive halving needs.
+* batches are length-grouped (``train_sampling_strategy="group_by_length"``, ``group_by_length=True`` on
+  transformers 4.x) and padded to their longest member by :class:`AnswerCollator`;
+* the loss counts answer tokens only (labels ``-100`` on the prompt and the padding), and the model computes
+  logits only for the last positions that hold answer tokens (``logits_to_keep``, :func:`answer_window`),
+  which matters for large vocabularies (Gemma 3: 262k tokens).
+
+A run can be trained in several calls (``train(n)``): a call that stops before the end of the schedule leaves
+a Trainer checkpoint (adapter, optimizer, scheduler, RNG and data position), and the next call resumes from it,
+so a run that is parked between calls (``park()`` frees the base model; ``resume(model)`` takes a fresh one)
+trains exactly as it would have in one go. Successive halving needs this.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import math
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from slmselect.errors import ConfirmError
-from slmselect.confirmation.data import IGNORE, Encoded, bucketed_batches, collate
+from slmselect.confirmation.data import IGNORE, Encoded, collate
 from slmselect.confirmation.device import DeviceChoice
 
 #: Attention projection names across common architectures (Llama/Gemma/Qwen/Mistral, GPT-2, GPT-NeoX, Phi, MPT).
@@ -91,28 +101,45 @@ class TrainConfig:
             "warmup_fraction": self.warmup_fraction,
             "grad_clip": self.grad_clip,
             "seed": self.seed,
+            "trainer": "transformers.Trainer",
             "target_modules": list(self.target_modules),
         }
 
 
-def lr_factor(step: int, total: int, warmup: int) -> float:
-    """Linear warm-up over ``warmup`` steps, then linear decay to 0 at ``total``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    return max(0.0, (total - step) / max(1, total - warmup))
+def answer_window(labels: Any) -> int:
+    """How many last positions need logits: from the one before the earliest answer token to the end.
+
+    With right padding, answers sit at the end of each row's real tokens, so one integer ``logits_to_keep``
+    covers every answer token of the batch (an integer, unlike a tensor of positions, also survives
+    ``DataParallel``'s scatter across GPUs).
+    """
+    labelled = (labels != IGNORE).any(dim=0).nonzero()
+    if labelled.numel() == 0:
+        return 1
+    first = int(labelled[0])  # the logits at position first - 1 predict it
+    return int(labels.shape[1] - max(0, first - 1))
 
 
-def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
-    """Cross-entropy over answer tokens only; logits are computed only at the labelled positions."""
+def answer_loss(logits: Any, labels: Any) -> Any:
+    """Mean cross-entropy over the answer tokens, from logits of the last ``logits.shape[1]`` positions."""
     import torch.nn.functional as F
 
-    keep = batch["keep"]
-    out = model(
-        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep, use_cache=False
-    )
-    logits = out.logits.float()
-    targets = batch["labels"][:, keep + 1]
+    keep = logits.shape[1]
+    targets = labels[:, labels.shape[1] - keep + 1 :]  # position t predicts token t + 1
+    logits = logits[:, : targets.shape[1]].float()
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
+
+
+class AnswerCollator:
+    """Right-pads a list of ``{"input_ids", "prompt_len"}`` rows; labels -100 on prompt and padding."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, features: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        items = [Encoded(f["input_ids"][: f["prompt_len"]], f["input_ids"][f["prompt_len"] :]) for f in features]
+        batch = collate(items, self.pad_id)
+        return {k: batch[k] for k in ("input_ids", "attention_mask", "labels")}
 
 
 def _lora_config(config: TrainConfig) -> Any:
@@ -128,14 +155,74 @@ def _lora_config(config: TrainConfig) -> Any:
     )
 
 
-def _wrap(model: Any, lora: Any) -> Any:
+def _wrap(model: Any, config: TrainConfig) -> Any:
     import warnings
 
+    import torch
     from peft import get_peft_model
 
+    torch.manual_seed(config.seed)  # the LoRA initialisation
     with warnings.catch_warnings():  # peft calls a transformers API deprecated in 5.x
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        return get_peft_model(model, lora)
+        return get_peft_model(model, _lora_config(config))
+
+
+def precision_flags(choice: DeviceChoice) -> dict[str, bool]:
+    """TrainingArguments' mixed-precision switches for a device choice (bf16 where supported, else fp16)."""
+    compute = choice.autocast_dtype or choice.weights_dtype
+    return {"bf16": compute == "bfloat16", "fp16": compute == "float16"}
+
+
+def per_device_batch(batch_size: int, n_devices: int) -> int:
+    """Examples per device so that one step still trains on about ``batch_size`` examples in all."""
+    return max(1, math.ceil(batch_size / max(1, n_devices)))
+
+
+def _n_devices(choice: DeviceChoice) -> int:
+    import os
+
+    if "WORLD_SIZE" in os.environ:  # launched by accelerate / torchrun: one process per device
+        return int(os.environ["WORLD_SIZE"])
+    if choice.device.startswith("cuda"):  # one process over every visible GPU (DataParallel)
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    return 1
+
+
+def training_arguments(config: TrainConfig, choice: DeviceChoice, output_dir: str) -> Any:
+    """The ``TrainingArguments`` of one run; the same on CPU, Apple MPS and one or several CUDA GPUs."""
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    grouping = (
+        {"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in names else {"group_by_length": True}
+    )
+    return TrainingArguments(
+        output_dir=output_dir,
+        per_device_train_batch_size=per_device_batch(config.batch_size, _n_devices(choice)),
+        max_steps=config.steps,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type="linear",
+        warmup_steps=max(1, round(config.warmup_fraction * config.steps)),
+        max_grad_norm=config.grad_clip,
+        weight_decay=config.weight_decay,
+        optim="adamw_torch",
+        seed=config.seed,
+        use_cpu=choice.device == "cpu",
+        **precision_flags(choice),
+        **grouping,
+        logging_strategy="steps",
+        logging_steps=1,
+        logging_nan_inf_filter=False,
+        include_num_input_tokens_seen="non_padding",
+        save_strategy="no",  # :class:`_Monitor` asks for a checkpoint when a call stops early
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=choice.device.startswith("cuda"),
+    )
 
 
 @dataclass
@@ -150,8 +237,60 @@ class TrainStats:
         return self.tokens / self.seconds if self.seconds else 0.0
 
 
+def _trainer_class() -> type:
+    from transformers import Trainer
+
+    class AnswerOnlyTrainer(Trainer):
+        """Trainer whose loss counts answer tokens only, with logits only where answers are."""
+
+        loss_is_scaled_for_ga = False  # a per-batch mean: the Trainer divides it for gradient accumulation
+
+        def compute_loss(
+            self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+        ) -> Any:
+            labels = inputs["labels"]
+            out = model(
+                input_ids=inputs["input_ids"],
+                attention_mask=inputs["attention_mask"],
+                logits_to_keep=answer_window(labels),
+                use_cache=False,
+            )
+            loss = answer_loss(out.logits, labels)
+            return (loss, out) if return_outputs else loss
+
+    return AnswerOnlyTrainer
+
+
+def _monitor(run: LoraRun, stop_at: int, on_step: Callable[[int, float], None] | None) -> Any:
+    from transformers import TrainerCallback
+
+    class Monitor(TrainerCallback):
+        """Stops (with a checkpoint) after ``stop_at`` steps, and reports each step's loss."""
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+            if stop_at <= state.global_step < state.max_steps:
+                control.should_training_stop = True
+                control.should_save = True
+            return control
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
+            if not logs or "loss" not in logs:
+                return
+            loss = float(logs["loss"])
+            if not math.isfinite(loss):
+                raise ConfirmError(
+                    f"The training loss became {loss} at step {state.global_step}; "
+                    "lower the learning rate (learning_rate=...) or use fp32 (device='cpu')."
+                )
+            run.stats.losses.append(loss)
+            if on_step is not None:
+                on_step(state.global_step, loss)
+
+    return Monitor()
+
+
 class LoraRun:
-    """LoRA fine-tuning of one model, resumable across calls to :meth:`train`."""
+    """LoRA fine-tuning of one model through ``transformers.Trainer``, resumable across calls to :meth:`train`."""
 
     def __init__(
         self,
@@ -161,119 +300,87 @@ class LoraRun:
         config: TrainConfig,
         choice: DeviceChoice,
     ) -> None:
-        import torch
-
         self.config = config
         self.choice = choice
-        self.items = list(items)
-        self.pad_id = pad_id
+        self.rows = [{"input_ids": it.ids, "prompt_len": len(it.prompt)} for it in items]
+        if not self.rows:
+            from slmselect.errors import InputError
+
+            raise InputError("No training examples left after the held-out split; give more examples.")
+        self.collator = AnswerCollator(pad_id)
         if not config.target_modules:
             config.target_modules = find_target_modules(model)
-        torch.manual_seed(config.seed)
-        self.model = _wrap(model, _lora_config(config))
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=config.learning_rate, weight_decay=config.weight_decay)
-        self.warmup = max(1, round(config.warmup_fraction * config.steps))
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, config.steps, self.warmup)
-        )
-        self.scaler = torch.amp.GradScaler("cuda") if choice.grad_scaler else None
-        self.batches = bucketed_batches([len(it) for it in self.items], config.batch_size, seed=config.seed)
+        self.model = _wrap(model, config)
         self.stats = TrainStats()
-        self._parked: dict[str, Any] | None = None
+        self.workdir = Path(tempfile.mkdtemp(prefix="slmselect-train-"))
+        self._checkpoint: str | None = None
 
     @property
     def trainable_parameters(self) -> int:
-        return sum(p.numel() for p in self.params)
-
-    def _autocast(self) -> Any:
-        import torch
-
-        if self.choice.autocast_dtype:
-            return torch.autocast(self.choice.device.split(":")[0], dtype=getattr(torch, self.choice.autocast_dtype))
-        return contextlib.nullcontext()
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
     def train(self, n_steps: int, on_step: Callable[[int, float], None] | None = None) -> TrainStats:
         """Train ``n_steps`` more steps (never past ``config.steps``)."""
-        import torch
+        from transformers import PrinterCallback, ProgressCallback
+
+        from slmselect.confirmation.weights import quiet_hf
 
         n_steps = min(n_steps, self.config.steps - self.stats.steps)
-        self.model.train()
-        device = self.choice.device
-        for _ in range(n_steps):
-            start = time.perf_counter()
-            batch = collate([self.items[i] for i in next(self.batches)], self.pad_id, device)
-            with self._autocast():
-                loss = answer_loss(self.model, batch)
-            if not math.isfinite(loss.item()):
-                raise ConfirmError(
-                    f"The training loss became {loss.item()} at step {self.stats.steps + 1}; "
-                    "lower the learning rate (learning_rate=...) or use fp32 (device='cpu')."
-                )
-            if self.scaler is not None:
-                self.scaler.scale(loss).backward()
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            else:
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
-                self.optimizer.step()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scheduler.step()
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            self.stats.seconds += time.perf_counter() - start
-            self.stats.steps += 1
-            self.stats.tokens += batch["n_tokens"]
-            self.stats.losses.append(loss.item())
-            if on_step is not None:
-                on_step(self.stats.steps, self.stats.losses[-1])
+        if n_steps <= 0:
+            return self.stats
+        trainer = _trainer_class()(
+            model=self.model,
+            args=training_arguments(self.config, self.choice, str(self.workdir)),
+            train_dataset=self.rows,
+            data_collator=self.collator,
+            callbacks=[_monitor(self, self.stats.steps + n_steps, on_step)],
+        )
+        for noisy in (PrinterCallback, ProgressCallback):
+            trainer.remove_callback(noisy)
+        start = time.perf_counter()
+        with quiet_hf():
+            trainer.train(resume_from_checkpoint=self._checkpoint)
+        self.stats.seconds += time.perf_counter() - start
+        state = trainer.state
+        self.stats.tokens = int(state.num_input_tokens_seen)
+        self.stats.steps = int(state.global_step)
+        if self.stats.steps < self.config.steps:
+            self._checkpoint = str(self.workdir / f"checkpoint-{state.global_step}")
+        else:
+            self.cleanup()
         self.model.eval()
         return self.stats
 
     # ----------------------------------------------------------------------------- successive halving
 
     def park(self) -> Any:
-        """Keep adapter + optimizer state on the CPU and return the base model with adapters removed."""
-        from peft import get_peft_model_state_dict
-
-        self._parked = {
-            "adapter": {k: v.detach().cpu().clone() for k, v in get_peft_model_state_dict(self.model).items()},
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler else None,
-        }
+        """Free the base model; the adapter, optimizer and data position stay in the checkpoint (a finished
+        run keeps its adapter)."""
+        if self._checkpoint is None:
+            self.save_adapter(str(self.workdir / "final"))
         base = self.model.unload()
-        self.model = self.params = self.optimizer = self.scheduler = None  # type: ignore[assignment]
+        self.model = None
         return base
 
     def resume(self, model: Any) -> None:
-        """Re-attach the parked adapter (and optimizer state) to a freshly loaded base model."""
-        import torch
-        from peft import set_peft_model_state_dict
+        """Put the adapter back on a freshly loaded base model (:meth:`train` restores the rest of the checkpoint)."""
+        if self._checkpoint is not None:
+            self.model = _wrap(model, self.config)
+            return
+        from peft import PeftModel
 
-        if self._parked is None:
+        final = self.workdir / "final"
+        if not final.exists():
             raise RuntimeError("resume() without park()")
-        cfg = self.config
-        self.model = _wrap(model, _lora_config(cfg))
-        set_peft_model_state_dict(self.model, {k: v.to(self.choice.device) for k, v in self._parked["adapter"].items()})
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(self.params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-        self.optimizer.load_state_dict(self._parked["optimizer"])
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: lr_factor(s, cfg.steps, self.warmup)
-        )
-        self.scheduler.load_state_dict(self._parked["scheduler"])
-        for group, lr in zip(self.optimizer.param_groups, self.scheduler.get_last_lr()):
-            group["lr"] = lr  # creating the scheduler reset it to the first step's value
-        if self.scaler is not None and self._parked["scaler"]:
-            self.scaler.load_state_dict(self._parked["scaler"])
-        self._parked = None
+        self.model = PeftModel.from_pretrained(model, str(final), is_trainable=True)
 
     def save_adapter(self, path: str) -> None:
         from slmselect.confirmation.weights import quiet_hf
 
         with quiet_hf():
             self.model.save_pretrained(path, safe_serialization=True)
+
+    def cleanup(self) -> None:
+        """Delete the checkpoints of this run."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self._checkpoint = None

@@ -18,7 +18,8 @@ from slmselect._types import Example, TaskProfile
 from slmselect.confirmation.data import MAX_SEQ_CAP, PromptFormat, choose_max_len
 from slmselect.confirmation.device import DeviceChoice, PeakMemory, available_memory
 from slmselect.confirmation.memory import estimate_memory, inspect_weights
-from slmselect.confirmation.metrics import PRIMARY_METRIC, compute_metrics
+from slmselect.confirmation.stats import Interval, interval, paired_difference
+from slmselect.confirmation.metrics import PRIMARY_METRIC, compute_metrics, item_scores
 from slmselect.report.progress import ConfirmProgress
 from slmselect.confirmation.results import CandidateResult
 from slmselect.confirmation.scoring import max_new_tokens_for, predict
@@ -39,7 +40,7 @@ class Setup:
 
     profile: TaskProfile
     train: list[Example]
-    evals: list[Example]
+    evals: list[Example]  # the test part: reported scores only
     labels: list[str] | None
     instruction: str
     choice: DeviceChoice
@@ -50,6 +51,8 @@ class Setup:
     trust_remote_code: bool
     progress: ConfirmProgress
     extra_config: dict[str, Any] = field(default_factory=dict)
+    validation: list[Example] = field(default_factory=list)  # halving and the pick
+    seed: int = 0
 
     @property
     def metric(self) -> str:
@@ -125,17 +128,19 @@ class Trial:
         self.fmt.max_len = self.config.max_seq_len
         self._max_new_tokens = max_new_tokens_for(self.fmt, [e.output for e in s.train], cap=256 if not gpu else 512)
 
-    def evaluate(self, name: str) -> dict[str, float]:
+    def evaluate(self, name: str, examples: list[Example] | None = None) -> tuple[dict[str, float], list[list[float]]]:
+        """All metrics on ``examples`` (default: the test part) and the primary metric per example."""
         self.stage = f"{name} evaluation"
         s = self.setup
         assert self.fmt is not None
+        examples = s.evals if examples is None else examples
         model = self.run.model if self.run is not None else self.loaded.model
-        bar = s.progress.stage(self.model_id, f"{name} eval", len(s.evals))
+        bar = s.progress.stage(self.model_id, f"{name} eval", len(examples))
         start = time.perf_counter()
         preds = predict(
             model,
             self.fmt,
-            s.evals,
+            examples,
             task_type=s.profile.task_type,
             labels=s.labels,
             device=s.choice.device,
@@ -144,13 +149,15 @@ class Trial:
             on_batch=bar.advance,
         )
         self.eval_seconds += time.perf_counter() - start
-        metrics = compute_metrics(s.profile.task_type, preds, [e.output for e in s.evals])
+        refs = [e.output for e in examples]
+        metrics = compute_metrics(s.profile.task_type, preds, refs)
         bar.done(f"{s.metric} {metrics[s.metric]:.3f}")
-        self._record_samples(name, preds)
-        return metrics
+        if examples is s.evals:
+            self._record_samples(name, preds)
+        return metrics, item_scores(s.profile.task_type, preds, refs)
 
     def _record_samples(self, name: str, preds: list[str]) -> None:
-        """Keep the first few held-out predictions, so a user can see what the scores mean."""
+        """Keep the first few test predictions, so a user can see what the scores mean."""
         samples = self.result.samples
         for i, (ex, pred) in enumerate(zip(self.setup.evals[:N_SAMPLES], preds)):
             if i == len(samples):
@@ -158,9 +165,17 @@ class Trial:
             samples[i][name.split(" ")[0]] = pred[:300]
 
     def base_score(self) -> None:
-        metrics = self.evaluate("base")
-        self.result.base_metrics = metrics
-        self.result.base_score = metrics[self.setup.metric]
+        metrics, items = self.evaluate("base")
+        r = self.result
+        r.base_metrics, r.base_score, r.test_items["base"] = metrics, metrics[self.setup.metric], items
+        r.base_ci = _ci(interval(items, seed=self.setup.seed))
+
+    def validation_score(self, name: str = "validation") -> float | None:
+        """Fine-tuned score on the validation part (None when there is none)."""
+        if not self.setup.validation:
+            return None
+        metrics, _items = self.evaluate(name, self.setup.validation)
+        return metrics[self.setup.metric]
 
     def train(self, n_steps: int) -> None:
         self.stage = "training"
@@ -180,9 +195,14 @@ class Trial:
         r.final_loss = st.losses[-1] if st.losses else None
 
     def finetuned_score(self) -> None:
-        metrics = self.evaluate("fine-tuned")
-        self.result.finetuned_metrics = metrics
-        self.result.finetuned_score = metrics[self.setup.metric]
+        r = self.result
+        r.validation_score = self.validation_score()
+        metrics, items = self.evaluate("fine-tuned")
+        r.finetuned_metrics, r.finetuned_score, r.test_items["finetuned"] = metrics, metrics[self.setup.metric], items
+        seed = self.setup.seed
+        r.finetuned_ci = _ci(interval(items, seed=seed))
+        if "base" in r.test_items:
+            r.gain_ci = _ci(paired_difference(items, r.test_items["base"], seed=seed))
 
     def save_adapter(self) -> None:
         self.stage = "saving the adapter"
@@ -210,6 +230,7 @@ class Trial:
         out.update(
             n_train=len(s.train),
             n_eval=len(s.evals),
+            n_validation=len(s.validation),
             dtype=s.choice.label.split("/")[-1],
             device=s.choice.device,
             prompt_format=None if self.fmt is None else "chat" if self.fmt.chat else "plain",
@@ -267,8 +288,14 @@ class Trial:
 
     def release(self) -> None:
         self.release_model()
+        if self.run is not None:
+            self.run.cleanup()
         self.run = None
         gc.collect()
+
+
+def _ci(span: Interval) -> tuple[float, float]:
+    return (span.low, span.high)
 
 
 def _is_oom(err: BaseException) -> bool:

@@ -1,0 +1,87 @@
+"""Rich rendering of a :class:`~slmselect.confirmation.results.ConfirmReport` (rich imported only here)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from slmselect.confirmation.results import ConfirmReport
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _with_ci(value: float | None, ci: tuple[float, float] | None, spec: str = ".2f") -> str:
+    if value is None:
+        return "-"
+    return f"{value:{spec}}" if ci is None else f"{value:{spec}} [{ci[0]:{spec}}, {ci[1]:{spec}}]"
+
+
+def render_report(report: ConfirmReport, width: int = 120) -> Any:
+    """Rich renderables for a report: a table of candidates and a few lines of summary (throughput and
+    peak memory only when ``width`` leaves room for them)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    val = f", pick made on {report.n_validation} validation examples" if report.n_validation else ""
+    title = (
+        f"confirm: {report.task_type}, {report.metric} on {report.n_eval} test examples with 95% intervals "
+        f"({report.n_train} trained{val})"
+    )
+    table = Table(title=title, title_justify="left")
+    wide = width >= 110
+    columns = ["status", "base", "tuned", "gain"] + (["val"] if report.n_validation else []) + ["steps", "train s"]
+    columns += ["tok/s", "peak GB"] if wide else []
+    longest = max((len(c.model_id) + 2 for c in report.candidates), default=10)
+    room = width - sum(max(len(n), 6) + 3 for n in columns) - 4  # cells, padding and borders of the others
+    table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=max(12, min(longest, room)))
+    for name in columns:
+        table.add_column(name, justify="left" if name == "status" else "right", no_wrap=True, min_width=len(name))
+    pick = report.pick
+    for c in report.candidates:
+        gain = c.gain
+        cells = {
+            "status": c.status,
+            "base": _with_ci(c.base_score, c.base_ci),
+            "tuned": _with_ci(c.finetuned_score, c.finetuned_ci),
+            "gain": _with_ci(gain, c.gain_ci, "+.2f"),
+            "val": _fmt(c.validation_score, ".2f"),
+            "steps": str(c.steps),
+            "train s": _fmt(c.train_seconds, ".1f"),
+            "tok/s": _fmt(c.tokens_per_second, ".0f"),
+            "peak GB": _fmt(c.peak_memory_gb, ".2f"),
+        }
+        name = f"* {c.model_id}" if c.model_id == pick else c.model_id
+        table.add_row(name, *(cells[k] for k in columns))
+    yield table
+    lines: list[str] = []
+    if pick:
+        agree = report.agrees_with_first_choice
+        tail = (
+            ""
+            if agree is None
+            else (" (agrees with the first choice)" if agree else f" (first choice was {report.first_choice})")
+        )
+        lines.append(f"pick: {pick}{tail}")
+        lines.extend(f"  {c.text}" for c in report.comparisons)
+        if report.verdict:
+            lines.append(f"verdict: {report.verdict}")
+    else:
+        lines.append("no candidate finished")
+    for c in report.candidates:
+        if c.reason and c.status != "ok":
+            lines.append(f"{c.model_id}: {c.status}: {c.reason.splitlines()[0]}")
+    if report.halving is not None:
+        h = report.halving
+        lines.append(
+            f"successive halving: {h.rung_steps}-step rung, kept {', '.join(h.kept)}; "
+            f"{h.steps_used} of {h.steps_full_budget} training steps "
+            f"(saved {h.steps_saved}, ~{h.seconds_saved_estimate:.0f} s)"
+        )
+    if report.interrupted:
+        lines.append("interrupted: the candidates above that finished are kept")
+    if report.store_path:
+        lines.append(f"results stored in {report.store_path}")
+    lines.extend(report.notes)
+    yield Text("\n".join(lines))
