@@ -8,8 +8,9 @@ Every error the library raises on purpose derives from one root::
     │   └── UnknownModelError  a model id that is neither in the database nor resolvable
     ├── DatabaseError         a benchmark database file that does not validate (names file, line, field)
     ├── NoCandidatesError     constraints that no model satisfies (says which constraint to relax)
-    └── ConfirmError          a confirm run that could not measure anything
-        └── ModelLoadError    weights that cannot be found, converted or loaded
+    ├── ConfirmError          a confirm run that could not measure anything
+    │   └── ModelLoadError    weights that cannot be found, converted or loaded
+    └── TeacherError          a teacher server (expand) that cannot be reached, refuses the key, or keeps failing
 
 Each message says what was wrong and what to do about it.
 
@@ -65,6 +66,18 @@ class ConfirmError(SlmselectError):
 
 class ModelLoadError(ConfirmError):
     """Weights could not be found, converted or loaded."""
+
+
+class TeacherError(SlmselectError):
+    """The teacher model's server could not be used to expand the examples.
+
+    ``report`` holds the :class:`~slmselect.expansion.ExpandReport` of what was done before it failed
+    (rows already written stay in the output file), when there is one.
+    """
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 def did_you_mean(value: str, choices: Iterable[str], *, n: int = 3) -> str:
