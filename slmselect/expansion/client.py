@@ -106,7 +106,7 @@ class TeacherClient:
         if status in (400, 422):
             return TeacherError(
                 f"The teacher at {self.shown_url} rejected the request as malformed ({status}).{said} If it does not support "
-                "the response format, try response_format='json_object' or 'none'."
+                "the response format, try another response_format ('json_object', 'json_schema', 'json_object_schema' or 'none')."
             )
         return None
 

@@ -4,9 +4,14 @@ Each request shows the task (from its profile: type, description, labels, output
 language) and a few seeds chosen at random for that request, and asks for ONE new example as a JSON
 object ``{"input": ..., "output": ...}`` (``"context"`` too when the seeds have one). For classification
 the request names the label the new example must have, cycling through the labels so that the
-expanded set stays balanced. ``response_format`` is ``json_object`` (OpenAI's JSON mode, which vLLM,
-llama.cpp and Ollama accept), ``json_schema`` (a schema that also pins the label set and tool names) or
-``none`` (plain text; the first JSON object in the reply is used).
+expanded set stays balanced. ``response_format`` is one of
+
+* ``json_object`` — OpenAI's JSON mode ``{"type": "json_object"}``, which vLLM, llama.cpp and Ollama accept;
+* ``json_schema`` — OpenAI's structured outputs ``{"type": "json_schema", "json_schema": {...}}`` (OpenAI,
+  vLLM, llama.cpp's own ``llama-server``, Ollama), with a schema that also pins the label set and tool names;
+* ``json_object_schema`` — the same schema as ``{"type": "json_object", "schema": {...}}``, the form
+  llama-cpp-python's server and some hosted APIs take;
+* ``none`` — plain text; the first JSON object in the reply is used.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from slmselect.expansion.spec import TaskSpec, tool_names
 
 __all__ = ["RESPONSE_FORMATS", "Request", "build_request"]
 
-RESPONSE_FORMATS = ("json_object", "json_schema", "none")
+RESPONSE_FORMATS = ("json_object", "json_schema", "json_object_schema", "none")
 PROMPT_VERSION = 1
 
 _TASKS = {
@@ -135,6 +140,8 @@ def build_request(spec: TaskSpec, index: int, *, seed: int, shots: int, response
         fmt: dict[str, Any] | None = {"type": "json_object"}
     elif response_format == "json_schema":
         fmt = {"type": "json_schema", "json_schema": {"name": "example", "schema": _schema(spec, tools), "strict": True}}
+    elif response_format == "json_object_schema":
+        fmt = {"type": "json_object", "schema": _schema(spec, tools)}
     else:
         fmt = None
     return Request(
