@@ -18,7 +18,8 @@ Every command of the ``slmselect`` command line exits with the code of :func:`ex
 
 ====  ==========================================================================
 0     success
-1     the run failed: nothing could be measured, or results could not be stored
+1     the run failed: nothing could be measured, results could not be stored, or the
+      teacher server failed or `expand` ended before N rows
 2     bad input: examples, files, arguments, model paths
 3     nothing satisfies the constraints
 4     the benchmark database is malformed
@@ -122,6 +123,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ParameterError, EXIT_BAD_INPUT),
     (ModelLoadError, EXIT_BAD_INPUT),
     (ConfirmError, EXIT_FAILED),
+    (TeacherError, EXIT_FAILED),
     (KeyboardInterrupt, EXIT_INTERRUPTED),
     (SlmselectError, EXIT_BAD_INPUT),
 )

@@ -9,6 +9,7 @@ checks on teacher replies, copies, the output file's resumption, and bad paramet
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -277,3 +278,26 @@ def test_copies_and_near_copies_are_rejected():
     fresh = ex.model_copy(update={"input": "Which composer wrote the opera Carmen ?"})
     assert d.check(fresh) is None
     assert d.check(fresh.model_copy(update={"input": "Which composer wrote the opera Carmen , then ?"})) == "near_duplicate"
+
+
+# --------------------------------------------------------------------------------------------- command line
+
+
+def test_the_command_line_expands_and_maps_a_dead_server_to_exit_1(seeds, tmp_path, capsys):
+    from slmselect.cli import main
+
+    out = tmp_path / "train.jsonl"
+    with Scripted([("status", 500)]) as server:
+        code = main(["expand", str(seeds), "--base-url", server.url, "--model", "teacher", "-n", "2", "-o", str(out),
+                     "--concurrency", "1"])
+    shown = capsys.readouterr()
+    assert code == 0, shown.err
+    assert f"{out}: 2 of 2 rows (0 already there, 2 new)" in shown.out and "1 retries" in shown.out
+    assert len(out.read_text().splitlines()) == 2
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = main(["expand", str(seeds), "--base-url", f"http://127.0.0.1:{port}", "--model", "teacher", "-n", "3",
+                 "-o", str(out), "--max-retries", "0", "--json"])
+    shown = capsys.readouterr()
+    assert code == 1 and re.match(r"slmselect: \d+ requests in a row", shown.err) and "Traceback" not in shown.err
