@@ -116,6 +116,7 @@ def confirm(
     steps: int = 40,
     eval_fraction: float = 0.33,
     eval_examples: int | None = None,
+    train_examples: Any = None,
     seed: int = 0,
     device: str = "auto",
     output_dir: str | os.PathLike[str] | None = None,
@@ -137,7 +138,9 @@ def confirm(
     ``top_k`` candidates). The examples are split once into train and held-out parts (stratified by
     label for classification; ``eval_examples`` sets the held-out count, else ``eval_fraction``, at
     most 200); each model is scored on the held-out part with the task's primary metric, trained for
-    ``steps`` LoRA steps of ``batch_size`` examples, and scored again. ``successive_halving`` trains
+    ``steps`` LoRA steps of ``batch_size`` examples, and scored again. ``train_examples`` (a path or list,
+    e.g. the file :func:`slmselect.expand` wrote) is added to the training part; any of its examples whose
+    input is held out is dropped, so the score is still measured on held-out seeds only. ``successive_halving`` trains
     every candidate for a quarter of the steps, keeps the better half and finishes only those.
 
     Results go to the local results store (``store``: a path or :class:`ResultsStore`; ``False`` for
@@ -174,6 +177,10 @@ def confirm(
     )
     train = [normalised[i] for i in train_idx]
     evals = [normalised[i] for i in eval_idx]
+    if train_examples is not None:
+        held_out = {(e.input.strip().lower(), (e.context or "").strip().lower()) for e in evals}
+        extra, _ = read_examples(train_examples)
+        train += [e for e in extra if (e.input.strip().lower(), (e.context or "").strip().lower()) not in held_out]
     labels = None
     if task == "classification":
         labels = list(profile.labels or sorted({e.output.strip() for e in normalised}))
