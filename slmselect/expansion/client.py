@@ -60,10 +60,12 @@ def _server_message(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return response.text[:300].strip()
-    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return str(body)[:300]
+    err = body.get("error")
     if isinstance(err, dict):
         return str(err.get("message", ""))[:300]
-    return str(err or body.get("detail", "") if isinstance(body, dict) else body)[:300]
+    return str(err or body.get("detail", ""))[:300]
 
 
 class TeacherClient:
