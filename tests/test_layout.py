@@ -23,7 +23,7 @@ LAYERS = [
     {"evidence"},
     {"predict"},
     {"recommender"},
-    {"expand"},
+    {"expansion"},
     {"confirmation"},
     {"evaluation"},
     {"cli", "__init__", "__main__"},

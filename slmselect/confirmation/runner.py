@@ -134,6 +134,7 @@ def confirm(
     eval_fraction: float = 0.33,
     eval_examples: int | None = None,
     validation_examples: int | None = None,
+    train_examples: Any = None,
     seed: int = 0,
     device: str = "auto",
     output_dir: str | os.PathLike[str] | None = None,
@@ -161,7 +162,9 @@ def confirm(
     the pick is made; and **train**. The report compares the pick with every other candidate by a
     paired bootstrap on the test examples and says "too close to call" when the difference's interval
     spans zero. ``successive_halving`` trains every candidate for a quarter of the steps, keeps the
-    better half on validation and finishes only those.
+    better half on validation and finishes only those. ``train_examples`` (a path or list, e.g. the file
+    :func:`slmselect.expand` wrote) is added to the training part; any of its examples whose input is in
+    the validation or test part is dropped, so scores are still measured on held-out seeds only.
 
     Results go to the local results store (``store``: a path, a ``postgresql://`` URL or
     :class:`ResultsStore`; ``False`` for none; default ``SLMSELECT_RESULTS`` or the user data dir), which
@@ -210,6 +213,10 @@ def confirm(
     train = [normalised[i] for i in train_idx]
     evals = [normalised[i] for i in eval_idx]
     validation = [normalised[i] for i in val_idx]
+    if train_examples is not None:
+        held_out = {(e.input.strip().lower(), (e.context or "").strip().lower()) for e in evals + validation}
+        extra, _ = read_examples(train_examples)
+        train += [e for e in extra if (e.input.strip().lower(), (e.context or "").strip().lower()) not in held_out]
     labels = None
     if task == "classification":
         labels = list(profile.labels or sorted({e.output.strip() for e in normalised}))
