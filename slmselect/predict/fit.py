@@ -44,7 +44,9 @@ LOWRANK_RIDGE = 3.0
 RANK = 2
 N_ITER = 40
 TAU2_FLOOR = 0.02
-PRIOR_VAR_FLOOR = 0.05
+#: Pseudo-observations pulling a source's deviation variance toward the pooled one.
+TAU2_POOL = 20.0
+PRIOR_VAR_FLOOR = 0.25
 
 
 @dataclass
@@ -101,15 +103,17 @@ def _impute(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(miss, fill, v), miss.astype(float)
 
 
-def _ridge(X: np.ndarray, y: np.ndarray, pen: np.ndarray) -> tuple[float, np.ndarray]:
-    """Intercept + ridge coefficients."""
+def _ridge(X: np.ndarray, y: np.ndarray, pen: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """Intercept, ridge coefficients, and the degrees of freedom used (trace of the hat matrix + 1)."""
     if len(y) == 0:
-        return 0.0, np.zeros(X.shape[1])
+        return 0.0, np.zeros(X.shape[1]), 0.0
     xm = X.mean(0)
     ym = y.mean()
     Xc = X - xm
-    beta = np.linalg.solve(Xc.T @ Xc + np.diag(pen), Xc.T @ (y - ym))
-    return float(ym - xm @ beta), beta
+    A = np.linalg.inv(Xc.T @ Xc + np.diag(pen))
+    beta = A @ (Xc.T @ (y - ym))
+    df = 1.0 + float(np.einsum("ij,ji->", Xc @ A, Xc.T))
+    return float(ym - xm @ beta), beta, df
 
 
 def fit_kind(obs: Observed, X: np.ndarray, pen: np.ndarray, names: list[str], *, rank: int = RANK, n_iter: int = N_ITER) -> KindFit:
@@ -134,6 +138,8 @@ def fit_kind(obs: Observed, X: np.ndarray, pen: np.ndarray, names: list[str], *,
     c = mu_u.copy()
     s = np.full(U, s0)
     b0, beta = 0.0, np.zeros(X.shape[1])
+    src_codes, src_idx = np.unique(obs.units["source_id"].to_numpy(dtype=str), return_inverse=True) if U else (np.zeros(0), np.zeros(0, int))
+    tau2_u = np.full(U, tau2)
     for _ in range(n_iter):
         # units: regress scores on standings, the scale shrunk toward s0
         T = np.where(O, theta[:, None], 0.0)
@@ -148,15 +154,18 @@ def fit_kind(obs: Observed, X: np.ndarray, pen: np.ndarray, names: list[str], *,
             s0 = float(np.median(s[n_u >= 3]))
         # models: precision-weighted mean of implied standings, with the metadata prior
         Zs = np.where(O, (Yz - c) / s, 0.0)
-        prec = 1.0 / (tau2 + (SIGMA_MEAS / s) ** 2)
+        prec = 1.0 / (tau2_u + (SIGMA_MEAS / s) ** 2)
         num = (Zs * prec).sum(1) + mu / prior_var
         den = (O * prec).sum(1) + 1.0 / prior_var
         theta = num / den
         theta_var = 1.0 / den
         # prior: ridge regression of the standings on metadata
-        b0, beta = _ridge(X[has], theta[has], pen)
+        b0, beta, df = _ridge(X[has], theta[has], pen)
         mu = b0 + X @ beta
-        prior_var = max(float(np.mean((theta[has] - mu[has]) ** 2 + theta_var[has])) if has.any() else 1.0, PRIOR_VAR_FLOOR)
+        # EM update of the prior variance, with the regression's degrees of freedom taken off (no overfit prior)
+        n_has = int(has.sum())
+        ss = float(np.sum((theta[has] - mu[has]) ** 2 + theta_var[has])) if n_has else 0.0
+        prior_var = max(ss / max(n_has - df, 1.0), PRIOR_VAR_FLOOR) if n_has else 1.0
         # normalise: mean 0, sd 1 over the models with scores
         if has.sum() >= 2:
             m0, sd = float(theta[has].mean()), float(theta[has].std())
@@ -174,7 +183,12 @@ def fit_kind(obs: Observed, X: np.ndarray, pen: np.ndarray, names: list[str], *,
         dof = np.where(n_u >= 3, n_u / np.maximum(n_u - 2.0, 1.0), 0.0)
         w = O * dof
         if w.sum() > 0:
-            tau2 = max(float((w * (R**2 - (SIGMA_MEAS / s) ** 2)).sum() / w.sum()), TAU2_FLOOR)
+            ss = (w * (R**2 - (SIGMA_MEAS / s) ** 2)).sum(0)
+            tau2 = max(float(ss.sum() / w.sum()), TAU2_FLOOR)
+            # each source its own deviation variance (a consistent setup earns more weight), shrunk to the pooled one
+            ss_src = np.bincount(src_idx, weights=ss, minlength=len(src_codes))
+            n_src = np.bincount(src_idx, weights=w.sum(0), minlength=len(src_codes))
+            tau2_u = np.maximum((ss_src + TAU2_POOL * tau2) / (n_src + TAU2_POOL), TAU2_FLOOR)[src_idx]
     R = np.where(O, (Yz - c) / s - theta[:, None], 0.0)
     P, Q = lowrank(R, O, rank)
     beta_d = {"intercept": float(b0), **{n: float(b) for n, b in zip(names, beta)}}

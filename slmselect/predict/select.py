@@ -23,7 +23,7 @@ from slmselect.predict.text import task_type_of, type_affinity
 
 #: The grid searched; the first of equally good settings wins, so shrink runs from strong to weak.
 GRID: dict[str, tuple[float, ...]] = {
-    "shrink": (16.0, 4.0, 1.0, 0.25),
+    "shrink": (64.0, 16.0, 4.0, 1.0, 0.25),
     "temperature": (0.05, 0.1, 0.2),
     "type_weight": (0.25, 0.0, 0.5),
     "lowrank": (1.0, 0.0),

@@ -30,12 +30,26 @@ def unit_text(tasks: pd.DataFrame) -> pd.Series:
     return (desc + "\n" + cat + "\n" + tmpl + "\n" + ex).str.strip()
 
 
-def user_text(tasks: pd.DataFrame) -> pd.Series:
-    """What a new user would give for each database task: its description and a few example inputs.
+#: Sentences or parentheses of a stored description that tell where a result came from, not what the task is.
+_PROVENANCE = re.compile(
+    r"published|readme|lora land|distil|\bseed\b|benchmark suite|leaderboard|tokens range|train/val/test|evaluated on|"
+    r"output format|\bfigure\b|\btable\b|category average|averaged across|metric as|\bp95\b", re.I)
 
-    Used by ``slmselect evaluate`` as the query for a held-out task; never the stored category.
+
+def user_description(text: str) -> str:
+    """A stored description as a user would write it: provenance sentences and parentheses removed."""
+    text = re.sub(r"\([^()]*\)", lambda m: "" if _PROVENANCE.search(m.group(0)) else m.group(0), text or "")
+    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    kept = [x for x in sentences if x and not _PROVENANCE.search(x)]
+    return " ".join(kept) if kept else " ".join(sentences[:1])
+
+
+def user_text(tasks: pd.DataFrame) -> pd.Series:
+    """What a new user would give for each database task: its description (provenance removed, see
+    :func:`user_description`) and a few example inputs. The query for a held-out task in ``slmselect
+    evaluate``; never the stored category.
     """
-    desc = tasks["description"].fillna("")
+    desc = tasks["description"].fillna("").map(user_description)
     ex = tasks["example_inputs"].map(lambda xs: "\n".join(xs[:3]) if isinstance(xs, list) else "")
     return (desc + "\n" + ex).str.strip()
 
