@@ -299,7 +299,7 @@ def recommend(
         exclude(f"min_context={int(min_context)}", (M["context_len"].fillna(0).astype(float) >= int(min_context)).to_numpy())
 
     kind = OBJECTIVE_VALUE[obj]
-    art = get_predictor(base_db)
+    art = get_predictor(base_db, embedder)
     bound = art.bound(db, kind)
     query = (profile.matching_text() if profile else "") or ""
     if description and (profile is None or not profile.description):

@@ -31,8 +31,8 @@ from slmselect.evidence.db import BenchmarkDB, load_db, parse_size
 from slmselect.predict.artifact import eligible_models, lookup, task_embeddings
 from slmselect.predict.observed import KINDS, OBJECTIVE_VALUE, observe
 from slmselect.predict.query import INTERVAL_Z, Settings, bind, kernel, predict_batch
-from slmselect.predict.select import choose_settings, fit_all, fold_of, single_thread, subset
-from slmselect.predict.text import guess_task_type, type_affinity, user_text
+from slmselect.predict.select import choose_settings, fit_all, fold_of, queries_for, single_thread, subset
+from slmselect.predict.text import QUERY_FORMS
 from slmselect._types import OBJECTIVES
 
 EDGE_TOLERANCE = 0.05
@@ -98,6 +98,7 @@ def evaluate(
     inner_folds: int = 4,
     max_params: float | str | None = None,
     variant: str | None = None,
+    query: str = "description",
     predictor: dict[str, float] | None = None,
 ) -> EvaluationReport:
     """Nested cross-validation of the recommender over datasets, against baselines, per objective.
@@ -106,7 +107,8 @@ def evaluate(
     ``min_models``: a unit is evaluated when at least this many candidates have a truth on it; ``folds`` /
     ``inner_folds``: outer and inner folds over datasets (``seed`` deals datasets to folds); ``max_params``
     and ``variant`` ('instruct' or 'base') restrict the candidates, as a user's constraints would;
-    ``predictor``: fixed settings instead of the inner cross-validation (``temperature``, ``type_weight``,
+    ``query``: how a held-out task is asked for, ``'description'`` (its description alone, provenance
+    removed) or ``'examples'`` (with example inputs too); ``predictor``: fixed settings instead of the inner cross-validation (``temperature``, ``type_weight``,
     ``shrink``, ``lowrank``, ``interval_scale``), for experiments.
     Returns an :class:`EvaluationReport`; ``report.figure("accuracy", "slmselect", "lora_land_2024")``.
     """
@@ -143,8 +145,8 @@ def evaluate(
         cand_ok &= (M["variant"] == variant).to_numpy()
         scenario["variant"] = variant
 
-    emb, eu, eq = task_embeddings(db, embedder)
-    qtext = dict(zip(db.tasks.index, user_text(db.tasks)))
+    check_choice("query", query, list(QUERY_FORMS), where="evaluate")
+    emb, eu, queries = task_embeddings(db, embedder)
     obs = {k: observe(db, k) for k in KINDS}
     groups = np.concatenate([obs[k].units["group"].to_numpy() for k in KINDS])
     fold = fold_of(groups, folds, seed)
@@ -160,20 +162,21 @@ def evaluate(
             if fixed is not None:
                 settings = {k: fixed for k in KINDS}
             else:
-                settings = choose_settings(obs, M, cand_ok, lookup(eu), lookup(eq), qtext, keep=train, kinds=kinds,
+                settings = choose_settings(obs, M, cand_ok, lookup(eu), list(queries.values()), keep=train, kinds=kinds,
                                            n_folds=inner_folds, seed=seed + 1 + f)
             chosen[str(f)] = {k: settings[k].as_dict() for k in kinds}
             fits = fit_all(obs, M, train, kinds)
             for obj in objs:
                 kind = OBJECTIVE_VALUE[obj]
                 rows += _evaluate_fold(obj, obs[kind], fits[kind], settings[kind], train[kind], cand_ok, srcs, min_models,
-                                       eu, eq, qtext, mem_all, params_b, base_obs, base_col, obs["finetuned"],
-                                       float(edge_tolerance))
+                                       eu, mem_all, params_b, base_obs, base_col, obs["finetuned"],
+                                       float(edge_tolerance), queries[query])
     figures, comparisons = _summarise(rows, objs)
     notes = [
         f"Nested cross-validation over datasets: {folds} outer folds; settings chosen per outer fold by {inner_folds}-fold "
         "cross-validation on the training datasets only. A held-out dataset is hidden in every source and variant.",
-        "Queries are the held-out task's description and example inputs; the task type is guessed from that text.",
+        f"Queries are the held-out task's {'description' if query == 'description' else 'description and example inputs'} "
+        "(provenance sentences removed); the task type is guessed from that text, never read from the database.",
         "best_avg_rank is the static advice: the best average rank among the same candidates over the training units of every source.",
         "best_base uses the held-out task's own base scores, which a new user has not measured: an oracle-ish reference, "
         "and for no_finetune it is the truth itself.",
@@ -189,8 +192,8 @@ def evaluate(
     )
 
 
-def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, eq, qtext, mem_all, params_b,  # type: ignore[no-untyped-def]
-                   base_obs, base_col, ft_obs, tol) -> list[TaskResult]:
+def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_all, params_b,  # type: ignore[no-untyped-def]
+                   base_obs, base_col, ft_obs, tol, q) -> list[TaskResult]:
     kind = o.kind
     units = o.units
     held = np.flatnonzero(~train)
@@ -201,11 +204,7 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, eq, qt
     tr = np.flatnonzero(train)
     b = bind(fit, subset(o, train))
     tasks = units["task_id"].to_numpy()
-    Eu = lookup(eu)(tasks[tr])
-    Eq = lookup(eq)(tasks[held])
-    sem = Eq @ Eu.T
-    cats = units["category"].to_numpy()[tr]
-    aff = np.stack([type_affinity(guess_task_type(qtext.get(t, "")), cats) for t in tasks[held]])
+    sem, aff = queries_for(o, held, lookup(eu), q, train)
     _, w = kernel(b, sem, aff, st)
     out = predict_batch(b, w, st)
     Ytr = o.Y[:, tr]

@@ -22,8 +22,8 @@ from slmselect.evidence.db import BenchmarkDB
 from slmselect.predict.fit import KindFit
 from slmselect.predict.observed import KINDS, Observed, fingerprint, observe
 from slmselect.predict.query import Bound, Settings, bind
-from slmselect.predict.select import choose_settings, fit_all
-from slmselect.predict.text import unit_text, user_text
+from slmselect.predict.select import Query, choose_settings, fit_all
+from slmselect.predict.text import QUERY_FORMS, unit_text, user_text
 
 ARTIFACT_FILE = "predictor.json"
 FORMAT = 1
@@ -50,17 +50,21 @@ def eligible_models(db: BenchmarkDB) -> np.ndarray:
     return ~db.models["reference"].to_numpy(dtype=bool)
 
 
-def task_embeddings(db: BenchmarkDB, embedder: str = "auto") -> tuple[Any, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(embedder, unit-side vectors, user-side vectors) per task id; one text embedded once (per-text cache)."""
+def task_embeddings(db: BenchmarkDB, embedder: str = "auto") -> tuple[Any, dict[str, np.ndarray], dict[str, Query]]:
+    """(embedder, unit-side vectors per task id, user-side queries per form); each text embedded once."""
     from slmselect.profile.embed import embed_cached, get_embedder
 
     tasks = db.tasks
-    ut, qt = unit_text(tasks).tolist(), user_text(tasks).tolist()
-    emb = get_embedder(ut + qt, prefer=embedder)
-    E = embed_cached(emb, ut + qt)
+    ut = unit_text(tasks).tolist()
+    qts = {f: user_text(tasks, f).tolist() for f in QUERY_FORMS}
+    allq = [t for f in QUERY_FORMS for t in qts[f]]
+    emb = get_embedder(ut + allq, prefer=embedder)
+    E = embed_cached(emb, ut + allq)
     n = len(tasks)
     ids = list(tasks.index)
-    return emb, dict(zip(ids, E[:n])), dict(zip(ids, E[n:]))
+    queries = {f: Query(lookup(dict(zip(ids, E[n * (i + 1): n * (i + 2)]))), dict(zip(ids, qts[f])))
+               for i, f in enumerate(QUERY_FORMS)}
+    return emb, dict(zip(ids, E[:n])), queries
 
 
 def lookup(vecs: dict[str, np.ndarray]):
@@ -83,10 +87,9 @@ def fit_predictor(db: BenchmarkDB, *, settings: dict[str, Settings] | None = Non
     if settings is None:
         from slmselect.predict.select import DEFAULT_FOLDS
 
-        emb, eu, eq = task_embeddings(db, embedder)
+        emb, eu, queries = task_embeddings(db, embedder)
         emb_name = emb.name.split(" (")[0]
-        qtext = dict(zip(db.tasks.index, user_text(db.tasks)))
-        settings = choose_settings(obs, db.models, eligible_models(db), lookup(eu), lookup(eq), qtext,
+        settings = choose_settings(obs, db.models, eligible_models(db), lookup(eu), list(queries.values()),
                                    n_folds=n_folds or DEFAULT_FOLDS, seed=seed)
     return Artifact(fingerprint=fingerprint(db), fits=fits, settings=dict(settings), embedder=emb_name)
 
@@ -144,16 +147,20 @@ def save_artifact(a: Artifact, folder: str | os.PathLike[str]) -> Path:
     return path
 
 
-_MEMO: dict[str, Artifact] = {}
+_MEMO: dict[tuple[str, str], Artifact] = {}
+#: Above this many primary results an unfitted database gets default settings instead of a cross-validation
+#: on the first call (build the database with its predictor.json instead: ``fit_predictor`` + ``save_artifact``).
+ON_THE_FLY_CV_MAX_RESULTS = 20_000
 
 
-def get_predictor(db: BenchmarkDB) -> Artifact:
-    """The stored artifact if it was fitted on this very database, else a fresh fit (default settings)."""
-    art = db.__dict__.get("_predictor_artifact")
-    if art is not None:
-        return art
+def get_predictor(db: BenchmarkDB, embedder: str = "auto") -> Artifact:
+    """The stored artifact if it was fitted on this very database, else a fresh fit, cached in memory: its
+    settings chosen by cross-validation with ``embedder`` on a small database, defaults on a large one."""
+    cache = db.__dict__.setdefault("_predictor_artifact", {})
+    if embedder in cache:
+        return cache[embedder]
     fp = fingerprint(db)
-    art = _MEMO.get(fp)
+    art = _MEMO.get((fp, embedder))
     if art is None and db.path is not None and (Path(db.path) / ARTIFACT_FILE).exists():
         try:
             stored = artifact_from_json((Path(db.path) / ARTIFACT_FILE).read_text(encoding="utf-8"))
@@ -162,11 +169,16 @@ def get_predictor(db: BenchmarkDB) -> Artifact:
         except (ValueError, KeyError, json.JSONDecodeError):
             art = None
     if art is None:
-        art = fit_predictor(db, settings={k: Settings() for k in KINDS})
-        art.notes.append("fitted on the fly with default settings: this database has no matching predictor.json")
-    _MEMO.clear()
-    _MEMO[fp] = art
-    db.__dict__["_predictor_artifact"] = art
+        if len(db.primary_results) <= ON_THE_FLY_CV_MAX_RESULTS:
+            art = fit_predictor(db, embedder=embedder)
+            art.notes.append("fitted on first use (this database has no matching predictor.json); settings by cross-validation")
+        else:
+            art = fit_predictor(db, settings={k: Settings() for k in KINDS})
+            art.notes.append("fitted on first use with default settings: this database has no matching predictor.json")
+    if len(_MEMO) > 4:
+        _MEMO.clear()
+    _MEMO[(fp, embedder)] = art
+    cache[embedder] = art
     return art
 
 

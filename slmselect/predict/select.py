@@ -11,7 +11,8 @@ the static advice); the interval scale is then set so that 95% intervals cover 9
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,13 +25,21 @@ from slmselect.predict.text import task_type_of, type_affinity
 #: The grid searched; the first of equally good settings wins, so shrink runs from strong to weak.
 GRID: dict[str, tuple[float, ...]] = {
     "shrink": (64.0, 16.0, 4.0, 1.0, 0.25),
-    "temperature": (0.05, 0.1, 0.2),
+    "temperature": (0.1, 0.2, 0.05),
     "type_weight": (0.25, 0.0, 0.5),
     "lowrank": (1.0, 0.0),
 }
 DEFAULT_FOLDS = 5
 #: Loss = regret (score points) + TOP3_WEIGHT * (true best not in the top three).
 TOP3_WEIGHT = 0.01
+
+
+@dataclass(frozen=True)
+class Query:
+    """How held-out tasks are asked for: user-side vectors by task id, and the text (for the type guess)."""
+
+    vectors: Callable[[np.ndarray], np.ndarray]
+    text: Mapping[str, str]
 
 
 def grid_settings() -> list[Settings]:
@@ -82,16 +91,15 @@ def fold_of(groups: np.ndarray, n_folds: int, seed: int = 0) -> dict[str, int]:
     return {uniq[p]: i % n_folds for i, p in enumerate(perm)}
 
 
-def _queries(obs: Observed, held: np.ndarray, emb_unit: Callable[[np.ndarray], np.ndarray],
-             emb_query: Callable[[np.ndarray], np.ndarray], query_text: Mapping[str, str],
-             train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def queries_for(obs: Observed, held: np.ndarray, emb_unit: Callable[[np.ndarray], np.ndarray], query: Query,
+                train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(semantic, affinity), each (len(held), n_train), for held-out units asked by their user-side text."""
     tasks = obs.units["task_id"].to_numpy()
     Eu = emb_unit(tasks[train])
-    Eq = emb_query(tasks[held])
+    Eq = query.vectors(tasks[held])
     sem = Eq @ Eu.T
     cats = obs.units["category"].to_numpy()[train]
-    aff = np.stack([type_affinity(guess_task_type(query_text.get(t, "")), cats) for t in tasks[held]]) if len(held) else np.zeros((0, len(cats)))
+    aff = np.stack([type_affinity(guess_task_type(query.text.get(t, "")), cats) for t in tasks[held]]) if len(held) else np.zeros((0, len(cats)))
     return sem, aff
 
 
@@ -119,20 +127,20 @@ def score_settings(b: Bound, truth: np.ndarray, cand: np.ndarray, sem: np.ndarra
 
 
 def choose_settings(obs: Mapping[str, Observed], models: pd.DataFrame, eligible: np.ndarray,
-                    emb_unit: Callable[[np.ndarray], np.ndarray], emb_query: Callable[[np.ndarray], np.ndarray],
-                    query_text: Mapping[str, str], *, keep: Mapping[str, np.ndarray] | None = None,
+                    emb_unit: Callable[[np.ndarray], np.ndarray], queries: Sequence[Query], *, keep: Mapping[str, np.ndarray] | None = None,
                     kinds: tuple[str, ...] = KINDS, n_folds: int = DEFAULT_FOLDS, seed: int = 0,
                     min_models: int = 3) -> dict[str, Settings]:
     """Settings per kind chosen by ``n_folds``-fold cross-validation over datasets, on the units ``keep`` allows.
 
     ``eligible`` (M,) marks the models a recommendation may pick (non-reference); a held-out unit counts
-    when at least ``min_models`` of them have a score there.
+    when at least ``min_models`` of them have a score there. Each held-out unit is asked for in every form
+    of ``queries`` (e.g. its description alone, and with example inputs); the loss averages them.
     """
     with single_thread():
-        return _choose(obs, models, eligible, emb_unit, emb_query, query_text, keep, kinds, n_folds, seed, min_models)
+        return _choose(obs, models, eligible, emb_unit, queries, keep, kinds, n_folds, seed, min_models)
 
 
-def _choose(obs, models, eligible, emb_unit, emb_query, query_text, keep, kinds, n_folds, seed, min_models):  # type: ignore[no-untyped-def]
+def _choose(obs, models, eligible, emb_unit, queries, keep, kinds, n_folds, seed, min_models):  # type: ignore[no-untyped-def]
     grid = grid_settings()
     groups_all = np.concatenate([obs[k].units["group"].to_numpy() for k in kinds])
     folds = fold_of(groups_all if keep is None else np.concatenate(
@@ -156,12 +164,13 @@ def _choose(obs, models, eligible, emb_unit, emb_query, query_text, keep, kinds,
                 continue
             tr = np.flatnonzero(train[k])
             b = bind(fits[k], subset(o, train[k]))
-            sem, aff = _queries(o, held, emb_unit, emb_query, query_text, tr)
             truth = np.nan_to_num(o.Y[:, held].T, nan=-np.inf)
             cand = o.present[:, held].T & eligible[None, :]
-            loss, _, z = score_settings(b, truth, cand, sem, aff, grid)
-            losses[k].append(loss)
-            zs[k].append(z)
+            for q in queries:
+                sem, aff = queries_for(o, held, emb_unit, q, tr)
+                loss, _, z = score_settings(b, truth, cand, sem, aff, grid)
+                losses[k].append(loss)
+                zs[k].append(z)
     out: dict[str, Settings] = {}
     for k in kinds:
         if not losses[k]:

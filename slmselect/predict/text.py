@@ -44,12 +44,17 @@ def user_description(text: str) -> str:
     return " ".join(kept) if kept else " ".join(sentences[:1])
 
 
-def user_text(tasks: pd.DataFrame) -> pd.Series:
+QUERY_FORMS = ("description", "examples")
+
+
+def user_text(tasks: pd.DataFrame, form: str = "description") -> pd.Series:
     """What a new user would give for each database task: its description (provenance removed, see
-    :func:`user_description`) and a few example inputs. The query for a held-out task in ``slmselect
-    evaluate``; never the stored category.
+    :func:`user_description`), and with ``form='examples'`` a few example inputs too. The query for a
+    held-out task in ``slmselect evaluate``; never the stored category.
     """
     desc = tasks["description"].fillna("").map(user_description)
+    if form == "description":
+        return desc.str.strip()
     ex = tasks["example_inputs"].map(lambda xs: "\n".join(xs[:3]) if isinstance(xs, list) else "")
     return (desc + "\n" + ex).str.strip()
 
