@@ -99,7 +99,7 @@ def queries_for(obs: Observed, held: np.ndarray, emb_unit: Callable[[np.ndarray]
     Eq = query.vectors(tasks[held])
     sem = Eq @ Eu.T
     cats = obs.units["category"].to_numpy()[train]
-    aff = np.stack([type_affinity(guess_task_type(query.text.get(t, "")), cats) for t in tasks[held]]) if len(held) else np.zeros((0, len(cats)))
+    aff = np.stack([type_affinity(task_type_of(query.text.get(t, "")), cats) for t in tasks[held]]) if len(held) else np.zeros((0, len(cats)))
     return sem, aff
 
 
