@@ -44,6 +44,8 @@ LOWRANK_RIDGE = 3.0
 RANK = 2
 N_ITER = 40
 TAU2_FLOOR = 0.02
+#: Floor of the variance of a model's source-specific effect (a study's setup favouring some models).
+SIGMA_B2_FLOOR = 0.02
 #: Pseudo-observations pulling a source's deviation variance toward the pooled one.
 TAU2_POOL = 20.0
 PRIOR_VAR_FLOOR = 0.25
@@ -140,6 +142,9 @@ def fit_kind(obs: Observed, X: np.ndarray, pen: np.ndarray, names: list[str], *,
     b0, beta = 0.0, np.zeros(X.shape[1])
     src_codes, src_idx = np.unique(obs.units["source_id"].to_numpy(dtype=str), return_inverse=True) if U else (np.zeros(0), np.zeros(0, int))
     tau2_u = np.full(U, tau2)
+    G = np.zeros((U, len(src_codes)))
+    G[np.arange(U), src_idx] = 1.0
+    sigma_b2 = 0.1
     for _ in range(n_iter):
         # units: regress scores on standings, the scale shrunk toward s0
         T = np.where(O, theta[:, None], 0.0)
@@ -154,11 +159,20 @@ def fit_kind(obs: Observed, X: np.ndarray, pen: np.ndarray, names: list[str], *,
             s0 = float(np.median(s[n_u >= 3]))
         # models: precision-weighted mean of implied standings, with the metadata prior
         Zs = np.where(O, (Yz - c) / s, 0.0)
+        # results of one source share its setup: per source, the mean implied standing carries the source's
+        # own effect on the model (variance sigma_b2), so many tasks of one study count as one study, not many
         prec = 1.0 / (tau2_u + (SIGMA_MEAS / s) ** 2)
-        num = (Zs * prec).sum(1) + mu / prior_var
-        den = (O * prec).sum(1) + 1.0 / prior_var
-        theta = num / den
+        den_s = (O * prec) @ G  # (M, S)
+        zbar = np.where(den_s > 0, ((Zs * prec) @ G) / np.maximum(den_s, 1e-12), 0.0)
+        v_s = sigma_b2 + 1.0 / np.maximum(den_s, 1e-12)
+        p_s = np.where(den_s > 0, 1.0 / v_s, 0.0)
+        den = p_s.sum(1) + 1.0 / prior_var
+        theta = ((p_s * zbar).sum(1) + mu / prior_var) / den
         theta_var = 1.0 / den
+        multi = (den_s > 0).sum(1) >= 2
+        if multi.any():
+            d2 = np.where(den_s[multi] > 0, (zbar[multi] - theta[multi, None]) ** 2 - 1.0 / np.maximum(den_s[multi], 1e-12), np.nan)
+            sigma_b2 = max(float(np.nanmean(d2)), SIGMA_B2_FLOOR)
         # prior: ridge regression of the standings on metadata
         b0, beta, df = _ridge(X[has], theta[has], pen)
         mu = b0 + X @ beta

@@ -33,6 +33,8 @@ LOW_EVIDENCE_SIMILARITY = 0.45
 #: Kernel weight of a local measurement on the very same data (same fingerprint): it outweighs everything.
 LOCAL_SAME_TASK_WEIGHT = 20.0
 INTERVAL_Z = 1.96
+#: p_best draws only among this many leading contenders (by mean + 2 sd).
+MAX_CONTENDERS = 64
 
 
 @dataclass(frozen=True)
@@ -207,5 +209,11 @@ def p_best(pred: Prediction, idx: np.ndarray, *, draws: int = 4000, seed: int = 
     rng = np.random.default_rng(seed)
     mu = pred.relative[idx]
     sd = pred.relative_sd[idx]
-    best = np.argmax(mu[None, :] + sd[None, :] * rng.standard_normal((draws, len(idx)), dtype=np.float32), axis=1)
-    return np.bincount(best, minlength=len(idx)) / draws
+    # only candidates whose upper tail reaches the leader's lower tail can win (others get 0)
+    live = np.flatnonzero(mu + 4 * sd >= np.max(mu - 4 * sd))
+    if len(live) > MAX_CONTENDERS:
+        live = live[np.argsort(-(mu[live] + 2 * sd[live]), kind="stable")[:MAX_CONTENDERS]]
+    best = np.argmax(mu[live][None, :] + sd[live][None, :] * rng.standard_normal((draws, len(live)), dtype=np.float32), axis=1)
+    out = np.zeros(len(idx))
+    out[live] = np.bincount(best, minlength=len(live)) / draws
+    return out

@@ -76,6 +76,24 @@ def task_type_of(text: str) -> str | None:
     return guess.task_type if guess else None
 
 
+def task_types_for(vectors: np.ndarray, texts: list[str]) -> list[str | None]:
+    """Task types of many descriptions at once, from their already computed embeddings: the type of the closest
+    exemplar of the profile's task-type table, as :func:`slmselect.profile.task_types.type_by_meaning` decides
+    it. Falls back to one call per text when the vectors come from another embedder than the exemplars'."""
+    from slmselect.profile.task_types import _exemplar_matrix
+
+    ex, _, owners, _ = _exemplar_matrix()
+    if len(texts) == 0 or vectors.shape[1] != ex.shape[1]:
+        return [task_type_of(t) for t in texts]
+    names = sorted(set(owners))
+    own = np.array([names.index(o) for o in owners])
+    sims = vectors @ ex.T
+    per_type = np.full((len(texts), len(names)), -np.inf)
+    for j in range(len(names)):
+        per_type[:, j] = sims[:, own == j].max(1)
+    return [names[i] if t.strip() else None for i, t in zip(np.argmax(per_type, 1), texts)]
+
+
 _GENERIC = {"all", "main", "default", "test", "validation", "train", "en", "data", "dataset"}
 
 
