@@ -27,7 +27,7 @@ TOPICS = {
     "ner": ("Extract person and organisation names from news sentences", ["Satya Nadella spoke at Microsoft Build.",
                                                                            "Angela Merkel met officials from Siemens."]),
 }
-FLAVOURS = ["standard", "hard", "short", "long"]
+FLAVOURS = ["standard", "hard", "short", "long", "formal", "informal"]
 MODELS = [
     # id, family, params, date, standing, legal bonus
     ("acme/steady-7b", "Acme", 7.0, "2025-01-10", 1.0, 0.0),

@@ -162,7 +162,7 @@ def evaluate(
             if fixed is not None:
                 settings = {k: fixed for k in KINDS}
             else:
-                settings = choose_settings(obs, M, cand_ok, lookup(eu), list(queries.values()), keep=train, kinds=kinds,
+                settings = choose_settings(obs, M, cand_ok, lookup(eu), [queries[query]], keep=train, kinds=kinds,
                                            n_folds=inner_folds, seed=seed + 1 + f)
             chosen[str(f)] = {k: settings[k].as_dict() for k in kinds}
             fits = fit_all(obs, M, train, kinds)
