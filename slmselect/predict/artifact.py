@@ -184,3 +184,20 @@ def get_predictor(db: BenchmarkDB, embedder: str = "auto") -> Artifact:
 
 def obs_bundle(db: BenchmarkDB) -> dict[str, Observed]:
     return {k: observe(db, k) for k in KINDS}
+
+
+def build_artifact(folder: str | os.PathLike[str], *, embedder: str = "auto", seed: int = 0) -> Path:
+    """Fit the predictor on the database in ``folder`` and write its ``predictor.json`` there (the database
+    build's last step; deterministic, so a rebuild gives the same bytes)."""
+    from slmselect.evidence.db import load_db
+
+    db = load_db(folder)
+    return save_artifact(fit_predictor(db, embedder=embedder, seed=seed), folder)
+
+
+if __name__ == "__main__":  # python -m slmselect.predict.artifact [FOLDER]
+    import sys
+
+    from slmselect.evidence.db import default_db_path
+
+    print(build_artifact(sys.argv[1] if len(sys.argv) > 1 else default_db_path()))
