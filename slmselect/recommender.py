@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 from slmselect._validate import check_params
 from slmselect.evidence.db import BenchmarkDB, load_db
 from slmselect.errors import NoCandidatesError, ParameterError, check_choice, did_you_mean
-from slmselect.predict.predictor import (
-    HEDGE, OBJECTIVE_VALUE, Prediction, build_matrix, predict, rank_key, rank_order, unit_text,
-    win_share,
-)
+from slmselect.predict.artifact import get_predictor
+from slmselect.predict.observed import OBJECTIVE_VALUE
+from slmselect.predict.query import Prediction, p_best, predict
+from slmselect.predict.text import unit_text
 from slmselect._types import OBJECTIVES, TaskProfile
 
 OBJECTIVE_ALIASES = {
@@ -58,17 +58,21 @@ class Candidate(BaseModel):
     commercial_use: str | None = Field(description="yes | with_conditions | no (empty when the licence is unknown)")
     license_conditions: str | None = Field(default=None, description="what the licence requires for commercial use, when it has conditions")
     context_len: int | None
-    predicted_score: float | None = Field(description="predicted score on the objective's value, 0-1; None when low-evidence")
+    predicted_score: float | None = Field(
+        description="predicted score on the objective's value, on one scale across sources (0-1; a gain for tunability)")
     lower: float
     upper: float
-    relative_score: float | None = Field(description="weighted within-benchmark z-score used for ranking")
+    relative_score: float | None = Field(
+        description="predicted standing on this task (overall standing + task-specific deviation; sd units); the order")
     low_evidence: bool
     evidence_share: float
     win_share: float | None = Field(
-        default=None, description="weighted share of the evidence units this model wins among the feasible candidates, 0-1")
-    hedge: bool = Field(
-        default=False,
-        description="placed on the shortlist for its chance of winning (win_share), ahead of models with a higher expected standing")
+        default=None, description="probability that this model is the best of the feasible candidates (same as p_best)")
+    hedge: bool = Field(default=False, description="kept for compatibility: the order now always follows the predicted score")
+    p_best: float | None = Field(default=None, description="probability that this model is the best of the feasible candidates")
+    standing: float | None = Field(default=None, description="the model's overall standing for this kind of score (static advice order)")
+    cold_start: bool = Field(
+        default=False, description="no score of this kind in the database: predicted from metadata (and base scores)")
     sources: list[str]
     evidence: list[Evidence]
     notes: list[str] = Field(default_factory=list)
@@ -189,27 +193,34 @@ def _local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> Bench
 
 
 def _query_similarity(db: BenchmarkDB, units: pd.DataFrame, query: str, embedder: str) -> tuple[np.ndarray, str]:
+    """Cosine similarity of the query to each unit's task text (task vectors cached per text and per database)."""
     from slmselect.profile.embed import embed_cached, get_embedder
 
-    texts = unit_text(db.tasks.reindex(units["task_id"])).tolist()
-    emb = get_embedder(texts, prefer=embedder)
-    cache = db.__dict__.setdefault("_unit_emb_cache", {})
-    key = (emb.name, tuple(units["task_id"]))
-    if key not in cache:
-        cache[key] = embed_cached(emb, texts)
-    q = emb.embed([query])[0]
-    return cache[key] @ q, emb.name
+    cache = db.__dict__.setdefault("_task_vec_cache", {})
+    tasks = db.tasks
+    if embedder not in cache:
+        texts = unit_text(tasks).tolist()
+        emb = get_embedder(texts, prefer=embedder)
+        cache[embedder] = (emb, dict(zip(tasks.index, embed_cached(emb, texts))))
+    emb, vecs = cache[embedder]
+    qcache = cache.setdefault(("query", embedder), {})
+    if query not in qcache:
+        if len(qcache) > 64:
+            qcache.clear()
+        qcache[query] = emb.embed([query])[0]
+    U = np.stack([vecs[t] for t in units["task_id"]]) if len(units) else np.zeros((0, len(qcache[query])))
+    return U @ qcache[query], emb.name
 
 
 def _evidence(pred: Prediction, i: int, k: int = 5) -> list[Evidence]:
-    V = pred.matrix.values[i]
+    V = pred.values[i]
     present = ~np.isnan(V)
     w = np.where(present, pred.unit_weights, 0.0)
     total = w.sum()
     if total <= 0:
         return []
-    order = np.argsort(-w)[:k]
-    units = pred.matrix.units
+    order = np.argsort(-w, kind="stable")[:k]
+    units = pred.units
     return [
         Evidence(source_id=units.at[j, "source_id"], task_id=units.at[j, "task_id"], category=str(units.at[j, "category"]),
                  metric=str(units.at[j, "metric"]), score=round(float(V[j]), 4),
@@ -262,9 +273,8 @@ def recommend(
         from slmselect.profile.profiler import profile_task
 
         profile = profile_task(examples, description=description)
-    db = db if db is not None else load_db()
-    if include_local:
-        db = _local_units(db, store)
+    base_db = db if db is not None else load_db()
+    db = _local_units(base_db, store) if include_local else base_db
 
     constraints = {k: v for k, v in dict(max_params=max_params, max_memory_gb=max_memory_gb, licenses=licenses,
                                          families=families, models=models, min_context=min_context).items() if v is not None}
@@ -301,71 +311,69 @@ def recommend(
     if min_context is not None:
         exclude(f"min_context={int(min_context)}", (M["context_len"].fillna(0).astype(float) >= int(min_context)).to_numpy())
 
-    matrix = build_matrix(db, OBJECTIVE_VALUE[obj])
+    kind = OBJECTIVE_VALUE[obj]
+    art = get_predictor(base_db, embedder)
+    bound = art.bound(db, kind)
     query = (profile.matching_text() if profile else "") or ""
     if description and (profile is None or not profile.description):
         query = description + "\n" + query
-    semantic, emb_name = _query_similarity(db, matrix.units, query.strip(), embedder)
+    units = bound.obs.units
+    semantic, emb_name = _query_similarity(db, units, query.strip(), embedder)
     same = None
     if profile is not None:
-        same = (matrix.units["task_id"] == "local_" + profile.fingerprint[:12]).to_numpy()
+        same = (units["task_id"] == "local_" + profile.fingerprint[:12]).to_numpy()
     task_type, type_reason = _task_type(profile, description)
-    pred = predict(matrix, semantic, task_type, same_task_units=same)
+    pred = predict(bound, semantic, task_type, art.settings[kind], same_task_units=same)
 
-    has_evidence = pd.Series(~np.isnan(pred.score), index=pred.models).reindex(M.index, fill_value=False).to_numpy()
-    unevidenced: list[str] = []
-    if models is None:
-        exclude(f"no {OBJECTIVE_VALUE[obj]} score in the database", has_evidence)
-    else:  # models the user named are kept even without evidence: listed last, with no prediction
-        unevidenced = list(M.index[keep & ~has_evidence])
-        keep = keep & has_evidence
     feasible = M.index[keep]
-    if not len(feasible) and not unevidenced:
-        raise NoCandidatesError(_relax_message(masks, M.index), excluded=excluded)
     if not len(feasible):
-        return _recommendation(obj, _unevidenced(M, unevidenced[:top_k], 1, OBJECTIVE_VALUE[obj]), excluded,
-                               constraints, profile, description, emb_name, [])
-
+        raise NoCandidatesError(_relax_message(masks, M.index), excluded=excluded)
     pos = {m: i for i, m in enumerate(pred.models)}
     idx = np.array([pos[m] for m in feasible])
-    key = rank_key(pred, idx)
-    ws = win_share(pred, idx)
-    order = rank_order(pred, idx, hedge=HEDGE)
+    rel = pred.relative[idx]
+    order = np.lexsort((np.arange(len(idx)), -np.round(rel, 9)))  # by the shown prediction, ties by database order
+    pb = p_best(pred, idx)
     notes: list[str] = []
     if obj == "edge":
-        sc = np.where(pred.low_evidence[idx], np.nan, pred.score[idx])
-        if not np.isfinite(sc).any():  # nothing well-evidenced: compare the raw predictions
-            sc = pred.score[idx]
-        best = np.nanmax(sc)
+        sc = pred.score[idx]
+        ref = sc[~pred.cold[idx]] if (~pred.cold[idx]).any() else sc
+        best = float(np.max(ref))
         good = sc >= best - float(edge_tolerance)
         mem = M.loc[feasible, "memory_gb"].to_numpy(dtype=float)
-        order = np.lexsort((-key, np.where(good, mem, np.inf), ~good))
+        order = np.lexsort((-rel, np.where(good, mem, np.inf), ~good))
         notes.append(f"edge: smallest model by memory whose predicted fine-tuned score is within {edge_tolerance:.2f} of the best feasible prediction ({best:.3f}).")
-    expected = np.empty(len(idx), int)  # each candidate's place by expected standing alone
-    expected[np.argsort(-key, kind="stable")] = np.arange(1, len(idx) + 1)
+    static = int(np.argmax(np.where(pred.cold[idx], -np.inf, pred.bound.theta[idx]))) if (~pred.cold[idx]).any() else int(np.argmax(pred.bound.theta[idx]))
+    moved = float(np.max(pred.evidence_share[idx])) if len(idx) else 0.0
+    if order[0] == static:
+        notes.append(f"The pick is also the static advice (the feasible model with the best overall standing); "
+                     f"the evidence close to this task moved predictions by up to {100 * moved:.0f}% of the way from the prior.")
+    else:
+        notes.append(f"The static advice (best overall standing) would be {feasible[static]}; the evidence close to this task "
+                     f"ranks {feasible[order[0]]} higher.")
     cands = []
     for r, j in enumerate(order[:top_k], start=1):
         mid, i = feasible[j], idx[j]
         ev = _evidence(pred, i)
         low = bool(pred.low_evidence[i])
+        cold = bool(pred.cold[i])
         cnotes = []
-        if low:
-            cnotes.append("low evidence: no benchmark task close to yours has this model; treat the rank as a guess")
-        hedged = obj != "edge" and expected[j] > r
-        if hedged:
-            cnotes.append(f"hedge: #{expected[j]} by expected standing, placed #{r} because it is the best on "
-                          f"{100 * ws[j]:.0f}% of the similar benchmark evidence (by weight); worth confirming")
+        if cold:
+            cnotes.append(f"cold start: no {kind} score for this model in the database; predicted from its size, family, "
+                          "release date and variant" + (" and its base scores" if kind != "base" else "") + ", with a wider interval")
+        elif low:
+            cnotes.append("low evidence: no benchmark task close to yours has this model; the prediction leans on its overall standing")
         cands.append(Candidate(
             rank=r, **_model_fields(M, mid),
-            predicted_score=None if low else round(float(pred.score[i]), 4),
+            predicted_score=round(float(pred.score[i]), 4),
             lower=round(float(pred.lower[i]), 4), upper=round(float(pred.upper[i]), 4),
-            relative_score=None if np.isnan(pred.relative[i]) else round(float(pred.relative[i]), 3),
+            relative_score=round(float(pred.relative[i]), 3),
             low_evidence=low, evidence_share=round(float(pred.evidence_share[i]), 3),
-            win_share=round(float(ws[j]), 3), hedge=hedged,
+            win_share=round(float(pb[j]), 3), p_best=round(float(pb[j]), 3), hedge=False,
+            standing=round(float(pred.bound.theta[i]), 3), cold_start=cold,
             sources=sorted({e.source_id for e in ev}), evidence=ev, notes=cnotes,
         ))
-    cands += _unevidenced(M, unevidenced[: max(0, top_k - len(cands))], len(cands) + 1, OBJECTIVE_VALUE[obj])
-    _comparability_notes(cands, notes)
+    notes.append("Predicted scores are on one scale across sources: each model's standing is fitted from all results, "
+                 "linked through the models the sources share; the order follows the predicted score.")
     _context_notes(profile, cands, notes)
     return _recommendation(obj, cands, excluded, constraints, profile, description, emb_name, notes)
 
@@ -404,31 +412,6 @@ def _model_fields(M: pd.DataFrame, mid: str) -> dict[str, Any]:
 def _text(v: Any) -> str | None:
     """A text cell of the models frame, None when empty."""
     return None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
-
-
-def _unevidenced(M: pd.DataFrame, ids: list[str], first_rank: int, value: str) -> list[Candidate]:
-    """Candidates the user named that have no score of this kind in the database: no prediction at all."""
-    out = []
-    for r, mid in enumerate(ids, start=first_rank):
-        out.append(Candidate(
-            rank=r, **_model_fields(M, mid),
-            predicted_score=None, lower=0.0, upper=1.0, relative_score=None, low_evidence=True,
-            evidence_share=0.0, sources=[], evidence=[],
-            notes=[f"no {value} score for this model in the database: nothing to predict from; `confirm` measures it"],
-        ))
-    return out
-
-
-def _comparability_notes(cands: list[Candidate], notes: list[str]) -> None:
-    if len(cands) < 2:
-        return
-    top = cands[0].evidence[0].source_id if cands[0].evidence else None
-    for c in cands[1:]:
-        main = c.evidence[0].source_id if c.evidence else None
-        if main is not None and top is not None and main != top:
-            c.notes.append(f"main evidence is from {main}, the #1 pick's from {top}: these scores were measured under different setups and are not directly comparable")
-    if any(n.startswith("main evidence") for c in cands for n in c.notes):
-        notes.append("Candidates are ranked by within-benchmark standing (z-scores); predicted scores from different sources are not on one scale.")
 
 
 def _context_notes(profile: TaskProfile | None, cands: list[Candidate], notes: list[str]) -> None:

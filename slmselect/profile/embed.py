@@ -184,25 +184,54 @@ def cache_dir() -> Path:
     return Path(base) / "slmselect"
 
 
-def embed_cached(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    """Embed ``texts``; MiniLM results for the same texts are cached on disk (npy, written atomically)."""
-    if not isinstance(embedder, MiniLMEmbedder):
-        return embedder.embed(texts)
-    key = hashlib.sha256(("\x1e".join(texts) + "|" + embedder.name).encode()).hexdigest()[:24]
-    path = cache_dir() / "embeddings" / f"{key}.npy"
+_STORES: dict[str, dict[str, np.ndarray]] = {}
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def _store_path(embedder: Embedder) -> Path:
+    return cache_dir() / "embeddings" / f"texts-{hashlib.sha256(embedder.name.encode()).hexdigest()[:12]}.npz"
+
+
+def _read_store(path: Path) -> dict[str, np.ndarray]:
     try:
-        arr = np.load(path)
-        if arr.shape[0] == len(texts):
-            return arr
-    except (OSError, ValueError):
-        pass
-    arr = embedder.embed(texts)
+        with np.load(path) as z:
+            return dict(zip(z["keys"].tolist(), z["vecs"]))
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _write_store(path: Path, store: dict[str, np.ndarray]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        merged = {**_read_store(path), **store}  # keep what another process added meanwhile
+        keys = sorted(merged)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
-            np.save(f, arr)
+            np.savez(f, keys=np.array(keys), vecs=np.stack([merged[k] for k in keys]).astype(np.float32))
         os.replace(tmp, path)
+        store.update(merged)
     except OSError:
         pass  # a read-only cache is not an error
-    return arr
+
+
+def embed_cached(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Embed ``texts``; MiniLM vectors are cached per text (in memory and on disk, one file per embedder,
+    written atomically), so a changed database re-embeds only its new texts, and every objective shares them."""
+    if not isinstance(embedder, MiniLMEmbedder):
+        return embedder.embed(texts)
+    path = _store_path(embedder)
+    store = _STORES.get(embedder.name)
+    if store is None:
+        store = _STORES[embedder.name] = _read_store(path)
+    keys = [_text_key(t) for t in texts]
+    missing = {k: t for k, t in zip(keys, texts) if k not in store}
+    if missing:
+        vecs = embedder.embed(list(missing.values()))
+        store.update(zip(missing.keys(), vecs))
+        _write_store(path, store)
+    if not texts:
+        return np.zeros((0, 384), np.float32)
+    return np.stack([store[k] for k in keys])
