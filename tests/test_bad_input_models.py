@@ -159,3 +159,17 @@ def test_a_saved_adapter_names_its_base_model_by_hub_id(models_ready: Path, tmp_
     peft_model.save_pretrained(str(tmp_path / "adapter"))
     config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
     assert config["base_model_name_or_path"] == SMOL  # ... but the adapter names the hub id, not that path
+
+
+def test_the_next_load_sweeps_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from slmselect.confirmation.device import choose_device
+    from slmselect.confirmation.weights import load_model
+
+    monkeypatch.setenv("SLMSELECT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    stale = tmp_path / "models" / f".tmp-{_dead_pid()}-HuggingFaceTB--SmolLM2-135M-Instruct-x1y2"
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"half")
+    with pytest.raises(ModelLoadError):
+        load_model("acme/not-downloaded-here", choose_device("cpu", cuda_available=False))
+    assert not stale.exists()
