@@ -374,7 +374,7 @@ def recommend(
         ))
     notes.append("Predicted scores are on one scale across sources: each model's standing is fitted from all results, "
                  "linked through the models the sources share; the order follows the predicted score.")
-    _context_notes(profile, cands, notes)
+    _context_notes(profile, cands, notes, M.loc[feasible, "context_len"].max())
     return _recommendation(obj, cands, excluded, constraints, profile, description, emb_name, notes)
 
 
@@ -414,23 +414,29 @@ def _text(v: Any) -> str | None:
     return None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
 
 
-def _context_notes(profile: TaskProfile | None, cands: list[Candidate], notes: list[str]) -> None:
-    """Say so (a note and a warning) when the longest example does not fit a candidate's context."""
+def _context_notes(profile: TaskProfile | None, cands: list[Candidate], notes: list[str], feasible_max: Any = None) -> None:
+    """Say so (a note and a warning) when the longest example does not fit the candidates' context.
+
+    Candidates whose context the database does not know are judged by the longest context of any feasible model.
+    """
     if profile is None or not cands:
         return
     longest = profile.input_tokens.max + profile.output_tokens.max
-    known = [c for c in cands if c.context_len]
-    short = [c for c in known if c.context_len < longest]
+    short = [c for c in cands if c.context_len and c.context_len < longest]
     for c in short:
         c.notes.append(f"context: {c.context_len} tokens, shorter than your longest example (~{longest} tokens)")
-    if known and len(short) == len(known):
+    known = [c.context_len for c in cands if c.context_len]
+    unknown = len(known) < len(cands)
+    largest = max([*known, *([int(feasible_max)] if unknown and pd.notna(feasible_max) else [])], default=0)
+    if largest and longest > largest:
         import warnings
 
         from slmselect.errors import SlmselectWarning
 
         msg = (f"Your longest example is about {longest} tokens (input + output, counted with {profile.token_counter}); "
-               f"it exceeds the context of every candidate (the largest is {max(c.context_len or 0 for c in known)} tokens). "
-               "Shorten or split the long examples, or pass min_context= (--min-context) to require a longer context.")
+               f"it exceeds the context of every candidate (the largest is {largest} tokens"
+               + (", taking the longest context of any model that meets the constraints for those the database lacks" if unknown else "")
+               + "). Shorten or split the long examples, or pass min_context= (--min-context) to require a longer context.")
         notes.append(msg)
         warnings.warn(msg, SlmselectWarning, stacklevel=3)
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from slmselect.evidence.fastread import fast_frame
+from slmselect.evidence.fastread import MAX_CELL_CHARS, fast_frame
 from slmselect.errors import DatabaseError, UnknownModelError, did_you_mean
 
 SCHEMA_VERSION = 2
@@ -192,8 +192,6 @@ def default_db_path() -> Path:
     )
 
 
-#: Longest cell the database files may hold, in characters (csv's own default limit).
-MAX_CELL_CHARS = 131_072
 #: Files a database needs rows in: every later command reads them.
 _NEEDS_ROWS = ("sources.csv", "models.csv", "tasks.csv", "results.csv")
 
@@ -259,10 +257,7 @@ def _read_rows(
             if None in raw:  # more cells than header columns
                 issues.append(DBIssue(path.name, line, "-", f"{len(header) + len(raw[None])} cells for {len(header)} columns"))
                 continue
-            short = [k for k, v in raw.items() if v is None]
-            if short:
-                issues.append(DBIssue(path.name, line, short[0], f"{len(header) - len(short)} cells for {len(header)} columns"))
-                continue
+            raw = {k: "" if v is None else v for k, v in raw.items()}  # missing trailing cells read as blank
             try:
                 rows.append(model.model_validate(raw).model_dump())
             except ValidationError as e:

@@ -22,6 +22,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+#: Longest cell the database files may hold, in characters (csv's own default limit).
+MAX_CELL_CHARS = 131_072
 
 
 def _base_type(annotation: Any) -> Any:
@@ -35,7 +37,7 @@ def _base_type(annotation: Any) -> Any:
 def _numbers(col: pd.Series, blank: np.ndarray, field: Any, integer: bool) -> pd.Series | None:
     num = pd.to_numeric(col.where(~blank, None), errors="coerce").astype(float)
     v = num.to_numpy()
-    if np.isnan(v[~blank]).any() or (integer and (np.mod(v[~blank], 1) != 0).any()):
+    if not np.isfinite(v[~blank]).all() or (integer and (np.mod(v[~blank], 1) != 0).any()):
         return None
     ok = np.ones(len(v), bool)
     for m in field.metadata:
@@ -99,6 +101,8 @@ def fast_frame(path: Path, model: type[BaseModel]) -> pd.DataFrame | None:
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return None
     fields = model.model_fields
+    if df.empty or (df.apply(lambda c: c.str.len().max()) > MAX_CELL_CHARS).any():
+        return None  # an empty file or an over-long cell: the row-by-row path says where
     if set(df.columns) - set(fields) or any(f.is_required() and c not in df.columns for c, f in fields.items()):
         return None
     out = {}
