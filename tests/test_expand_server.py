@@ -135,10 +135,11 @@ def test_a_wrong_key_and_an_unsupported_format_are_clear_errors(teacher, seeds, 
         expand(seeds, base_url=teacher, model=ALIAS, n=1, output=tmp_path / "a.jsonl", api_key_env="TEACHER_KEY")
     assert "sk-wrong-key-123" not in str(err.value)
     monkeypatch.setenv("TEACHER_KEY", KEY)
-    # llama-cpp-python's server takes {"type": "json_object", "schema": ...} but not OpenAI's json_schema form
-    with pytest.raises(TeacherError, match="rejected the request as malformed"):
+    # llama-cpp-python's server takes {"type": "json_object", "schema": ...} but not OpenAI's json_schema form;
+    # it answers that with a 500 (not a 4xx), so the request is retried, then the run stops with the server's reason
+    with pytest.raises(TeacherError, match="answered 500: .*Input should be 'text' or 'json_object'"):
         expand(seeds, base_url=teacher, model=ALIAS, n=1, output=tmp_path / "b.jsonl", api_key_env="TEACHER_KEY",
-               response_format="json_schema")
+               response_format="json_schema", max_retries=0, concurrency=1)
 
 
 def test_an_interrupted_run_keeps_whole_rows_and_a_rerun_completes_it(teacher, seeds, tmp_path, monkeypatch):

@@ -56,6 +56,11 @@ def chat_url(base_url: str) -> str:
 
 
 def _server_message(response: httpx.Response) -> str:
+    """The server's own words about an error, on one line, at most 300 characters."""
+    return " ".join(_server_words(response).split())[:300]
+
+
+def _server_words(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -94,7 +99,7 @@ class TeacherClient:
 
     def _fatal(self, response: httpx.Response) -> TeacherError | None:
         status, said = response.status_code, _server_message(response)
-        said = f" The server said: {said!r}." if said else ""
+        said = f" The server said: {said}." if said else ""
         if status in (401, 403):
             return TeacherError(
                 f"The teacher at {self.shown_url} refused the request ({status}): the API key is missing or wrong."
@@ -154,7 +159,7 @@ class TeacherClient:
                 if response.status_code in RETRY_STATUS or response.status_code >= 500:
                     retry_after = response.headers.get("retry-after")
                     reason = "rate_limited" if response.status_code == 429 else f"http_{response.status_code}"
-                    detail = f"{self.shown_url} answered {response.status_code}: {_server_message(response)!r}"
+                    detail = f"{self.shown_url} answered {response.status_code}: {_server_message(response)}"
                 elif response.is_success:
                     content = _content(response)
                     if content is not None:
@@ -162,7 +167,7 @@ class TeacherClient:
                     reason, detail = "malformed_response", f"{self.shown_url} sent a body that is not a chat completion"
                 else:
                     raise TeacherError(
-                        f"The teacher at {self.shown_url} answered {response.status_code}: {_server_message(response)!r}."
+                        f"The teacher at {self.shown_url} answered {response.status_code}: {_server_message(response)}."
                     )
             if attempt < self.max_retries:
                 await self._wait(attempt, retry_after)
