@@ -28,6 +28,7 @@ from slmselect import TeacherError, expand
 KEY = "sk-loopback-teacher-key-7f3a9c"
 ALIAS = "smollm2-135m"
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
 
 
 def _gguf() -> Path:
