@@ -92,6 +92,10 @@ class Recommendation(BaseModel):
     task_type: str | None = Field(default=None, description="the task type the ranking used")
     task_type_reason: str | None = Field(default=None, description="why that type: from the examples, or the description's meaning")
     notes: list[str] = Field(default_factory=list)
+    cold_start: list[Candidate] = Field(
+        default_factory=list,
+        description="the best feasible models with no score of this kind (predicted from metadata and base scores), "
+                    "listed apart from the ranking unless named with models= or needed to fill it")
 
     @property
     def best(self) -> Candidate:
@@ -329,7 +333,17 @@ def recommend(
     if not len(feasible):
         raise NoCandidatesError(_relax_message(masks, M.index), excluded=excluded)
     pos = {m: i for i, m in enumerate(pred.models)}
-    idx = np.array([pos[m] for m in feasible])
+    all_idx = np.array([pos[m] for m in feasible])
+    cold_all = pred.cold[all_idx]
+    # the ranking holds the models measured on this kind of score; cold-start models (no such score) join it
+    # when the user named them, or to fill the list when too few measured models are feasible; otherwise they
+    # are listed apart (Recommendation.cold_start), since their prediction rests on metadata alone
+    measured = np.flatnonzero(~cold_all)
+    if models is not None or not len(measured):
+        main = np.arange(len(all_idx))
+    else:
+        main = measured
+    idx = all_idx[main]
     rel = pred.relative[idx]
     order = np.lexsort((np.arange(len(idx)), -np.round(rel, 9)))  # by the shown prediction, ties by database order
     pb = p_best(pred, idx)
@@ -339,43 +353,55 @@ def recommend(
         ref = sc[~pred.cold[idx]] if (~pred.cold[idx]).any() else sc
         best = float(np.max(ref))
         good = sc >= best - float(edge_tolerance)
-        mem = M.loc[feasible, "memory_gb"].to_numpy(dtype=float)
+        mem = M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float)
         order = np.lexsort((-rel, np.where(good, mem, np.inf), ~good))
         notes.append(f"edge: smallest model by memory whose predicted fine-tuned score is within {edge_tolerance:.2f} of the best feasible prediction ({best:.3f}).")
-    static = int(np.argmax(np.where(pred.cold[idx], -np.inf, pred.bound.theta[idx]))) if (~pred.cold[idx]).any() else int(np.argmax(pred.bound.theta[idx]))
+    theta = pred.bound.theta[idx]
+    static = int(np.argmax(np.where(pred.cold[idx], -np.inf, theta))) if (~pred.cold[idx]).any() else int(np.argmax(theta))
     moved = float(np.max(pred.evidence_share[idx])) if len(idx) else 0.0
     if order[0] == static:
         notes.append(f"The pick is also the static advice (the feasible model with the best overall standing); "
                      f"the evidence close to this task moved predictions by up to {100 * moved:.0f}% of the way from the prior.")
     else:
-        notes.append(f"The static advice (best overall standing) would be {feasible[static]}; the evidence close to this task "
-                     f"ranks {feasible[order[0]]} higher.")
-    cands = []
-    for r, j in enumerate(order[:top_k], start=1):
-        mid, i = feasible[j], idx[j]
+        notes.append(f"The static advice (best overall standing) would be {feasible[main][static]}; the evidence close to this task "
+                     f"ranks {feasible[main][order[0]]} higher.")
+
+    def candidate(rank: int, i: int, p: float | None) -> Candidate:
         ev = _evidence(pred, i)
-        low = bool(pred.low_evidence[i])
-        cold = bool(pred.cold[i])
+        low, cold = bool(pred.low_evidence[i]), bool(pred.cold[i])
         cnotes = []
         if cold:
             cnotes.append(f"cold start: no {kind} score for this model in the database; predicted from its size, family, "
                           "release date and variant" + (" and its base scores" if kind != "base" else "") + ", with a wider interval")
         elif low:
             cnotes.append("low evidence: no benchmark task close to yours has this model; the prediction leans on its overall standing")
-        cands.append(Candidate(
-            rank=r, **_model_fields(M, mid),
+        return Candidate(
+            rank=rank, **_model_fields(M, str(pred.models[i])),
             predicted_score=round(float(pred.score[i]), 4),
             lower=round(float(pred.lower[i]), 4), upper=round(float(pred.upper[i]), 4),
             relative_score=round(float(pred.relative[i]), 3),
             low_evidence=low, evidence_share=round(float(pred.evidence_share[i]), 3),
-            win_share=round(float(pb[j]), 3), p_best=round(float(pb[j]), 3), hedge=False,
+            win_share=None if p is None else round(float(p), 3), p_best=None if p is None else round(float(p), 3), hedge=False,
             standing=round(float(pred.bound.theta[i]), 3), cold_start=cold,
             sources=sorted({e.source_id for e in ev}), evidence=ev, notes=cnotes,
-        ))
+        )
+
+    cands = [candidate(r, idx[j], pb[j]) for r, j in enumerate(order[:top_k], start=1)]
+    cold_idx = all_idx[np.setdiff1d(np.arange(len(all_idx)), main)]
+    cold_idx = cold_idx[np.lexsort((np.arange(len(cold_idx)), -np.round(pred.relative[cold_idx], 9)))]
+    if len(cands) < top_k and len(cold_idx):
+        fill = cold_idx[: top_k - len(cands)]
+        cands += [candidate(len(cands) + r, i, None) for r, i in enumerate(fill, start=1)]
+        cold_idx = cold_idx[len(fill):]
+        notes.append("Fewer measured models satisfy the constraints than asked for: cold-start models (no score of this kind; "
+                     "predicted from metadata) fill the list after them.")
+    cold_list = [candidate(r, i, None) for r, i in enumerate(cold_idx[:top_k], start=1)]
     notes.append("Predicted scores are on one scale across sources: each model's standing is fitted from all results, "
                  "linked through the models the sources share; the order follows the predicted score.")
     _context_notes(profile, cands, notes, M.loc[feasible, "context_len"].max())
-    return _recommendation(obj, cands, excluded, constraints, profile, description, emb_name, notes)
+    rec = _recommendation(obj, cands, excluded, constraints, profile, description, emb_name, notes)
+    rec.cold_start = cold_list
+    return rec
 
 
 def _task_type(profile: TaskProfile | None, description: str | None) -> tuple[str | None, str | None]:

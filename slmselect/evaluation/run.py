@@ -253,7 +253,7 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
         lo, hi = score - INTERVAL_Z * sd, score + INTERVAL_Z * sd
         cov = float(((truth >= lo - _EPS) & (truth <= hi + _EPS)).mean())
         static_first = int(np.argmax(akey))
-        add("slmselect", order, rel if edge else -np.argsort(np.argsort(order)).astype(float),
+        add("slmselect", order, rel if edge else -np.argsort(order).astype(float),
             extra=dict(coverage=cov, interval_width=float((hi - lo).mean()), static_pick=bool(order[0] == static_first)))
         if np.isfinite(avg).any():
             if edge:

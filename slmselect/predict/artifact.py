@@ -182,6 +182,12 @@ def get_predictor(db: BenchmarkDB, embedder: str = "auto") -> Artifact:
     return art
 
 
+def attach(db: BenchmarkDB, art: Artifact, embedder: str = "auto") -> None:
+    """Serve ``art`` for this database object, as :func:`get_predictor` does after reading a matching
+    ``predictor.json`` (for databases built in memory, e.g. the benchmark's generated one)."""
+    db.__dict__.setdefault("_predictor_artifact", {})[embedder] = art
+
+
 def obs_bundle(db: BenchmarkDB) -> dict[str, Observed]:
     return {k: observe(db, k) for k in KINDS}
 

@@ -140,6 +140,9 @@ def fit_kind(obs: Observed, X: np.ndarray, pen: np.ndarray, names: list[str], *,
     c = mu_u.copy()
     s = np.full(U, s0)
     b0, beta = 0.0, np.zeros(X.shape[1])
+    # the prior does not extrapolate: a model outside the range of the fitted ones (a 52B merge when the scored
+    # models stop at 14B) is predicted as if at the edge of that range
+    Xc = np.clip(X, X[has].min(0), X[has].max(0)) if has.any() else X
     src_codes, src_idx = np.unique(obs.units["source_id"].to_numpy(dtype=str), return_inverse=True) if U else (np.zeros(0), np.zeros(0, int))
     tau2_u = np.full(U, tau2)
     G = np.zeros((U, len(src_codes)))
@@ -175,7 +178,7 @@ def fit_kind(obs: Observed, X: np.ndarray, pen: np.ndarray, names: list[str], *,
             sigma_b2 = max(float(np.nanmean(d2)), SIGMA_B2_FLOOR)
         # prior: ridge regression of the standings on metadata
         b0, beta, df = _ridge(X[has], theta[has], pen)
-        mu = b0 + X @ beta
+        mu = b0 + Xc @ beta
         # EM update of the prior variance, with the regression's degrees of freedom taken off (no overfit prior)
         n_has = int(has.sum())
         ss = float(np.sum((theta[has] - mu[has]) ** 2 + theta_var[has])) if n_has else 0.0
