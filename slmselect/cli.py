@@ -247,6 +247,108 @@ def db_validate(
     return EXIT_DATABASE if problems else EXIT_OK
 
 
+@db_app.command("build")
+@command
+def db_build(
+    raw: Annotated[Optional[str], typer.Option(help="raw tables folder (default: benchmarks_db/raw)")] = None,
+    out: Annotated[Optional[str], typer.Option(help="output folder (default: the folder above --raw)")] = None,
+    no_predictor: Annotated[bool, typer.Option("--no-predictor", help="skip fitting the stored predictor (predictor.json)")] = False,
+    as_json: JsonOpt = False,
+) -> int:
+    """Rebuild the database from its raw public tables (deterministic: a rerun is byte-identical)."""
+    from slmselect.evidence.build import build_db
+
+    report = build_db(raw, out)
+    fitted = None
+    if not report.issues and not no_predictor:
+        from slmselect.predict.artifact import build_artifact
+
+        fitted = str(build_artifact(report.out_dir))
+    if as_json:
+        _print_json({"out_dir": str(report.out_dir), "counts": report.counts, "unmapped": report.unmapped,
+                     "skipped": len(report.skipped), "issues": report.issues, "predictor": fitted})
+    else:
+        from slmselect.report.console import lines
+
+        _show(lines([str(report)] + [f"  {i}" for i in report.issues[:20]]
+                    + ([f"predictor fitted: {fitted}"] if fitted else [])))
+    return EXIT_DATABASE if report.issues else EXIT_OK
+
+
+cache_app = typer.Typer(help="What slmselect keeps on disk (converted models, adapters): where, how big; clear it.",
+                        invoke_without_command=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.callback()
+def cache_show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Show what is cached where, and how big."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _cache_show(as_json)
+
+
+@command
+def _cache_show(as_json: bool) -> int:
+    from dataclasses import asdict
+
+    import pandas as pd
+
+    from slmselect.confirmation.cache import cache_info, human_size
+
+    entries = cache_info()
+    if as_json:
+        _print_json([asdict(e) for e in entries])
+        return EXIT_OK
+    from slmselect.report.console import frame_table, lines
+
+    df = pd.DataFrame([{"kind": e.kind, "name": e.name, "size": human_size(e.bytes), "path": e.path} for e in entries],
+                      columns=["kind", "name", "size", "path"])
+    total = sum(e.bytes for e in entries if e.clearable)
+    _show(frame_table(df, "slmselect cache"), lines([f"{human_size(total)} can be cleared with `slmselect cache clear`; "
+                                                     "the results store is never cleared."], style="dim"))
+    return EXIT_OK
+
+
+@cache_app.command("clear")
+@command
+def cache_clear(
+    what: Annotated[Optional[str], typer.Argument(help="models | gguf | adapters | a model id or folder name (default: all)")] = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Delete cached models and adapters (never the results store)."""
+    from slmselect.confirmation.cache import clear_cache, human_size
+
+    freed = clear_cache(what)
+    if as_json:
+        _print_json({"cleared": what or "all", "bytes_freed": freed})
+    else:
+        _show(f"freed {human_size(freed)}")
+    return EXIT_OK
+
+
+store_app = typer.Typer(help="The results store that confirm writes and recommend learns from.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("import")
+@command
+def store_import(
+    path: Annotated[str, typer.Argument(help="a recovery file written when the store refused a run's rows")],
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Store the rows of a recovery file (a rerun skips rows already stored)."""
+    from slmselect.evidence.store.recovery import import_recovery
+
+    n = import_recovery(path, store)
+    if as_json:
+        _print_json({"imported": n, "path": path})
+    else:
+        _show(f"stored {n} row(s) from {path}")
+    return EXIT_OK
+
+
 @app.command()
 @command
 def confirm(
@@ -337,13 +439,20 @@ def evaluate(
     objective: Annotated[Optional[list[str]], typer.Option(help="accuracy | tunability | edge | no_finetune (repeatable or comma-separated)")] = None,
     min_models: Annotated[int, typer.Option(help="evaluate tasks with at least this many models")] = 3,
     embedder: Annotated[str, typer.Option(help="auto | minilm | tfidf")] = "auto",
+    folds: Annotated[int, typer.Option(help="outer folds over datasets")] = 10,
+    inner_folds: Annotated[int, typer.Option(help="inner folds (on training datasets only) that choose the settings")] = 4,
+    max_params: Annotated[Optional[str], typer.Option(help="only candidates up to this size, e.g. 3.5B")] = None,
+    variant: Annotated[Optional[str], typer.Option(help="only 'instruct' or 'base' candidates")] = None,
+    query: Annotated[str, typer.Option(help="what a held-out task is asked from: description | examples")] = "description",
+    seed: Annotated[int, typer.Option(help="deals datasets to folds")] = 0,
     tasks: Annotated[bool, typer.Option("--tasks", help="also print the per-task rows")] = False,
     as_json: JsonOpt = False,
 ) -> int:
-    """Hold tasks out and measure the recommender against static advice and other baselines."""
+    """Hold datasets out and measure the recommender against static advice and other baselines (nested CV)."""
     from slmselect.evaluation import evaluate as _evaluate
 
-    kw: dict[str, Any] = dict(min_models=min_models, embedder=embedder)
+    kw: dict[str, Any] = dict(min_models=min_models, embedder=embedder, folds=folds, inner_folds=inner_folds,
+                              max_params=max_params, variant=variant, query=query, seed=seed)
     if _state["db"]:
         kw["db"] = _db()
     if source:

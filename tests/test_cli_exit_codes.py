@@ -58,6 +58,10 @@ BAD_INPUT = [
     ("confirm", "{examples}", "--models", "x", "--steps", "0"),
     ("evaluate", "--source", "lora_lnd"),
     ("db", "validate", "--no-such-option"),
+    ("db", "build", "--raw", "{missing}", "--out", "{missing}"),
+    ("store", "import", "{missing}"),
+    ("cache", "clear", "no-such-cache-entry"),
+    ("expand", "{missing}", "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "-o", "{missing}.out"),
     ("nonsense-command",),
 ]
 
@@ -88,7 +92,7 @@ def test_malformed_database_exits_4(capsys: pytest.CaptureFixture[str], broken_d
 
 def test_ok_exits_0_with_json_everywhere(capsys: pytest.CaptureFixture[str], examples: Path) -> None:
     for args in (("profile", str(examples)), ("recommend", str(examples), "--top-k", "2"), ("compare",),
-                 ("db", "validate"), ("compare", "--list-sources")):
+                 ("db", "validate"), ("compare", "--list-sources"), ("cache",)):
         code, out = _run(capsys, *args, "--json")
         assert code == EXIT_OK, (args, out)
         json.loads(out)

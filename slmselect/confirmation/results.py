@@ -1,6 +1,6 @@
 """What a confirm run measured: one :class:`CandidateResult` per model and the :class:`ConfirmReport`.
 
-The report is plain data (pydantic); :func:`slmselect.confirmation.render.render_report` draws it with rich.
+The report is plain data (pydantic); :func:`slmselect.report.confirm.render_report` draws it with rich.
 """
 
 from __future__ import annotations
@@ -219,6 +219,6 @@ class ConfirmReport(BaseModel):
         return json.dumps(data, indent=kw.pop("indent", 2), **kw)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from slmselect.confirmation.render import render_report
+        from slmselect.report.confirm import render_report
 
         yield from render_report(self, options.max_width)

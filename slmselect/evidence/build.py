@@ -66,6 +66,11 @@ def build_db(raw_dir: str | Path | None = None, out_dir: str | Path | None = Non
     ``out_dir`` (default: the folder above ``raw_dir``). Returns a :class:`BuildReport`; the unmapped names are
     also written to ``out_dir/unmapped.csv``."""
     raw = Path(raw_dir) if raw_dir is not None else REPO_DB / "raw"
+    if not (raw / "registry" / "models.csv").is_file():
+        from slmselect.errors import ParameterError
+
+        raise ParameterError(f"{str(raw)!r} is not a raw-tables folder: it has no registry/models.csv. Pass the folder "
+                             "that holds registry/ and one folder per source (the repository's benchmarks_db/raw).")
     out = Path(out_dir) if out_dir is not None else raw.parent
     out.mkdir(parents=True, exist_ok=True)
     models = ModelRegistry(raw / "registry")

@@ -146,9 +146,9 @@ def render_evaluation(rep: Any) -> Iterator[Any]:
                "the pick's, in points (0-1); Spearman/Kendall: predicted vs true order; cover: true scores inside the "
                "95% interval (edge: in tol = the pick is within the tolerance of the best; mem × = pick memory / "
                "true edge model memory).", style="dim")
-    s = rep.settings
-    yield Text(f"Predictor: tau={s.get('tau')}, type_weight={s.get('type_weight')}, prior_strength={s.get('prior_strength')}, "
-               f"sigma_floor={s.get('sigma_floor')}, hedge={s.get('hedge')}; similarity by {rep.embedder}; "
+    scenario = ", ".join(f"{k}={v}" for k, v in (getattr(rep, "scenario", None) or {}).items()) or "no constraints"
+    yield Text(f"Held out by dataset: {getattr(rep, 'folds', 0)} outer folds, settings chosen by {getattr(rep, 'inner_folds', 0)} "
+               f"inner folds on the training datasets only; candidates: {scenario}; similarity by {rep.embedder}; "
                f"{rep.seconds:.2f}s.", style="dim")
     for n in rep.notes:
         yield Text(f"• {n}", style="dim")
