@@ -22,6 +22,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+#: The longest cell the row-by-row reader accepts (``db.MAX_CELL_CHARS``, csv's default limit).
+MAX_CELL_CHARS = 131_072
 
 
 def _base_type(annotation: Any) -> Any:
@@ -35,7 +37,7 @@ def _base_type(annotation: Any) -> Any:
 def _numbers(col: pd.Series, blank: np.ndarray, field: Any, integer: bool) -> pd.Series | None:
     num = pd.to_numeric(col.where(~blank, None), errors="coerce").astype(float)
     v = num.to_numpy()
-    if np.isnan(v[~blank]).any() or (integer and (np.mod(v[~blank], 1) != 0).any()):
+    if not np.isfinite(v[~blank]).all() or (integer and (np.mod(v[~blank], 1) != 0).any()):
         return None
     ok = np.ones(len(v), bool)
     for m in field.metadata:
@@ -99,6 +101,9 @@ def fast_frame(path: Path, model: type[BaseModel]) -> pd.DataFrame | None:
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return None
     fields = model.model_fields
+    # short rows (NaN), long cells, repeated or unknown columns, an empty file: the row-by-row path reports them
+    if df.empty or df.isna().to_numpy().any() or max(df[c].str.len().max() for c in df.columns) > MAX_CELL_CHARS:
+        return None
     if set(df.columns) - set(fields) or any(f.is_required() and c not in df.columns for c, f in fields.items()):
         return None
     out = {}
