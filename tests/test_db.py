@@ -92,7 +92,10 @@ def test_malformed_row_is_reported_with_file_line_and_field(tmp_path):
     cols = lines[0].rstrip("\n").split(",")
     assert cols[5] == "base_score"
     # line 3 of the file: put a score out of range into the base_score column
-    lines.insert(2, "lora_land_2024,microsoft/phi-2,conllpp,made_up_metric,true,1.7,0.5,,EXACT,bad row\n")
+    bad = dict.fromkeys(cols, "") | dict(source_id="lora_land_2024", model_id="microsoft/phi-2", task_id="conllpp",
+                                         metric="made_up_metric", primary="true", base_score="1.7", finetuned_score="0.5",
+                                         provenance="EXACT", notes="bad row")
+    lines.insert(2, ",".join(bad[c] for c in cols) + "\n")
     (dst / "results.csv").write_text("".join(lines), encoding="utf-8")
     issues = validate_db(dst)
     assert any(i.file == "results.csv" and i.line == 3 and i.field == "base_score" for i in issues), issues

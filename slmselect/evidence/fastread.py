@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
-#: Longest cell the database files may hold, in characters (csv's own default limit).
+#: The longest cell the row-by-row reader accepts (``db.MAX_CELL_CHARS``, csv's default limit).
 MAX_CELL_CHARS = 131_072
 
 
@@ -101,8 +101,9 @@ def fast_frame(path: Path, model: type[BaseModel]) -> pd.DataFrame | None:
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return None
     fields = model.model_fields
-    if df.empty or (df.apply(lambda c: c.str.len().max()) > MAX_CELL_CHARS).any():
-        return None  # an empty file or an over-long cell: the row-by-row path says where
+    # short rows (NaN), long cells, repeated or unknown columns, an empty file: the row-by-row path reports them
+    if df.empty or df.isna().to_numpy().any() or max(df[c].str.len().max() for c in df.columns) > MAX_CELL_CHARS:
+        return None
     if set(df.columns) - set(fields) or any(f.is_required() and c not in df.columns for c, f in fields.items()):
         return None
     out = {}
