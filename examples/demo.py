@@ -13,8 +13,9 @@ real models (SmolLM2-135M-Instruct and Gemma 3 270M, from offline PyPI packages)
 4. recommend again: the local measurement now shows up as evidence;
 5. what the run left on disk, and how to remove it.
 
-Run: ``python examples/demo.py [--steps N] [--store PATH]`` (about two minutes on two CPU cores once the
-models are converted; the first run converts them from GGUF). Off a terminal, progress comes as plain lines.
+Run: ``python examples/demo.py [--steps N] [--store PATH]`` (a few minutes on two CPU cores; the first run
+also converts both models from GGUF, the second while the first is measured). Off a terminal, progress comes
+as plain lines.
 """
 
 # %%
