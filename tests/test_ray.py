@@ -103,6 +103,8 @@ def test_a_killed_worker_fails_only_its_candidate(local_ray, models_ready, trec_
     rows = load_local_results(tmp_path / "results.sqlite").set_index("model_id")
     assert rows.loc[SMOL, "status"] == "ok" and rows.loc[GEMMA, "status"] == "failed"
     assert len(rows) == 2  # written once each, by the driver
+    html = report.to_html()
+    assert "<span class='pill failed'>failed</span>" in html and "Ray worker" in html
 
 
 def test_bad_backend_and_address_say_what_to_do(trec_rows):

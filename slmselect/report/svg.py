@@ -158,7 +158,9 @@ def before_after_chart(rows: Sequence[BeforeAfter], title: str) -> str:
     left, right, row_h, top = 260, 640, 44, 52
     height = top + row_h * len(rows) + 36
     body = [_t(10, 18, title, 13, extra="font-weight='600'")]
-    legend = [(GREY, "base"), (GREEN, "fine-tuned"), ("#fde68a", "predicted 95% interval (recommend)")]
+    legend = [(GREY, "base"), (GREEN, "fine-tuned")]
+    if any(r.predicted is not None for r in rows):
+        legend.append(("#fde68a", "predicted 95% interval (recommend)"))
     for i, (c, name) in enumerate(legend):
         body.append(f"<rect x='{10 + i * 130}' y='28' width='12' height='10' fill='{c}'/>")
         body.append(_t(26 + i * 130, 37, name, 10))
