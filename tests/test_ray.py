@@ -66,14 +66,18 @@ def _run(rows, tmp_path, steps, **kw):
 
 
 @pytest.mark.slow
-def test_two_candidates_train_as_ray_actors(local_ray, models_ready, trec_rows, tmp_path):
+def test_two_candidates_train_at_once_as_ray_actors(local_ray, models_ready, trec_rows, tmp_path):
+    """Successive halving on Ray: both first rungs at once, then the better candidate finishes on its actor."""
     with Events() as events:
-        report = _run(trec_rows[:40], tmp_path, steps=2)
+        report = _run(trec_rows[:40], tmp_path, steps=2, successive_halving=True)
     assert [c.model_id for c in report.candidates] == [SMOL, GEMMA]
-    for c in report.candidates:
-        assert c.status == "ok", c.reason
-        assert c.steps == 2 and 0 <= c.finetuned_score <= 1 and c.config["backend"] == "ray"
-        assert (tmp_path / "adapters").exists() and c.adapter_path
+    h = report.halving
+    assert h.rung_steps == 1 and len(h.kept) == 1 and set(h.kept + h.eliminated) == {SMOL, GEMMA}
+    kept, cut = report.result(h.kept[0]), report.result(h.eliminated[0])
+    assert kept.status == "ok" and kept.steps == 2 and kept.adapter_path and 0 <= kept.finetuned_score <= 1
+    assert cut.status == "eliminated" and cut.steps == 1 and "rung" in cut.reason
+    assert h.steps_used == 3 and h.steps_full_budget == 4
+    assert all(c.config["backend"] == "ray" for c in report.candidates)
     # progress came from two other processes (the workers), stage by stage, and reached the driver
     pids = {r.model_id: r.worker_pid for r in events.records}
     assert set(pids) == {SMOL, GEMMA} and os.getpid() not in pids.values() and len(set(pids.values())) == 2
@@ -123,3 +127,15 @@ def test_without_ray_the_option_says_how_to_install_it(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode != 0
     assert "pip install 'slmselect[ray]'" in out.stderr and "ParameterError" in out.stderr
+
+
+def test_cli_ray_option_reports_an_unreachable_cluster(trec_rows, tmp_path, capsys):
+    import json
+
+    from slmselect.cli import main
+
+    data = tmp_path / "trec.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in trec_rows[:24]))
+    rc = main(["confirm", str(data), "--models", SMOL, "--steps", "1", "--no-store", "--ray", "nonsense://x:1"])
+    assert rc == 2
+    assert "Could not connect to the Ray cluster at 'nonsense://x:1'" in capsys.readouterr().err

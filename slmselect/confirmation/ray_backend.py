@@ -53,7 +53,7 @@ def connect(address: str | None) -> bool:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as err:
         raise ParameterError(
-            f"Could not connect to the Ray cluster at {address!r}: {err}. Start one with `ray start --head` "
+            f"Could not connect to the Ray cluster at {address!r}: {str(err).rstrip('.')}. Start one with `ray start --head` "
             "and pass address='auto' (on a cluster node) or 'ray://HEAD:10001' (a Ray client), or leave "
             "address unset for a local Ray on this machine."
         ) from None

@@ -87,7 +87,7 @@ def pareto_mask(points: Sequence[SizePoint]) -> list[bool]:
 
 def size_chart(points: Sequence[SizePoint], title: str, ylabel: str) -> str:
     """Score versus parameters (log axis) with 95% intervals, and the Pareto frontier drawn as a step line."""
-    w, h, left, right, top, bottom = 860, 420, 70, 800, 40, 360
+    w, h, left, right, top, bottom = 860, 440, 70, 820, 60, 380
     body = [_t(10, 20, title, 13, extra="font-weight='600'")]
     if not points:
         body.append(_t(left, top + 40, "no model with both a size and a score to draw", 12, fill="#6b7280"))
@@ -107,8 +107,9 @@ def size_chart(points: Sequence[SizePoint], title: str, ylabel: str) -> str:
     for i in range(6):
         s = lo_s + (hi_s - lo_s) * i / 5
         body += [_line(left, Y(s), right, Y(s), "#e5e7eb"), _t(left - 6, Y(s) + 4, f"{s:.2f}", 10, "end", "#6b7280")]
+    mantissas = (1, 2, 5) if hi_p - lo_p > 1.2 else (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)
     for e in range(math.floor(lo_p), math.ceil(hi_p) + 1):
-        for m in (1, 2, 5):
+        for m in mantissas:
             b = m * 10.0**e
             if lo_p <= math.log10(b) <= hi_p:
                 body += [_line(X(b), top, X(b), bottom, "#f3f4f6" if m != 1 else "#e5e7eb"),
@@ -131,8 +132,10 @@ def size_chart(points: Sequence[SizePoint], title: str, ylabel: str) -> str:
         shape = (f"<rect x='{cx - 5:.1f}' y='{cy - 5:.1f}' width='10' height='10' fill='{RED}' "
                  f"transform='rotate(45 {cx:.1f} {cy:.1f})'/>" if f else f"<circle cx='{cx:.1f}' cy='{cy:.1f}' r='5' fill='{GREY}'/>")
         body.append(shape)
-        body.append(_t(cx + 8, cy - 6, p.label, 10, fill=RED if f else INK))
-    lx, ly = 360, 14
+        near_edge = cx > right - 140
+        body.append(_t(cx - 8 if near_edge else cx + 8, cy - 6, p.label, 10, "end" if near_edge else "start",
+                       fill=RED if f else INK))
+    lx, ly = 70, 34
     body.append(f"<rect x='{lx}' y='{ly}' width='9' height='9' fill='{RED}' transform='rotate(45 {lx + 4.5} {ly + 4.5})'/>")
     body.append(_t(lx + 14, ly + 9, "Pareto frontier (no model is smaller and better)", 10))
     body.append(f"<circle cx='{lx + 275}' cy='{ly + 4.5}' r='5' fill='{GREY}'/>")
