@@ -15,13 +15,12 @@ Ray is an optional extra: ``pip install 'slmselect[ray]'``.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from slmselect.confirmation.halving import rung_steps_for, survivors_count
+from slmselect.confirmation.halving import cut_reason, finish_stages, rung_stages, rung_steps_for, split, summary
 from slmselect.confirmation.results import CandidateResult, HalvingSummary
 from slmselect.confirmation.trial import Setup, Trial
 from slmselect.errors import ParameterError
@@ -129,27 +128,20 @@ class CandidateWorker:
 
         return run_trial(self.trial, steps)
 
-    def rung(self, steps: int) -> tuple[bool, CandidateResult]:
+    def rung(self, steps: int) -> tuple[bool, CandidateResult, float | None]:
         """The first halving rung: train ``steps``, score, and park the adapter (the base model is freed)."""
         from slmselect.confirmation.stages import run_stages
 
-        t = self.trial
-
-        def score() -> None:
-            metrics = t.evaluate(f"rung ({steps} steps)")
-            t.result.finetuned_metrics, t.result.finetuned_score = metrics, metrics[t.setup.metric]
-            t.park()
-
-        ok = run_stages(t, [t.check_memory, t.load, t.base_score, lambda: t.train(steps), score], finish=False)
-        return ok, t.result
+        scores: dict[str, float] = {}
+        ok = run_stages(self.trial, rung_stages(self.trial, steps, scores), finish=False)
+        return ok, self.trial.result, scores.get(self.trial.model_id)
 
     def finish(self, steps: int) -> CandidateResult:
         """A survivor: reload, train the remaining ``steps``, score and save."""
         from slmselect.confirmation.stages import run_stages
 
-        t = self.trial
-        run_stages(t, [t.resume, lambda: t.train(steps), t.finetuned_score, t.save_adapter])
-        return t.result
+        run_stages(self.trial, finish_stages(self.trial, steps))
+        return self.trial.result
 
     def eliminate(self, reason: str) -> CandidateResult:
         self.trial.complete("eliminated", reason)
@@ -298,46 +290,27 @@ def _halving(
     pool: _Pool, model_ids: Sequence[str], setup: Setup, steps: int, record: Callable[[CandidateResult], None]
 ) -> HalvingSummary:
     rung = rung_steps_for(steps)
-    metric = setup.metric
     for m in model_ids:
         pool.call(m, "rung", rung)
     parked: dict[str, CandidateResult] = {}
+    scores: dict[str, float] = {}
     for model_id, value in pool.results():
         if isinstance(value, CandidateResult):  # the worker died
             record(value)
             continue
-        ok, result = value
-        if ok:
-            parked[model_id] = result
+        ok, result, score = value
+        if ok and score is not None:
+            parked[model_id], scores[model_id] = result, score
         else:
             pool.release(model_id)
             record(result)
-    scores = {m: r.finetuned_score for m, r in parked.items() if r.finetuned_score is not None}
-    ranked = sorted(parked, key=lambda m: (-scores.get(m, -math.inf), model_ids.index(m)))
-    keep = ranked[: survivors_count(len(ranked))]
-    cut = ranked[len(keep) :]
+    keep, cut = split(model_ids, scores)
     for m in cut:
-        pool.call(
-            m,
-            "eliminate",
-            f"{metric} {scores[m]:.3f} after the {rung}-step rung, below the kept half (kept: {', '.join(keep)})",
-        )
+        pool.call(m, "eliminate", cut_reason(setup.metric, scores[m], rung, keep))
     for m in keep:
         pool.call(m, "finish", steps - rung)
-    final: dict[str, CandidateResult] = {}
     for model_id, result in pool.results():
         pool.release(model_id)
-        final[model_id] = result
+        parked[model_id] = result
         record(result)
-    measured = [final.get(m, parked[m]) for m in parked]
-    return HalvingSummary(
-        rung_steps=rung,
-        full_steps=steps,
-        kept=keep,
-        eliminated=cut,
-        rung_scores=scores,
-        steps_used=sum(r.steps for r in measured),
-        steps_full_budget=steps * len(parked),
-        seconds_used=sum(r.train_seconds or 0.0 for r in measured),
-        seconds_full_budget_estimate=sum((r.train_seconds or 0.0) / max(1, r.steps) * steps for r in measured),
-    )
+    return summary([parked[m] for m in model_ids if m in parked], rung, steps, keep, cut, scores)
