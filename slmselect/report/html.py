@@ -177,7 +177,7 @@ def _size_section(rec: Any | None, confirm: Any | None) -> str:
 
 def _interval(c: Any, which: str, report: Any) -> tuple[float, float] | None:
     """The result's own interval when it has one, else a Wilson interval for a proportion metric."""
-    own = getattr(c, f"{which}_interval", None)
+    own = getattr(c, f"{which}_ci", None)
     if own:
         return float(own[0]), float(own[1])
     score = getattr(c, f"{which}_score")
@@ -207,12 +207,18 @@ def _confirm_section(report: Any, rec: Any | None) -> str:
     table = _table(["model", "status", f"base {_e(report.metric)}", f"fine-tuned {_e(report.metric)}", "gain", "steps",
                     "train s", "peak GB"], rows, numeric={2, 3, 4, 5, 6, 7})
     chart = before_after_chart(bars, f"Before and after fine-tuning: {report.metric} on {report.n_eval} held-out examples")
-    how = (f"Wilson 95% intervals over the {report.n_eval} held-out examples" if report.metric in PROPORTIONS
-           else f"{report.metric} is not a share of examples: intervals are shown only where the run measured them")
+    if any(getattr(c, "finetuned_ci", None) or getattr(c, "base_ci", None) for c in report.candidates):
+        how = "95% intervals as measured by the run (bootstrap over the test examples)"
+    elif report.metric in PROPORTIONS:
+        how = f"Wilson 95% intervals over the {report.n_eval} held-out examples"
+    else:
+        how = f"{report.metric} is not a share of examples and the run measured no interval"
     lines = [f"{report.task_type}, {report.n_train} examples trained, {report.n_eval} held out, device {report.device}; {how}."]
     if pick:
         lines.append(f"pick: <b>{_e(pick)}</b>" + ("" if report.first_choice in (None, pick) else
                                                    f" (the first choice was {_e(report.first_choice)})"))
+    if getattr(report, "verdict", None):
+        lines.append(f"verdict: {_e(report.verdict)}")
     halving = getattr(report, "halving", None)
     if halving is not None:
         lines.append(f"successive halving: {halving.rung_steps}-step rung, kept {_e(', '.join(halving.kept))}; "
