@@ -1,8 +1,9 @@
 """The HTML report, opened in a real headless browser (Debian's chromium): screenshot and rendered DOM.
 
 The recommendation is computed here on real TREC questions; the confirm report is a real run recorded in
-``tests/data/confirm_report_trec.json`` (``python benchmarks/ray_bench.py --save-report ...``: three candidates
-confirmed on TREC on a local Ray cluster on this project's 2-core CPU; see docs/report.md).
+``tests/data/confirm_report_trec.json`` (``python benchmarks/ray_bench.py --save-report ...``: three candidates,
+the third a local-folder copy of SmolLM2 in ``.slmselect_cache/``, confirmed on TREC on a local Ray cluster
+on this project's 2-core CPU; see docs/report.md).
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def test_the_report_renders_in_a_real_browser(rec, confirmed, tmp_path):
     small = img.resize((320, 750))
     colours = small.getcolors(maxcolors=1 << 16) or []
     assert len(colours) > 200  # text, tables and charts, not a blank page
-    pixels = list(small.getdata())
+    raw = small.tobytes()
+    pixels = [tuple(raw[i:i + 3]) for i in range(0, len(raw), 3)]
     red = sum(1 for r, g, b in pixels if r > 190 and g < 80 and b < 80)  # Pareto frontier markers and line
     green = sum(1 for r, g, b in pixels if g > 130 and r < 60 and b < 110)  # fine-tuned scores
     assert red > 20 and green > 3
@@ -101,6 +103,7 @@ def test_to_html_methods_and_atomic_write(rec, confirmed, trec_rows, tmp_path):
     both = confirmed.to_html(tmp_path / "c.html", recommendation=pair)
     assert (tmp_path / "c.html").read_text() == both and "predicted 95% interval" in both
     assert [p.name for p in tmp_path.iterdir()] == ["c.html"]  # no temporary file left behind
+    assert (tmp_path / "c.html").stat().st_mode & 0o044  # readable by others as the umask allows, like any file
     profile_only = write_report(tmp_path / "p.html", profile=rec.profile).read_text()
     assert "Task profile" in profile_only and "Ranked candidates" not in profile_only
 

@@ -129,13 +129,13 @@ def test_without_ray_the_option_says_how_to_install_it(tmp_path):
     assert "pip install 'slmselect[ray]'" in out.stderr and "ParameterError" in out.stderr
 
 
-def test_cli_ray_option_reports_an_unreachable_cluster(trec_rows, tmp_path, capsys):
+def test_cli_ray_option_reports_an_unreachable_cluster(trec_rows, tmp_path):
     import json
-
-    from slmselect.cli import main
 
     data = tmp_path / "trec.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in trec_rows[:24]))
-    rc = main(["confirm", str(data), "--models", SMOL, "--steps", "1", "--no-store", "--ray", "nonsense://x:1"])
-    assert rc == 2
-    assert "Could not connect to the Ray cluster at 'nonsense://x:1'" in capsys.readouterr().err
+    out = subprocess.run(  # a process of its own: a Ray already started in this one would be used instead
+        [sys.executable, "-m", "slmselect.cli", "confirm", str(data), "--models", SMOL, "--steps", "1", "--no-store",
+         "--ray", "nonsense://x:1"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Could not connect to the Ray cluster at 'nonsense://x:1'" in out.stderr

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
+import uuid
 from collections.abc import Iterable
 from html import escape
 from pathlib import Path
@@ -276,12 +276,12 @@ def write_report(
     if not out.parent.is_dir():
         raise ParameterError(f"Cannot write the report to {str(out)!r}: folder {str(out.parent)!r} does not exist.")
     text = render_html(recommendation=recommendation, confirm_report=confirm_report, profile=profile, db=db)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")  # created with the usual permissions (umask)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "x", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, out)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return out
