@@ -84,7 +84,7 @@ def test_two_candidates_train_at_once_as_ray_actors(local_ray, models_ready, tre
     stages = {(r.model_id, r.stage) for r in events.records if r.slmselect_event == "advance"}
     assert {(SMOL, "LoRA train"), (GEMMA, "LoRA train")} <= stages
     rows = load_local_results(tmp_path / "results.sqlite")
-    assert sorted(rows["model_id"]) == [GEMMA, SMOL] and set(rows["run_id"]) == {report.run_id}
+    assert sorted(rows["model_id"]) == sorted([SMOL, GEMMA]) and set(rows["run_id"]) == {report.run_id}
 
 
 @pytest.mark.slow
