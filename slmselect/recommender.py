@@ -112,6 +112,14 @@ class Recommendation(BaseModel):
     def to_json(self, **kw: Any) -> str:
         return self.model_dump_json(indent=kw.pop("indent", 2), **kw)
 
+    def to_html(self, path: str | os.PathLike[str] | None = None, *, confirm_report: Any = None) -> str:
+        """The recommendation as one self-contained HTML page (written to ``path`` too when given)."""
+        from slmselect.report.html import render_html, write_report
+
+        if path is not None:
+            return write_report(path, recommendation=self, confirm_report=confirm_report).read_text(encoding="utf-8")
+        return render_html(recommendation=self, confirm_report=confirm_report)
+
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from slmselect.report.tables import render_recommendation
 

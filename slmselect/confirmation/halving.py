@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from slmselect.confirmation.results import CandidateResult, HalvingSummary
 from slmselect.confirmation.stages import run_stages
@@ -27,54 +28,71 @@ def survivors_count(n: int) -> int:
     return max(1, math.ceil(n / 2))
 
 
-def run_halving(
-    model_ids: Sequence[str], setup: Setup, steps: int, record: Callable[[CandidateResult], None]
+def rung_stages(trial: Trial, rung: int, scores: dict[str, float]) -> list[Callable[[], Any]]:
+    """The first rung of one candidate: train ``rung`` steps, score on validation (into ``scores``), park."""
+
+    def rung_score() -> None:
+        score = trial.validation_score(f"rung ({rung} steps)")
+        scores[trial.model_id] = trial.result.validation_score = score if score is not None else 0.0
+        trial.park()
+
+    return [trial.check_memory, trial.load, trial.base_score, lambda: trial.train(rung), rung_score]
+
+
+def finish_stages(trial: Trial, steps_left: int) -> list[Callable[[], Any]]:
+    """A survivor: reload, train the remaining steps, score and save."""
+    return [trial.resume, lambda: trial.train(steps_left), trial.finetuned_score, trial.save_adapter]
+
+
+def split(model_ids: Sequence[str], scores: dict[str, float]) -> tuple[list[str], list[str]]:
+    """The candidates that finished the rung, better half first (ties: the earlier candidate), and the rest."""
+    ranked = sorted(scores, key=lambda m: (-scores[m], model_ids.index(m)))
+    n = survivors_count(len(ranked))
+    return ranked[:n], ranked[n:]
+
+
+def cut_reason(metric: str, score: float, rung: int, keep: Sequence[str]) -> str:
+    return f"validation {metric} {score:.3f} after the {rung}-step rung, below the kept half (kept: {', '.join(keep)})"
+
+
+def summary(
+    measured: Sequence[CandidateResult], rung: int, steps: int, keep: list[str], cut: list[str], scores: dict[str, float]
 ) -> HalvingSummary:
-
-    rung = rung_steps_for(steps)
-    metric = setup.metric
-    trials: list[Trial] = []
-    scores: dict[str, float] = {}
-    for model_id in model_ids:
-        trial = Trial(model_id, setup)
-
-        def rung_score(trial: Trial = trial) -> None:
-            score = trial.validation_score(f"rung ({rung} steps)")
-            scores[trial.model_id] = trial.result.validation_score = score if score is not None else 0.0
-            trial.park()
-
-        stages = [trial.check_memory, trial.load, trial.base_score, lambda t=trial: t.train(rung), rung_score]
-        if run_stages(trial, stages, finish=False):
-            trials.append(trial)
-        else:
-            record(trial.result)
-
-    ranked = sorted(trials, key=lambda t: (-scores[t.model_id], model_ids.index(t.model_id)))
-    keep = ranked[: survivors_count(len(ranked))]
-    cut = ranked[len(keep) :]
-    for trial in cut:
-        trial.complete(
-            "eliminated",
-            f"validation {metric} {scores[trial.model_id]:.3f} after the {rung}-step rung, below the kept half "
-            f"(kept: {', '.join(t.model_id for t in keep)})",
-        )
-        trial.release()
-        record(trial.result)
-    for trial in keep:
-        run_stages(trial, [trial.resume, lambda t=trial: t.train(steps - rung), trial.finetuned_score, trial.save_adapter])
-        record(trial.result)
-
-    used = sum(t.result.steps for t in trials)
-    seconds = sum(t.result.train_seconds or 0.0 for t in trials)
-    full_seconds = sum((t.result.train_seconds or 0.0) / max(1, t.result.steps) * steps for t in trials)
+    """Steps and seconds used by the candidates that finished the rung, against training each for ``steps``."""
     return HalvingSummary(
         rung_steps=rung,
         full_steps=steps,
-        kept=[t.model_id for t in keep],
-        eliminated=[t.model_id for t in cut],
+        kept=keep,
+        eliminated=cut,
         rung_scores=scores,
-        steps_used=used,
-        steps_full_budget=steps * len(trials),
-        seconds_used=seconds,
-        seconds_full_budget_estimate=full_seconds,
+        steps_used=sum(r.steps for r in measured),
+        steps_full_budget=steps * len(measured),
+        seconds_used=sum(r.train_seconds or 0.0 for r in measured),
+        seconds_full_budget_estimate=sum((r.train_seconds or 0.0) / max(1, r.steps) * steps for r in measured),
     )
+
+
+def run_halving(
+    model_ids: Sequence[str], setup: Setup, steps: int, record: Callable[[CandidateResult], None]
+) -> HalvingSummary:
+    rung = rung_steps_for(steps)
+    trials: dict[str, Trial] = {}
+    scores: dict[str, float] = {}
+    for model_id in model_ids:
+        trial = Trial(model_id, setup)
+        if run_stages(trial, rung_stages(trial, rung, scores), finish=False):
+            trials[model_id] = trial
+        else:
+            record(trial.result)
+
+    keep, cut = split(model_ids, scores)
+    for model_id in cut:
+        trial = trials[model_id]
+        trial.complete("eliminated", cut_reason(setup.metric, scores[model_id], rung, keep))
+        trial.release()
+        record(trial.result)
+    for model_id in keep:
+        trial = trials[model_id]
+        run_stages(trial, finish_stages(trial, steps - rung))
+        record(trial.result)
+    return summary([t.result for t in trials.values()], rung, steps, keep, cut, scores)

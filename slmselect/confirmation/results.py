@@ -5,6 +5,7 @@ The report is plain data (pydantic); :func:`slmselect.report.confirm.render_repo
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -217,6 +218,15 @@ class ConfirmReport(BaseModel):
             data["halving"]["steps_saved"] = self.halving.steps_saved
             data["halving"]["seconds_saved_estimate"] = self.halving.seconds_saved_estimate
         return json.dumps(data, indent=kw.pop("indent", 2), **kw)
+
+    def to_html(self, path: str | os.PathLike[str] | None = None, *, recommendation: Any = None, profile: Any = None) -> str:
+        """The report as one self-contained HTML page (written to ``path`` too when given)."""
+        from slmselect.report.html import render_html, write_report
+
+        if path is not None:
+            return write_report(path, confirm_report=self, recommendation=recommendation, profile=profile).read_text(
+                encoding="utf-8")
+        return render_html(confirm_report=self, recommendation=recommendation, profile=profile)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from slmselect.report.confirm import render_report

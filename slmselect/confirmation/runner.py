@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from slmselect.errors import ConfirmError, ParameterError
+from slmselect.errors import ConfirmError, ParameterError, check_choice
 from slmselect.confirmation.data import instruction_for, split_examples
 from slmselect.confirmation.device import cpu_count, detect_device, gpu_name
 from slmselect.report.progress import ConfirmProgress
@@ -150,6 +150,8 @@ def confirm(
     progress: bool = True,
     memory_limit_gb: float | None = None,
     on_candidate_done: Callable[[CandidateResult], None] | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> ConfirmReport:
     """Fine-tune the candidates briefly with LoRA on ``examples`` and measure each before and after.
 
@@ -173,6 +175,8 @@ def confirm(
     :class:`StoreError` (with ``.recovery_path`` and ``.report``) is raised. Adapters go to
     ``output_dir/<model>/`` (default: the slmselect cache). ``memory_limit_gb`` caps the memory a
     candidate may need (default: what is free); ``on_candidate_done`` is called with each result.
+    ``backend="ray"`` runs each candidate as a Ray task on the cluster at ``address`` ('auto',
+    'ray://host:10001'; default: a local Ray) and keeps the store writes on this process (docs/scale-out.md).
     Raises :class:`ConfirmError` (with ``.report``) when no candidate could be measured.
     """
     import torch
@@ -190,6 +194,13 @@ def confirm(
     if learning_rate is not None and not 0 < learning_rate < 1:
         raise ParameterError(f"The 'learning_rate' parameter of confirm must be in (0, 1); got {learning_rate!r}.")
     model_ids, first_choice = _candidate_ids(models, recommendation, top_k)
+    backend = check_choice("backend", str(backend), ("local", "ray"), where="confirm")
+    if address is not None and backend != "ray":
+        raise ParameterError(f"address={address!r} is the address of a Ray cluster: add backend='ray'.")
+    if backend == "ray":
+        from slmselect.confirmation.ray_backend import import_ray
+
+        import_ray()  # says how to install Ray before any work is done
     results_store = open_store(store)  # integrity, schema, lock, write access: before any training
     writer = ResultWriter(results_store)
     if description is None and recommendation is not None:
@@ -281,7 +292,12 @@ def confirm(
     halving: HalvingSummary | None = None
     try:
         with prog:
-            if successive_halving and len(model_ids) > 1:
+            if backend == "ray":
+                from slmselect.confirmation.ray_backend import run_on_ray
+
+                halving = run_on_ray(model_ids, setup, steps, record, address=address, device=device,
+                                     successive_halving=successive_halving)
+            elif successive_halving and len(model_ids) > 1:
                 from slmselect.confirmation.halving import run_halving
 
                 halving = run_halving(model_ids, setup, steps, record)

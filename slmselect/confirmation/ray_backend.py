@@ -1,0 +1,316 @@
+"""``confirm(..., backend="ray")``: every candidate as a Ray actor on a cluster, the results kept by the driver.
+
+Each candidate runs in its own Ray actor with a resource request (one GPU where the cluster has GPUs,
+otherwise an equal share of its CPUs) and works through the same stages as a local run
+(:func:`~slmselect.confirmation.stages.run_trial`); with successive halving the first rung and the rest
+of the training are two calls (two Ray tasks) on the same actor, so a survivor keeps its adapter and
+optimizer state between them. Workers put progress events on a :class:`ray.util.queue.Queue`; the
+driver draws them with its progress bars and logs them (logger ``slmselect.confirmation.ray``).
+Only the driver writes to the results store. A worker that dies (killed, out of memory, node lost)
+fails its candidate alone: the report marks it and the finished candidates are kept.
+
+Ray is an optional extra: ``pip install 'slmselect[ray]'``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from slmselect.confirmation.halving import cut_reason, finish_stages, rung_stages, rung_steps_for, split, summary
+from slmselect.confirmation.results import CandidateResult, HalvingSummary
+from slmselect.confirmation.trial import Setup, Trial
+from slmselect.errors import ParameterError
+
+log = logging.getLogger("slmselect.confirmation.ray")
+
+INSTALL = "pip install 'slmselect[ray]'  (or: pip install 'ray[default]')"
+#: Environment variables the workers need to find models and stay offline like the driver.
+FORWARDED_ENV = ("SLMSELECT_CACHE_DIR", "HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM")
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ParameterError(f"backend='ray' needs Ray, which is not installed: {INSTALL}.") from None
+    return ray
+
+
+def connect(address: str | None) -> bool:
+    """Join the Ray cluster at ``address`` (None: RAY_ADDRESS, a running local cluster, or a new local one).
+
+    Returns True when this call started Ray (and so should shut it down).
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as err:
+        raise ParameterError(
+            f"Could not connect to the Ray cluster at {address!r}: {str(err).rstrip('.')}. Start one with `ray start --head` "
+            "and pass address='auto' (on a cluster node) or 'ray://HEAD:10001' (a Ray client), or leave "
+            "address unset for a local Ray on this machine."
+        ) from None
+    return True
+
+
+def resources(n_candidates: int) -> dict[str, float]:
+    """One GPU (and one CPU) per candidate where the cluster has GPUs; else an equal share of its CPUs."""
+    import ray
+
+    total = ray.cluster_resources()
+    if total.get("GPU", 0) >= 1:
+        return {"num_gpus": 1, "num_cpus": 1}
+    cpus = int(total.get("CPU", 1))
+    return {"num_gpus": 0, "num_cpus": max(1, cpus // max(1, n_candidates))}
+
+
+# ---------------------------------------------------------------------------------------------- workers
+
+
+class _Stage:
+    def __init__(self, progress: QueueProgress, key: int) -> None:
+        self._progress, self._key = progress, key
+
+    def advance(self, n: float = 1, **fields: Any) -> None:
+        self._progress.put("advance", self._key, n, fields)
+
+    def done(self, note: str = "") -> None:
+        self._progress.put("done", self._key, note)
+
+
+class QueueProgress:
+    """The worker's side of the progress bars: each call becomes an event on the driver's queue."""
+
+    def __init__(self, queue: Any, model_id: str) -> None:
+        self.queue, self.model_id = queue, model_id
+        self._next = 0
+
+    def __enter__(self) -> QueueProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def put(self, kind: str, *args: Any) -> None:
+        self.queue.put((kind, self.model_id, os.getpid(), *args))
+
+    def stage(self, model_id: str, name: str, total: float | None) -> _Stage:
+        self._next += 1
+        self.put("stage", self._next, name, total)
+        return _Stage(self, self._next)
+
+    def log(self, message: str) -> None:
+        self.put("log", message)
+
+
+class CandidateWorker:
+    """One candidate's trial inside a Ray actor (wrapped with ``ray.remote`` by :func:`run_on_ray`)."""
+
+    def __init__(self, model_id: str, setup: Setup, device: str, env: dict[str, str], queue: Any, threads: int) -> None:
+        os.environ.update(env)
+        import torch
+
+        from slmselect.confirmation.device import detect_device
+
+        torch.set_num_threads(max(1, threads))
+        progress = QueueProgress(queue, model_id)
+        self.trial = Trial(model_id, replace(setup, choice=detect_device(device), progress=progress))
+        progress.put("started", self.trial.setup.choice.label)
+
+    def run(self, steps: int) -> CandidateResult:
+        from slmselect.confirmation.stages import run_trial
+
+        return run_trial(self.trial, steps)
+
+    def rung(self, steps: int) -> tuple[bool, CandidateResult, float | None]:
+        """The first halving rung: train ``steps``, score, and park the adapter (the base model is freed)."""
+        from slmselect.confirmation.stages import run_stages
+
+        scores: dict[str, float] = {}
+        ok = run_stages(self.trial, rung_stages(self.trial, steps, scores), finish=False)
+        return ok, self.trial.result, scores.get(self.trial.model_id)
+
+    def finish(self, steps: int) -> CandidateResult:
+        """A survivor: reload, train the remaining ``steps``, score and save."""
+        from slmselect.confirmation.stages import run_stages
+
+        run_stages(self.trial, finish_stages(self.trial, steps))
+        return self.trial.result
+
+    def eliminate(self, reason: str) -> CandidateResult:
+        self.trial.complete("eliminated", reason)
+        self.trial.release()
+        return self.trial.result
+
+
+# ---------------------------------------------------------------------------------------------- driver
+
+
+class Relay:
+    """The driver's side: draws the workers' events with the local progress bars and logs them."""
+
+    def __init__(self, queue: Any, setup: Setup) -> None:
+        self.queue, self.progress = queue, setup.progress
+        self.bars: dict[tuple[str, int], Any] = {}
+        self.stage: dict[str, str] = {}  # model id -> last stage reported
+        self.pids: dict[str, int] = {}
+
+    def drain(self) -> None:
+        while not self.queue.empty():
+            for event in self.queue.get_nowait_batch(self.queue.qsize()):
+                self.handle(event)
+
+    def handle(self, event: tuple[Any, ...]) -> None:
+        kind, model_id, pid, *args = event
+        self.pids[model_id] = pid
+        if kind == "stage":
+            key, name, total = args
+            self.stage[model_id] = name
+            self.bars[model_id, key] = self.progress.stage(model_id, name, total)
+        elif kind == "advance":
+            key, n, fields = args
+            self.bars[model_id, key].advance(n, **fields)
+        elif kind == "done":
+            key, note = args
+            self.bars[model_id, key].done(note)
+        elif kind == "log":
+            self.progress.log(args[0])
+        log.info("%s (pid %s): %s %s", model_id, pid, kind, " ".join(map(str, args)), extra={
+            "slmselect_event": kind, "model_id": model_id, "worker_pid": pid,
+            "stage": self.stage.get(model_id), "event_args": args,
+        })
+
+
+def _died(model_id: str, setup: Setup, relay: Relay, err: BaseException) -> CandidateResult:
+    stage = relay.stage.get(model_id, "start-up")
+    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    result = CandidateResult(
+        model_id=model_id,
+        status="failed",
+        metric=setup.metric,
+        reason=f"the Ray worker running this candidate died during {stage} ({type(err).__name__}: {first[:200]}); "
+        "the other candidates went on",
+    )
+    result.config = Trial(model_id, setup).config_dict()
+    return result
+
+
+class _Pool:
+    """The candidates' actors and the calls in flight; results are gathered on the driver."""
+
+    def __init__(self, ray: Any, model_ids: Sequence[str], setup: Setup, device: str) -> None:
+        from ray.util.queue import Queue
+
+        self.ray, self.setup = ray, setup
+        self.queue = Queue()
+        self.relay = Relay(self.queue, setup)
+        res = resources(len(model_ids))
+        env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+        remote = ray.remote(max_restarts=0, max_task_retries=0, **res)(CandidateWorker)
+        worker_setup = replace(setup, progress=None)  # the bars stay on the driver
+        self.actors = {
+            m: remote.remote(m, worker_setup, device, env, self.queue, int(res["num_cpus"]))
+            for m in model_ids
+        }
+        self.pending: dict[Any, str] = {}
+
+    def call(self, model_id: str, method: str, *args: Any) -> None:
+        self.pending[getattr(self.actors[model_id], method).remote(*args)] = model_id
+
+    def results(self) -> Any:
+        """Yield (model_id, value or the worker's death as an exception) as calls finish."""
+        from ray.exceptions import RayActorError, RayError
+
+        while self.pending:
+            ready, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=0.2)
+            self.relay.drain()
+            for ref in ready:
+                model_id = self.pending.pop(ref)
+                try:
+                    value: Any = self.ray.get(ref)
+                except (RayActorError, RayError) as err:
+                    self.relay.drain()
+                    value = _died(model_id, self.setup, self.relay, err)
+                    self.release(model_id)
+                yield model_id, value
+
+    def release(self, model_id: str) -> None:
+        actor = self.actors.pop(model_id, None)
+        if actor is not None:
+            self.ray.kill(actor)
+
+    def close(self) -> None:
+        for model_id in list(self.actors):
+            self.release(model_id)
+        self.relay.drain()
+        self.ray.kill(self.queue.actor)
+
+
+def run_on_ray(
+    model_ids: Sequence[str],
+    setup: Setup,
+    steps: int,
+    record: Callable[[CandidateResult], None],
+    *,
+    address: str | None = None,
+    device: str = "auto",
+    successive_halving: bool = False,
+) -> HalvingSummary | None:
+    """Run the candidates on Ray; ``record`` (driver side) gets each result as it arrives.
+
+    Returns the halving summary when ``successive_halving`` (and more than one candidate), else None.
+    Ctrl-C kills the actors and is re-raised; what was recorded is kept.
+    """
+    ray = import_ray()
+    started = connect(address)
+    setup.extra_config["backend"] = "ray"
+    pool = _Pool(ray, model_ids, setup, device)
+    try:
+        if successive_halving and len(model_ids) > 1:
+            return _halving(pool, model_ids, setup, steps, record)
+        for m in model_ids:
+            pool.call(m, "run", steps)
+        for model_id, result in pool.results():
+            pool.release(model_id)
+            record(result)
+        return None
+    finally:
+        pool.close()
+        if started:
+            ray.shutdown()
+
+
+def _halving(
+    pool: _Pool, model_ids: Sequence[str], setup: Setup, steps: int, record: Callable[[CandidateResult], None]
+) -> HalvingSummary:
+    rung = rung_steps_for(steps)
+    for m in model_ids:
+        pool.call(m, "rung", rung)
+    parked: dict[str, CandidateResult] = {}
+    scores: dict[str, float] = {}
+    for model_id, value in pool.results():
+        if isinstance(value, CandidateResult):  # the worker died
+            record(value)
+            continue
+        ok, result, score = value
+        if ok and score is not None:
+            parked[model_id], scores[model_id] = result, score
+        else:
+            pool.release(model_id)
+            record(result)
+    keep, cut = split(model_ids, scores)
+    for m in cut:
+        pool.call(m, "eliminate", cut_reason(setup.metric, scores[m], rung, keep))
+    for m in keep:
+        pool.call(m, "finish", steps - rung)
+    for model_id, result in pool.results():
+        pool.release(model_id)
+        parked[model_id] = result
+        record(result)
+    return summary([parked[m] for m in model_ids if m in parked], rung, steps, keep, cut, scores)

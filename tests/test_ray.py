@@ -1,0 +1,141 @@
+"""confirm(backend="ray") on a real local Ray cluster (this machine's CPUs) with the real offline models.
+
+Two tiny candidates train at once as Ray actors; their progress streams back to the driver; the store rows
+are written by the driver. A worker killed mid-training (SIGKILL to its process) fails its candidate only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from slmselect.confirmation import confirm, load_local_results
+from slmselect.errors import ParameterError
+
+SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+GEMMA = "google/gemma-3-270m"
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+class Events(logging.Handler):
+    """The progress events the driver relays from the workers (logger slmselect.confirmation.ray)."""
+
+    def __init__(self, on_event=None) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+        self.on_event = on_event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if self.on_event is not None:
+            self.on_event(record)
+
+    def __enter__(self) -> Events:
+        logger = logging.getLogger("slmselect.confirmation.ray")
+        self._level = logger.level
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger = logging.getLogger("slmselect.confirmation.ray")
+        logger.removeHandler(self)
+        logger.setLevel(self._level)
+
+
+def _run(rows, tmp_path, steps, **kw):
+    return confirm(
+        rows, models=[SMOL, GEMMA], steps=steps, batch_size=2, eval_examples=8, seed=0, progress=False,
+        store=tmp_path / "results.sqlite", output_dir=tmp_path / "adapters", backend="ray", **kw,
+    )
+
+
+@pytest.mark.slow
+def test_two_candidates_train_at_once_as_ray_actors(local_ray, models_ready, trec_rows, tmp_path):
+    """Successive halving on Ray: both first rungs at once, then the better candidate finishes on its actor."""
+    with Events() as events:
+        report = _run(trec_rows[:40], tmp_path, steps=2, successive_halving=True)
+    assert [c.model_id for c in report.candidates] == [SMOL, GEMMA]
+    h = report.halving
+    assert h.rung_steps == 1 and len(h.kept) == 1 and set(h.kept + h.eliminated) == {SMOL, GEMMA}
+    kept, cut = report.result(h.kept[0]), report.result(h.eliminated[0])
+    assert kept.status == "ok" and kept.steps == 2 and kept.adapter_path and 0 <= kept.finetuned_score <= 1
+    assert cut.status == "eliminated" and cut.steps == 1 and "rung" in cut.reason
+    assert h.steps_used == 3 and h.steps_full_budget == 4
+    assert all(c.config["backend"] == "ray" for c in report.candidates)
+    # progress came from two other processes (the workers), stage by stage, and reached the driver
+    pids = {r.model_id: r.worker_pid for r in events.records}
+    assert set(pids) == {SMOL, GEMMA} and os.getpid() not in pids.values() and len(set(pids.values())) == 2
+    stages = {(r.model_id, r.stage) for r in events.records if r.slmselect_event == "advance"}
+    assert {(SMOL, "LoRA train"), (GEMMA, "LoRA train")} <= stages
+    rows = load_local_results(tmp_path / "results.sqlite")
+    assert sorted(rows["model_id"]) == sorted([SMOL, GEMMA]) and set(rows["run_id"]) == {report.run_id}
+
+
+@pytest.mark.slow
+def test_a_killed_worker_fails_only_its_candidate(local_ray, models_ready, trec_rows, tmp_path):
+    killed: list[int] = []
+
+    def kill_gemma_mid_training(record: logging.LogRecord) -> None:
+        if (not killed and record.model_id == GEMMA and record.stage == "LoRA train"
+                and record.slmselect_event == "advance"):  # one step done, more to go
+            killed.append(record.worker_pid)
+            os.kill(record.worker_pid, signal.SIGKILL)
+
+    with Events(kill_gemma_mid_training):
+        report = _run(trec_rows[:40], tmp_path, steps=12)
+    assert killed and killed[0] != os.getpid()
+    smol, gemma = report.result(SMOL), report.result(GEMMA)
+    assert smol.status == "ok" and smol.steps == 12 and smol.finetuned_score is not None
+    assert gemma.status == "failed" and "Ray worker" in gemma.reason and "LoRA train" in gemma.reason
+    assert report.pick == SMOL and not report.interrupted
+    rows = load_local_results(tmp_path / "results.sqlite").set_index("model_id")
+    assert rows.loc[SMOL, "status"] == "ok" and rows.loc[GEMMA, "status"] == "failed"
+    assert len(rows) == 2  # written once each, by the driver
+    html = report.to_html()
+    assert "<span class='pill failed'>failed</span>" in html and "Ray worker" in html
+
+
+def test_bad_backend_and_address_say_what_to_do(trec_rows):
+    with pytest.raises(ParameterError, match="'backend' parameter of confirm must be one of 'local', 'ray'"):
+        confirm(trec_rows, models=[SMOL], backend="rayy")
+    with pytest.raises(ParameterError, match="add backend='ray'"):
+        confirm(trec_rows, models=[SMOL], address="auto")
+
+
+def test_without_ray_the_option_says_how_to_install_it(tmp_path):
+    code = (
+        "import sys; sys.modules['ray'] = None\n"  # as if Ray were not installed
+        "from slmselect.confirmation import confirm\n"
+        "confirm([{'text': 'a b', 'label': 'x'}] * 4, models=['m'], backend='ray')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode != 0
+    assert "pip install 'slmselect[ray]'" in out.stderr and "ParameterError" in out.stderr
+
+
+def test_cli_ray_option_reports_an_unreachable_cluster(trec_rows, tmp_path):
+    import json
+
+    data = tmp_path / "trec.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in trec_rows[:24]))
+    out = subprocess.run(  # a process of its own: a Ray already started in this one would be used instead
+        [sys.executable, "-m", "slmselect.cli", "confirm", str(data), "--models", SMOL, "--steps", "1", "--no-store",
+         "--ray", "nonsense://x:1"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Could not connect to the Ray cluster at 'nonsense://x:1'" in out.stderr
