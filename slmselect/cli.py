@@ -380,6 +380,7 @@ def confirm(
     successive_halving: Annotated[bool, typer.Option("--successive-halving", help="train all candidates briefly, finish only the better half")] = False,
     store: StoreOpt = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="do not record the results")] = False,
+    keep_samples: Annotated[bool, typer.Option("--keep-samples", help="also keep a few sample inputs of your data in the store (default: profile statistics only)")] = False,
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="allow models that run their own code")] = False,
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="run each candidate as a Ray task: 'local' (a Ray on this machine), 'auto' (the cluster this node is in) or ray://HEAD:10001; needs pip install 'slmselect[ray]'")] = None,
     html: HtmlOpt = None,
@@ -402,6 +403,7 @@ def confirm(
         path, steps=steps, batch_size=batch_size, eval_examples=eval_examples, learning_rate=learning_rate,
         lora_r=lora_r, max_seq_len=max_seq_len, seed=seed, device=device, output_dir=output_dir,
         successive_halving=successive_halving, store=False if no_store else store, description=description,
+        keep_samples=keep_samples,
         trust_remote_code=trust_remote_code, progress=not as_json, **kwargs,
     )
     _write_html(html, confirm_report=report, recommendation=kwargs.get("recommendation"))

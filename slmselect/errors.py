@@ -149,6 +149,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 
 def exit_code(err: BaseException) -> int:
     """The command line's exit code for an exception (1 for anything slmselect did not raise on purpose)."""
+    if isinstance(err, StoreError) and getattr(err, "recovery_path", None):
+        return EXIT_FAILED  # measured, but the store refused the rows: they wait in the recovery file
     for cls, code in EXIT_CODES:
         if isinstance(err, cls):
             return code

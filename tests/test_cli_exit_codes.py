@@ -15,7 +15,7 @@ import pytest
 from slmselect.cli import main
 from slmselect.errors import (
     EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_NO_CANDIDATES, EXIT_OK, ConfirmError, DatabaseError, InputError,
-    NoCandidatesError, ParameterError, exit_code,
+    NoCandidatesError, ParameterError, StoreError, exit_code,
 )
 from slmselect.evidence.db import default_db_path
 
@@ -104,3 +104,5 @@ def test_one_map_for_python_errors() -> None:
     assert exit_code(DatabaseError("x")) == EXIT_DATABASE
     assert exit_code(ConfirmError("x")) == 1
     assert exit_code(KeyboardInterrupt()) == 130
+    assert exit_code(StoreError("locked")) == EXIT_BAD_INPUT  # found before training: fix the store and rerun
+    assert exit_code(StoreError("refused", recovery_path="r.jsonl")) == 1  # measured; rows wait in the file
