@@ -371,11 +371,12 @@ def confirm(
     steps: Annotated[int, typer.Option(help="LoRA training steps per candidate")] = 40,
     batch_size: Annotated[int, typer.Option(help="examples per step")] = 8,
     eval_examples: Annotated[Optional[int], typer.Option(help="held-out test examples to score (default: from the data)")] = None,
+    validation_examples: Annotated[Optional[int], typer.Option(help="validation examples for the pick and halving (default: 15%, none for one candidate)")] = None,
     learning_rate: Annotated[Optional[float], typer.Option(help="LoRA learning rate (default: 2e-4)")] = None,
     lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (default: 8)")] = None,
     max_seq_len: Annotated[Optional[int], typer.Option(help="longest training sequence in tokens (default: from the data)")] = None,
     seed: Annotated[int, typer.Option(help="split, initialisation and batch order")] = 0,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N | mps")] = "auto",
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps (pick a GPU with CUDA_VISIBLE_DEVICES)")] = "auto",
     output_dir: Annotated[Optional[str], typer.Option(help="where adapters are saved (default: the slmselect cache)")] = None,
     successive_halving: Annotated[bool, typer.Option("--successive-halving", help="train all candidates briefly, finish only the better half")] = False,
     store: StoreOpt = None,
@@ -400,7 +401,8 @@ def confirm(
     if ray:
         kwargs.update(backend="ray", address=None if ray == "local" else ray)
     report = _confirm(
-        path, steps=steps, batch_size=batch_size, eval_examples=eval_examples, learning_rate=learning_rate,
+        path, steps=steps, batch_size=batch_size, eval_examples=eval_examples, validation_examples=validation_examples,
+        learning_rate=learning_rate,
         lora_r=lora_r, max_seq_len=max_seq_len, seed=seed, device=device, output_dir=output_dir,
         successive_halving=successive_halving, store=False if no_store else store, description=description,
         keep_samples=keep_samples,
