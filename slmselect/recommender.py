@@ -206,8 +206,9 @@ def _local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> Bench
 
 def _query_similarity(db: BenchmarkDB, units: pd.DataFrame, query: str, embedder: str) -> tuple[np.ndarray, str]:
     """Cosine similarity of the query to each unit's task text (task vectors cached per text and per database)."""
-    from slmselect.profile.embed import embed_cached, get_embedder
+    from slmselect.profile.embed import add_seed_folder, embed_cached, get_embedder
 
+    add_seed_folder(db.path)
     cache = db.__dict__.setdefault("_task_vec_cache", {})
     tasks = db.tasks
     if embedder not in cache:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from slmselect.evidence.db import default_db_path, load_db
 from slmselect.predict.artifact import ARTIFACT_FILE, artifact_from_json, fit_predictor, get_predictor
@@ -56,3 +57,22 @@ def test_a_new_task_text_is_embedded_alone(tmp_path, monkeypatch) -> None:
     Counting.seen = []
     c = E.embed_cached(emb, list(reversed(first)))
     assert Counting.seen == [] and np.allclose(c[::-1], a)
+
+
+def test_shipped_vectors_cover_every_text_a_first_run_embeds() -> None:
+    """A first run with an empty cache embeds only the user's query: the database ships the vectors of every
+    task text and task-type exemplar (written by `slmselect db build`)."""
+    from slmselect.evidence.db import default_db_path, load_db
+    from slmselect.predict.artifact import QUERY_FORMS, unit_text, user_text
+    from slmselect.profile.embed import MiniLMEmbedder, _read_store, _seed_name, _text_key, get_embedder
+    from slmselect.profile.task_types import TASK_TABLE
+
+    emb = get_embedder([])
+    if not isinstance(emb, MiniLMEmbedder):
+        pytest.skip("all-MiniLM-L6-v2 is not installed: no vectors are shipped for TF-IDF")
+    db = load_db()
+    shipped = _read_store(default_db_path() / _seed_name(emb.key))
+    texts = unit_text(db.tasks).tolist() + [t for f in QUERY_FORMS for t in user_text(db.tasks, f).tolist()]
+    texts += [e for t in TASK_TABLE for e in t.exemplars]
+    missing = [t[:60] for t in texts if _text_key(t) not in shipped]
+    assert not missing, f"run `slmselect db build`: {len(missing)} texts have no shipped vector, e.g. {missing[:3]}"

@@ -52,8 +52,9 @@ def eligible_models(db: BenchmarkDB) -> np.ndarray:
 
 def task_embeddings(db: BenchmarkDB, embedder: str = "auto") -> tuple[Any, dict[str, np.ndarray], dict[str, Query]]:
     """(embedder, unit-side vectors per task id, user-side queries per form); each text embedded once."""
-    from slmselect.profile.embed import embed_cached, get_embedder
+    from slmselect.profile.embed import add_seed_folder, embed_cached, get_embedder
 
+    add_seed_folder(db.path)
     tasks = db.tasks
     ut = unit_text(tasks).tolist()
     qts = {f: user_text(tasks, f).tolist() for f in QUERY_FORMS}
@@ -198,7 +199,22 @@ def build_artifact(folder: str | os.PathLike[str], *, embedder: str = "auto", se
     from slmselect.evidence.db import load_db
 
     db = load_db(folder)
-    return save_artifact(fit_predictor(db, embedder=embedder, seed=seed), folder)
+    path = save_artifact(fit_predictor(db, embedder=embedder, seed=seed), folder)
+    export_task_vectors(db, folder, embedder=embedder)
+    return path
+
+
+def export_task_vectors(db: BenchmarkDB, folder: str | os.PathLike[str], *, embedder: str = "auto") -> None:
+    """Ship the vectors of every task text the predictor and recommend() embed, so that a first run with an
+    empty cache embeds only the user's query (vectors may differ in the last bits between machines, so they
+    stay out of the byte-identical files)."""
+    from slmselect.profile.embed import export_vectors
+    from slmselect.profile.task_types import TASK_TABLE
+
+    emb, _, _ = task_embeddings(db, embedder)
+    texts = unit_text(db.tasks).tolist() + [t for f in QUERY_FORMS for t in user_text(db.tasks, f).tolist()]
+    texts += [e for t in TASK_TABLE for e in t.exemplars]
+    export_vectors(emb, texts, folder)
 
 
 if __name__ == "__main__":  # python -m slmselect.predict.artifact [FOLDER]

@@ -79,6 +79,8 @@ class MiniLMEmbedder:
         if cfg.get("model_type") != "bert":
             raise ValueError(f"{model_dir} holds a {cfg.get('model_type')!r} model; the numpy encoder supports BERT only")
         self.name = f"all-MiniLM-L6-v2 ({model_dir})"
+        #: the same weights give the same vectors wherever they are installed: the cache is keyed by their size
+        self.key = f"all-MiniLM-L6-v2:{(model_dir / 'model.safetensors').stat().st_size}"
         self.n_heads = int(cfg["num_attention_heads"])
         self.n_layers = int(cfg["num_hidden_layers"])
         self.eps = float(cfg.get("layer_norm_eps", 1e-12))
@@ -185,6 +187,46 @@ def cache_dir() -> Path:
 
 
 _STORES: dict[str, dict[str, np.ndarray]] = {}
+#: Folders holding shipped vectors (the database's ``texts-<embedder>.npz``, written by ``slmselect db build``):
+#: read before anything is embedded, so a fresh cache does not re-embed the database's task texts.
+_PACKAGE = Path(__file__).resolve().parents[1]
+_SEED_FOLDERS: list[Path] = [p for p in (_PACKAGE / "benchmarks_db", _PACKAGE.parent / "benchmarks_db") if p.is_dir()]
+
+
+def add_seed_folder(folder: str | os.PathLike[str] | None) -> None:
+    """Use the vectors shipped in ``folder`` (if it has a file for the embedder in use) before embedding."""
+    if folder is None:
+        return
+    p = Path(folder)
+    if p not in _SEED_FOLDERS:
+        _SEED_FOLDERS.append(p)
+        for name, store in _STORES.items():  # stores read before this folder was known
+            _merge_seed(p, name, store)
+
+
+def _seed_name(embedder_name: str) -> str:
+    return f"texts-{hashlib.sha256(embedder_name.encode()).hexdigest()[:12]}.npz"
+
+
+def _merge_seed(folder: Path, embedder_key: str, store: dict[str, np.ndarray]) -> None:
+    for k, v in _read_store(folder / _seed_name(embedder_key)).items():
+        store.setdefault(k, v)
+
+
+def export_vectors(embedder: Embedder, texts: list[str], folder: str | os.PathLike[str]) -> Path | None:
+    """Write the vectors of ``texts`` to ``folder`` (for shipping with a database); None for a non-cached embedder."""
+    if not isinstance(embedder, MiniLMEmbedder):
+        return None
+    vecs = embed_cached(embedder, texts)
+    keys = [_text_key(t) for t in texts]
+    unique = dict(zip(keys, vecs))
+    order = sorted(unique)
+    path = Path(folder) / _seed_name(embedder.key)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, keys=np.array(order), vecs=np.stack([unique[k] for k in order]).astype(np.float32))
+    os.replace(tmp, path)
+    return path
 
 
 def _text_key(text: str) -> str:
@@ -192,7 +234,7 @@ def _text_key(text: str) -> str:
 
 
 def _store_path(embedder: Embedder) -> Path:
-    return cache_dir() / "embeddings" / f"texts-{hashlib.sha256(embedder.name.encode()).hexdigest()[:12]}.npz"
+    return cache_dir() / "embeddings" / _seed_name(embedder.key)
 
 
 def _read_store(path: Path) -> dict[str, np.ndarray]:
@@ -223,9 +265,11 @@ def embed_cached(embedder: Embedder, texts: list[str]) -> np.ndarray:
     if not isinstance(embedder, MiniLMEmbedder):
         return embedder.embed(texts)
     path = _store_path(embedder)
-    store = _STORES.get(embedder.name)
+    store = _STORES.get(embedder.key)
     if store is None:
-        store = _STORES[embedder.name] = _read_store(path)
+        store = _STORES[embedder.key] = _read_store(path)
+        for folder in _SEED_FOLDERS:
+            _merge_seed(folder, embedder.key, store)
     keys = [_text_key(t) for t in texts]
     missing = {k: t for k, t in zip(keys, texts) if k not in store}
     if missing:

@@ -147,7 +147,7 @@ def _exemplar_matrix() -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...], st
     texts = tuple(e for t in TASK_TABLE for e in t.exemplars)
     owners = tuple(t.name for t in TASK_TABLE for _ in t.exemplars)
     emb = get_embedder(list(texts))
-    vectors = _unit(np.asarray(embed_cached(emb, list(texts)), dtype=np.float32))
+    vectors = _unit(np.asarray(embed_cached(emb, list(texts)), dtype=np.float32))  # shipped with the database
     return vectors, texts, owners, type(emb).__name__
 
 
