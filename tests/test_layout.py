@@ -161,3 +161,12 @@ def test_checkers_see_planted_faults(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["public_datasets", "_offline"])
 def test_dataset_loaders_live_outside_the_package(name: str) -> None:
     assert not (PKG / f"{name}.py").exists()
+
+
+def test_report_imports_nothing_above_the_base_even_for_type_checkers() -> None:
+    """report/ draws duck-typed objects: not even a TYPE_CHECKING import may point up the pipeline."""
+    allowed = ("slmselect.errors", "slmselect._types", "slmselect.report")
+    for path in sorted((PKG / "report").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("slmselect"):
+                assert node.module.startswith(allowed), f"{path.name} imports {node.module}"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from slmselect.confirmation.results import ConfirmReport
+from typing import Any
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
@@ -18,7 +15,7 @@ def _with_ci(value: float | None, ci: tuple[float, float] | None, spec: str = ".
     return f"{value:{spec}}" if ci is None else f"{value:{spec}} [{ci[0]:{spec}}, {ci[1]:{spec}}]"
 
 
-def render_report(report: ConfirmReport, width: int = 120) -> Any:
+def render_report(report: Any, width: int = 120) -> Any:
     """Rich renderables for a report: a table of candidates and a few lines of summary (throughput and
     peak memory only when ``width`` leaves room for them)."""
     from rich.table import Table

@@ -8,14 +8,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from slmselect.errors import ParameterError
-
-if TYPE_CHECKING:
-    from slmselect.evidence.compare import ChartData
 
 LABELS = {"finetuned": "fine-tuned score", "tunability": "gain from fine-tuning (fine-tuned − base)", "base": "base score"}
 
@@ -34,7 +31,7 @@ def _short(mid: str) -> str:
     return mid.split("/")[-1]
 
 
-def plot_compare(data: ChartData, path: str | os.PathLike[str]) -> Path:
+def plot_compare(data: Any, path: str | os.PathLike[str]) -> Path:
     """Write a PNG (or any format matplotlib knows from the suffix) with two panels for one source.
 
     Left: average rank per model (1 = best) with 95% CI error bars, computed from the source's tasks, or the

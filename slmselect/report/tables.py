@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from slmselect.recommender import Recommendation
+from typing import Any
 
 
 #: How `slmselect evaluate` names each method it compares (the method ids are evaluation.METHODS).
@@ -27,7 +24,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
-def render_recommendation(rec: "Recommendation") -> Iterator[Any]:
+def render_recommendation(rec: Any) -> Iterator[Any]:
     from rich.table import Table
     from rich.text import Text
 
