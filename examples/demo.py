@@ -36,10 +36,12 @@ from public_datasets import trec
 OFFLINE_MODELS = ["HuggingFaceTB/SmolLM2-135M-Instruct", "google/gemma-3-270m"]
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--steps", type=int, default=12, help="LoRA steps per model (default: 12)")
-parser.add_argument("--train", type=int, default=48, help="training examples (default: 48)")
-parser.add_argument("--validation", type=int, default=16, help="validation examples, for the pick (default: 16)")
-parser.add_argument("--test", type=int, default=32, help="test examples, for the reported scores (default: 32)")
+parser.add_argument("--steps", type=int, default=8, help="LoRA steps per model (default: 8)")
+parser.add_argument("--batch-size", type=int, default=4, help="examples per step (default: 4)")
+parser.add_argument("--learning-rate", type=float, default=5e-4, help="LoRA learning rate (default: 5e-4, for a short run)")
+parser.add_argument("--train", type=int, default=32, help="training examples (default: 32)")
+parser.add_argument("--validation", type=int, default=12, help="validation examples, for the pick (default: 12)")
+parser.add_argument("--test", type=int, default=24, help="test examples, for the reported scores (default: 24)")
 parser.add_argument("--store", help="results store to keep (default: a temporary one, deleted at the end)")
 args = parser.parse_args()
 start = time.monotonic()
@@ -102,6 +104,8 @@ report = confirm(
     recommendation=offline,
     top_k=2,
     steps=args.steps,
+    batch_size=args.batch_size,
+    learning_rate=args.learning_rate,
     eval_examples=args.test,
     validation_examples=args.validation,
     seed=0,
