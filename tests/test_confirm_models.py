@@ -38,6 +38,7 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
         trec_rows,
         models=[SMOL, GEMMA],
         steps=4,
+        batch_size=4,
         eval_examples=32,
         validation_examples=16,
         seed=0,
@@ -219,6 +220,7 @@ def test_successive_halving_keeps_the_better_half(models_ready, trec_rows, tmp_p
         trec_rows[:48],
         models=[SMOL, local_copy],
         steps=4,
+        batch_size=4,
         eval_examples=12,
         successive_halving=True,
         store=tmp_path / "r.sqlite",
@@ -372,7 +374,7 @@ def test_sigint_during_the_second_candidate_keeps_the_first(models_ready, trec_r
     data.write_text("\n".join(json.dumps(r) for r in trec_rows[:48]) + "\n", encoding="utf-8")
     store = tmp_path / "r.sqlite"
     cmd = [sys.executable, "-m", "slmselect.cli", "confirm", str(data), "--models", f"{SMOL},{GEMMA}",
-           "--steps", "3", "--eval-examples", "12", "--store", str(store), "--output-dir", str(tmp_path / "out")]
+           "--steps", "1", "--batch-size", "4", "--eval-examples", "8", "--store", str(store), "--output-dir", str(tmp_path / "out")]
     env = dict(os.environ, SLMSELECT_CACHE_DIR=str(models_ready))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.monotonic() + 240
