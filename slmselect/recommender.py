@@ -17,7 +17,8 @@ from slmselect.evidence.db import BenchmarkDB, load_db
 from slmselect.errors import NoCandidatesError, ParameterError, check_choice, did_you_mean
 from slmselect.predict.artifact import get_predictor
 from slmselect.predict.observed import OBJECTIVE_VALUE
-from slmselect.predict.query import Prediction, p_best, predict
+from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, p_best, predict
+from slmselect.predict.static import blend_edge, static_key
 from slmselect.predict.text import unit_text
 from slmselect._types import OBJECTIVES, TaskProfile
 
@@ -353,27 +354,44 @@ def recommend(
     else:
         main = measured
     idx = all_idx[main]
-    rel = pred.relative[idx]
+    st = art.settings[kind]
+    # the final standing among these candidates: the prediction with the static advice (their average rank over
+    # the evidence) blended in by the weight the cross-validation chose; the shown score follows it
+    rel, score, lower, upper = pred.among(idx)
     order = np.lexsort((np.arange(len(idx)), -np.round(rel, 9)))  # by the shown prediction, ties by database order
-    pb = p_best(pred, idx)
+    pb = p_best(pred, idx, mu=rel)
     notes: list[str] = []
+    avg = pred.bound.ranks.avg_rank(idx)
     if obj == "edge":
-        sc = pred.score[idx]
-        ref = sc[~pred.cold[idx]] if (~pred.cold[idx]).any() else sc
+        score, ekey = blend_edge(pred.score[idx], pred.relative[idx], pred.bound.ranks, idx, st.edge_static_weight)
+        lower, upper = clip_interval(score - INTERVAL_Z * pred.sd[idx], score + INTERVAL_Z * pred.sd[idx], kind)
+        ref = score[~pred.cold[idx]] if (~pred.cold[idx]).any() else score
         best = float(np.max(ref))
-        good = sc >= best - float(edge_tolerance)
         mem = M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float)
-        order = np.lexsort((-rel, np.where(good, mem, np.inf), ~good))
-        notes.append(f"edge: smallest model by memory whose predicted fine-tuned score is within {edge_tolerance:.2f} of the best feasible prediction ({best:.3f}).")
-    theta = pred.bound.theta[idx]
-    static = int(np.argmax(np.where(pred.cold[idx], -np.inf, theta))) if (~pred.cold[idx]).any() else int(np.argmax(theta))
+        good = score >= best - float(edge_tolerance)
+        order = np.lexsort((-ekey, np.where(good, mem, np.inf), ~good))
+        notes.append(f"edge: smallest model by memory whose predicted fine-tuned score is within {edge_tolerance:.2f} of the best feasible prediction ({best:.3f})"
+                     + (f"; the scores blend in the models' mean published score with weight {st.edge_static_weight:g}, chosen by cross-validation."
+                        if st.edge_static_weight > 0 else "."))
+        rel = ekey
+    static = int(np.argmax(static_key(avg))) if np.isfinite(avg).any() else int(np.argmax(pred.bound.theta[idx]))
+    prior = int(np.argmax(np.where(pred.cold[idx], -np.inf, pred.bound.theta[idx])))
     moved = float(np.max(pred.evidence_share[idx])) if len(idx) else 0.0
+    moved_txt = f"the evidence close to this task moved predictions by up to {100 * moved:.0f}% of the way from the prior"
     if order[0] == static:
-        notes.append(f"The pick is also the static advice (the feasible model with the best overall standing); "
-                     f"the evidence close to this task moved predictions by up to {100 * moved:.0f}% of the way from the prior.")
+        notes.append(f"The pick is also the static advice (the feasible model with the best average rank over the benchmark "
+                     f"tasks); {moved_txt}.")
+    elif order[0] == prior and moved < 0.5:
+        notes.append(f"The static advice (best average rank over the benchmark tasks) would be {feasible[main][static]}; the "
+                     f"overall standings fitted across sources (linked through the models they share) rank "
+                     f"{feasible[main][order[0]]} higher; {moved_txt}.")
     else:
-        notes.append(f"The static advice (best overall standing) would be {feasible[main][static]}; the evidence close to this task "
-                     f"ranks {feasible[main][order[0]]} higher.")
+        notes.append(f"The static advice (best average rank over the benchmark tasks) would be {feasible[main][static]}; the "
+                     f"evidence close to this task ranks {feasible[main][order[0]]} higher.")
+    if st.static_weight > 0:
+        notes.append(f"The standings blend in the static advice with weight {st.static_weight:g} (chosen by cross-validation over "
+                     "datasets: on held-out datasets it did at least as well as the predictions alone).")
+    shown = {int(i): (float(rel[j]), float(score[j]), float(lower[j]), float(upper[j])) for j, i in enumerate(idx)}
 
     def candidate(rank: int, i: int, p: float | None) -> Candidate:
         ev = _evidence(pred, i)
@@ -384,11 +402,12 @@ def recommend(
                           "release date and variant" + (" and its base scores" if kind != "base" else "") + ", with a wider interval")
         elif low:
             cnotes.append("low evidence: no benchmark task close to yours has this model; the prediction leans on its overall standing")
+        r_i, s_i, lo_i, hi_i = shown.get(int(i), (pred.relative[i], pred.score[i], pred.lower[i], pred.upper[i]))
         return Candidate(
             rank=rank, **_model_fields(M, str(pred.models[i])),
-            predicted_score=round(float(pred.score[i]), 4),
-            lower=round(float(pred.lower[i]), 4), upper=round(float(pred.upper[i]), 4),
-            relative_score=round(float(pred.relative[i]), 3),
+            predicted_score=round(float(s_i), 4),
+            lower=round(float(lo_i), 4), upper=round(float(hi_i), 4),
+            relative_score=round(float(r_i), 3),
             low_evidence=low, evidence_share=round(float(pred.evidence_share[i]), 3),
             win_share=None if p is None else round(float(p), 3), p_best=None if p is None else round(float(p), 3), hedge=False,
             standing=round(float(pred.bound.theta[i]), 3), cold_start=cold,

@@ -163,3 +163,27 @@ def test_cli_bad_source_exit_code() -> None:
     res = subprocess.run([sys.executable, "-m", "slmselect", "evaluate", "--source", "lora_lnd"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "lora_land_2024" in res.stderr + res.stdout
+
+
+def test_the_static_fallback_and_the_static_baseline_are_one_function() -> None:
+    """With the static weights fixed at 1 the predictor's order is the baseline's, unit by unit, for the best
+    pick and for edge (both read the average rank and mean points from predict.static), and a weight of 0
+    leaves the predictions alone."""
+    import slmselect.evaluation.run as run
+    from slmselect.predict import static
+
+    assert run.blend_static is static.blend_static and run._edge_order is static.edge_order
+    assert not hasattr(run, "_avg_rank")  # no second copy of the average rank
+    db = planted_db()
+    full = evaluate(db=db, sources="study_a", objectives=["accuracy", "edge", "tunability"], embedder="tfidf", folds=4,
+                    predictor={**FIXED, "static_weight": 1.0, "edge_static_weight": 1.0})
+    rows = full.to_pandas("tasks")
+    mine = rows[rows.method == "slmselect"].set_index(["objective", "task_id"])
+    base = rows[rows.method == "best_avg_rank"].set_index(["objective", "task_id"])
+    assert len(mine) >= 30 and set(mine.index.get_level_values(0)) == {"accuracy", "edge", "tunability"}
+    assert (mine.pick == base.loc[mine.index, "pick"]).all()
+    assert mine.drop(index="edge", level=0).static_pick.astype(bool).all()
+    none = evaluate(db=db, sources="study_a", objectives=["accuracy"], embedder="tfidf", folds=4, predictor=FIXED)
+    t = none.to_pandas("tasks")
+    own, avg = (t[t.method == m].set_index("task_id").pick for m in ("slmselect", "best_avg_rank"))
+    assert (own != avg.loc[own.index]).any()  # the predictions, not the static advice

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+
 _EPS = 1e-9
 
 
@@ -20,13 +21,6 @@ def _corr(a: np.ndarray, b: np.ndarray) -> tuple[float | None, float | None]:
     s = float(spearmanr(a, b).statistic)
     k = float(kendalltau(a, b).statistic)
     return s, k
-
-
-def _edge_order(points: np.ndarray, key: np.ndarray, mem: np.ndarray, tol: float) -> np.ndarray:
-    """Indices in edge order: models within ``tol`` of the best ``points`` first, smallest memory first."""
-    p = np.where(np.isfinite(points), points, -np.inf)
-    good = p >= np.max(p) - tol - _EPS if np.isfinite(p).any() else np.ones(len(p), bool)
-    return np.lexsort((-key, np.where(good, mem, np.inf), ~good))
 
 
 def _evaluate_order(

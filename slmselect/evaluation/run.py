@@ -22,15 +22,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from slmselect.errors import ParameterError, check_choice, did_you_mean
-from slmselect.evaluation.metrics import _edge_order, _evaluate_order, _random_expected
+from slmselect.evaluation.metrics import _evaluate_order, _random_expected
 from slmselect.evaluation.report import EvaluationReport, TaskResult, _summarise
 from slmselect.evidence.db import BenchmarkDB, load_db, parse_size
 from slmselect.predict.artifact import eligible_models, lookup, task_embeddings
 from slmselect.predict.observed import KINDS, OBJECTIVE_VALUE, observe
 from slmselect.predict.query import INTERVAL_Z, Settings, bind, kernel, predict_batch
+from slmselect.predict.static import blend_edge, blend_static, static_key
+from slmselect.predict.static import edge_order as _edge_order
 from slmselect.predict.select import choose_settings, fit_all, fold_of, queries_for, single_thread, subset
 from slmselect.predict.text import QUERY_FORMS
 from slmselect._types import OBJECTIVES
@@ -75,16 +76,6 @@ def _sources(db: BenchmarkDB, sources: str | Iterable[str] | None) -> list[str] 
     return out
 
 
-def _avg_rank(Ytr: np.ndarray) -> np.ndarray:
-    """Average rank (1 = best) of each row over the columns where at least two rows have a value; NaN if none."""
-    ok = (~np.isnan(Ytr)).sum(0) >= 2
-    if not ok.any():
-        return np.full(len(Ytr), np.nan)
-    ranks = pd.DataFrame(Ytr[:, ok]).rank(ascending=False, method="average").to_numpy()
-    with np.errstate(all="ignore"):
-        return np.nanmean(ranks, axis=1)
-
-
 def evaluate(
     *,
     sources: str | Sequence[str] | None = None,
@@ -109,7 +100,8 @@ def evaluate(
     and ``variant`` ('instruct' or 'base') restrict the candidates, as a user's constraints would;
     ``query``: how a held-out task is asked for, ``'description'`` (its description alone, provenance
     removed) or ``'examples'`` (with example inputs too); ``predictor``: fixed settings instead of the inner cross-validation (``temperature``, ``type_weight``,
-    ``shrink``, ``lowrank``, ``interval_scale``), for experiments.
+    ``shrink``, ``lowrank``, ``interval_scale``, ``static_weight``, ``edge_static_weight``, ``source_scales``),
+    for experiments.
     Returns an :class:`EvaluationReport`; ``report.figure("accuracy", "slmselect", "lora_land_2024")``.
     """
     t0 = time.perf_counter()
@@ -127,7 +119,7 @@ def evaluate(
         base = Settings().as_dict()
         for k in predictor:
             check_choice("predictor setting", k, list(base))
-        fixed = Settings(**{**base, **{k: float(v) for k, v in predictor.items()}})
+        fixed = Settings.from_dict({**base, **dict(predictor)})
     objs = _objectives(objectives)
     db = db if db is not None else load_db()
     srcs = _sources(db, sources)
@@ -194,20 +186,17 @@ def evaluate(
 
 def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_all, params_b,  # type: ignore[no-untyped-def]
                    base_obs, base_col, ft_obs, tol, q) -> list[TaskResult]:
-    kind = o.kind
     units = o.units
     held = np.flatnonzero(~train)
     if srcs is not None:
         held = held[np.isin(units["source_id"].to_numpy()[held], srcs)]
     if not len(held):
         return []
-    tr = np.flatnonzero(train)
     b = bind(fit, subset(o, train))
     tasks = units["task_id"].to_numpy()
     sem, aff = queries_for(o, held, lookup(eu), q, train)
-    _, w = kernel(b, sem, aff, st)
-    out = predict_batch(b, w, st)
-    Ytr = o.Y[:, tr]
+    sim, w = kernel(b, sem, aff, st)
+    out = predict_batch(b, w, st, sim)
     rows: list[TaskResult] = []
     edge = obj == "edge"
     for qi, j in enumerate(held):
@@ -240,15 +229,19 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
                 pick = str(o.models[cand[order[0]]])
             rows.append(TaskResult(**common, method=method, pick=pick, **figs, **(extra or {})))
 
-        # static advice: best average rank among the candidates over the training units
-        avg = _avg_rank(Ytr[cand])
-        akey = np.where(np.isfinite(avg), -avg, -1e9)
-        # the predictor
-        rel = out["relative"][qi, cand]
-        score, sd = out["score"][qi, cand], out["sd"][qi, cand]
+        # static advice: best average rank among the candidates over the training units (the predictor's
+        # fallback uses the very same function: b.ranks, and blend_static / blend_edge around it)
+        avg = b.ranks.avg_rank(cand)
+        akey = static_key(avg)
+        # the predictor, with the static advice blended in by its chosen weight
+        rel0, score0 = out["relative"][qi, cand], out["score"][qi, cand]
+        sd = out["sd"][qi, cand]
         if edge:
+            score, rel = blend_edge(score0, rel0, b.ranks, cand, st.edge_static_weight)
             order = _edge_order(score, rel, mem, tol)
         else:
+            rel = blend_static(rel0, b.ranks, cand, st.static_weight)
+            score = out["level"][qi] + out["spread"][qi] * rel if st.static_weight > 0 else score0
             order = np.lexsort((np.arange(len(cand)), -np.round(rel, 9)))
         lo, hi = score - INTERVAL_Z * sd, score + INTERVAL_Z * sd
         cov = float(((truth >= lo - _EPS) & (truth <= hi + _EPS)).mean())
@@ -257,9 +250,9 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
             extra=dict(coverage=cov, interval_width=float((hi - lo).mean()), static_pick=bool(order[0] == static_first)))
         if np.isfinite(avg).any():
             if edge:
-                pts = np.nanmean(np.where(np.isnan(Ytr[cand]), np.nan, Ytr[cand]), axis=1) if kind == "finetuned" else akey
+                pts = b.ranks.mean_points[cand]
                 pts = np.where(np.isfinite(pts), pts, -1e9)
-                aorder = _edge_order(akey if kind != "finetuned" else pts, akey, mem, tol)
+                aorder = _edge_order(pts, akey, mem, tol)
             else:
                 aorder = np.argsort(-akey, kind="stable")
             add("best_avg_rank", aorder, akey, tie_key=None if edge else akey)

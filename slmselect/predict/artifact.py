@@ -134,7 +134,7 @@ def artifact_from_json(text: str) -> Artifact:
             prior_mean=np.array(d["prior_mean"], float), c=np.array(d["c"], float), s=np.array(d["s"], float),
             P=np.array(d["P"], float).reshape(M, -1), Q=np.array(d["Q"], float).reshape(U, -1),
             tau2=float(d["tau2"]), prior_var=float(d["prior_var"]), beta=dict(d["beta"]))
-        settings[k] = Settings(**d["settings"])
+        settings[k] = Settings.from_dict(d["settings"])
     return Artifact(fingerprint=doc["fingerprint"], fits=fits, settings=settings, embedder=doc.get("embedder", ""),
                     notes=list(doc.get("notes", [])))
 

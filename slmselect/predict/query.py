@@ -12,19 +12,27 @@ so with thin or only loosely similar evidence the prediction falls back to each 
 predicted score is ``c + s * (theta + delta)`` with the new task's offset and scale taken from the similar
 units (shrunk toward the database's typical ones): one number per model, on one scale, ordered as shown.
 Its predictive variance adds the spread of the similar units' offsets and scales, the uncertainty of the
-standing, and the part of the deviation the evidence does not pin down; ``interval_scale`` is calibrated by
+standing, and the part of the deviation the evidence does not pin down; ``interval_scale`` (pooled) and
+``source_scales`` (per source, mixed by the kernel weights of the query's units) are calibrated by
 cross-validation so that 95% intervals cover about 95% of held-out truths.
+
+Among a query's candidates the final standing is ``(1 - static_weight) * relative + static_weight * static``,
+with ``static`` the candidates' average rank over the evidence units on the same scale
+(:mod:`slmselect.predict.static`): weight 1 is exactly the static advice. The shown score follows it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from slmselect.predict.fit import KindFit, SCALE_RIDGE
 from slmselect.predict.observed import Observed
+from slmselect.predict.static import RankIndex, blend_static
 from slmselect.predict.text import type_affinity
 
 #: Similarity scale on which 'low evidence' is read (fixed, so tuning the type weight does not move it).
@@ -33,6 +41,8 @@ LOW_EVIDENCE_SIMILARITY = 0.45
 #: Kernel weight of a local measurement on the very same data (same fingerprint): it outweighs everything.
 LOCAL_SAME_TASK_WEIGHT = 20.0
 INTERVAL_Z = 1.96
+#: Kernel weight of the pooled interval scale in a query's mix of the sources' scales.
+SCALE_MIX_PRIOR = 1e-3
 #: p_best draws only among this many leading contenders (by mean + 2 sd).
 MAX_CONTENDERS = 64
 
@@ -46,9 +56,29 @@ class Settings:
     shrink: float = 1.0
     lowrank: float = 1.0
     interval_scale: float = 1.0
+    #: weight of the static advice (average rank among the candidates) in the final standing, 0-1
+    static_weight: float = 0.0
+    #: the same for the edge objective's tolerance band and order (1: exactly the static edge advice)
+    edge_static_weight: float = 0.0
+    #: pseudo-weight of the database's typical offset and scale in the new task's level (cn, sn) and its
+    #: variance; negative: the same as ``shrink``. Chosen by the interval score, apart from the pick's settings
+    level_shrink: float = -1.0
+    #: kernel temperature of the level (a broader kernel reads a task's level from more units); 0: ``temperature``
+    level_temperature: float = 0.0
+    #: per source, the interval scale calibrated on that source's held-out units ((source, scale) pairs)
+    source_scales: tuple[tuple[str, float], ...] = ()
 
-    def as_dict(self) -> dict[str, float]:
-        return {k: float(getattr(self, k)) for k in self.__dataclass_fields__}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: float(getattr(self, k)) for k in self.__dataclass_fields__ if k != "source_scales"}
+        out["source_scales"] = {k: float(v) for k, v in self.source_scales}
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Settings":
+        """The inverse of :meth:`as_dict` (older files without the newer keys get their defaults)."""
+        kw: dict[str, Any] = {k: float(v) for k, v in d.items() if k != "source_scales"}
+        kw["source_scales"] = tuple(sorted((str(k), float(v)) for k, v in dict(d.get("source_scales") or {}).items()))
+        return cls(**kw)
 
 
 @dataclass
@@ -71,6 +101,25 @@ class Bound:
     s_mean: float
     c_var: float
     categories: np.ndarray
+    sources: np.ndarray  # (U,) source of each unit
+    _ranks: RankIndex | None = field(default=None, repr=False)
+    _scales: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def ranks(self) -> RankIndex:
+        """The evidence units' scores sorted for average ranks (built on first use)."""
+        if self._ranks is None:
+            self._ranks = RankIndex(np.where(self.O.T > 0, self.obs.Y, np.nan))
+        return self._ranks
+
+    def unit_scales(self, st: "Settings") -> np.ndarray | None:
+        """(U,) each unit's source's interval scale, the pooled one where the source has none; None without any."""
+        if not st.source_scales:
+            return None
+        if st.source_scales not in self._scales:
+            d = dict(st.source_scales)
+            self._scales[st.source_scales] = np.array([d.get(str(x), st.interval_scale) for x in self.sources])
+        return self._scales[st.source_scales]
 
 
 def bind(fit: KindFit, obs: Observed, unit_mask: np.ndarray | None = None) -> Bound:
@@ -110,7 +159,8 @@ def bind(fit: KindFit, obs: Observed, unit_mask: np.ndarray | None = None) -> Bo
     return Bound(fit=fit, obs=obs, theta=theta, theta_var=fit.theta_var, n_obs=O.sum(1), c=c, s=s, Qf=Qf, P=fit.P,
                  R=np.ascontiguousarray(R.T), O=np.ascontiguousarray(O.T.astype(float)), tau2=fit.tau2,
                  c_mean=float(cs.mean()), s_mean=float(np.median(s[ev])) if ev.any() else s0,
-                 c_var=float(cs.var()) if len(cs) > 1 else 0.05, categories=obs.units["category"].to_numpy())
+                 c_var=float(cs.var()) if len(cs) > 1 else 0.05, categories=obs.units["category"].to_numpy(),
+                 sources=obs.units["source_id"].to_numpy())
 
 
 def kernel(b: Bound, semantic: np.ndarray, affinity: np.ndarray, st: Settings, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +173,16 @@ def kernel(b: Bound, semantic: np.ndarray, affinity: np.ndarray, st: Settings, e
     return sim, w
 
 
-def predict_batch(b: Bound, w: np.ndarray, st: Settings) -> dict[str, np.ndarray]:
-    """Predictions (each (Q, M)) for queries with kernel weights ``w`` (Q, U)."""
+def level_weights(b: Bound, sim: np.ndarray | None, w: np.ndarray, st: Settings) -> np.ndarray:
+    """The kernel weights the new task's level is read from: ``w`` itself, or those of ``level_temperature``."""
+    if st.level_temperature <= 0 or sim is None:
+        return w
+    wl = np.where(w > 0, np.exp((np.minimum(sim, 1.0) - 1.0) / st.level_temperature), 0.0)
+    return np.where(w >= LOCAL_SAME_TASK_WEIGHT, w, wl)  # a local measurement on the same data keeps its weight
+
+
+def predict_batch(b: Bound, w: np.ndarray, st: Settings, sim: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Predictions (each (Q, M)) for queries with kernel weights ``w`` (Q, U) and similarities ``sim``."""
     lam = st.shrink
     den = w @ b.O
     num = w @ b.R
@@ -137,19 +195,31 @@ def predict_batch(b: Bound, w: np.ndarray, st: Settings) -> dict[str, np.ndarray
     delta = (num + lam * prior_dev) / (den + lam)
     rel = b.theta[None, :] + delta
     rel_var = b.theta_var[None, :] + b.tau2 * lam / (den + lam) + b.tau2 / (den + lam + 1.0) * 0.5
-    cn = (w @ b.c + lam * b.c_mean) / (wsum[:, 0] + lam)
-    sn = (w @ b.s + lam * b.s_mean) / (wsum[:, 0] + lam)
+    ll = lam if st.level_shrink < 0 else st.level_shrink
+    wl = level_weights(b, sim, w, st)
+    tot = wl.sum(1) + ll
+    cn = (wl @ b.c + ll * b.c_mean) / tot
+    sn = (wl @ b.s + ll * b.s_mean) / tot
     dc = b.c[None, :] - cn[:, None]
     ds = b.s[None, :] - sn[:, None]
-    tot = wsum[:, 0] + lam
-    vc = ((w * dc**2).sum(1) + lam * b.c_var) / tot
-    cov = (w * dc * ds).sum(1) / tot
-    vs = ((w * ds**2).sum(1) + lam * (0.5 * b.s_mean) ** 2) / tot
+    vc = ((wl * dc**2).sum(1) + ll * b.c_var) / tot
+    cov = (wl * dc * ds).sum(1) / tot
+    vs = ((wl * ds**2).sum(1) + ll * (0.5 * b.s_mean) ** 2) / tot
     score = cn[:, None] + sn[:, None] * rel
     var = vc[:, None] + 2 * cov[:, None] * rel + vs[:, None] * rel**2 + sn[:, None] ** 2 * rel_var
-    sd = st.interval_scale * np.sqrt(np.maximum(var, 1e-6))
-    return dict(relative=rel, relative_sd=st.interval_scale * np.sqrt(rel_var), score=score, sd=sd,
-                share=den / (den + lam), den=den)
+    scale = interval_scale(b, w, st)[:, None]
+    sd = scale * np.sqrt(np.maximum(var, 1e-6))
+    return dict(relative=rel, relative_sd=scale * np.sqrt(rel_var), score=score, sd=sd,
+                share=den / (den + lam), den=den, level=cn, spread=sn)
+
+
+def interval_scale(b: Bound, w: np.ndarray, st: Settings) -> np.ndarray:
+    """(Q,) the interval scale per query: the sources' calibrated scales mixed by the query's kernel weights
+    (relative weights: which sources the task resembles), the pooled scale when no unit weighs anything."""
+    us = b.unit_scales(st)
+    if us is None:
+        return np.full(len(w), st.interval_scale)
+    return (w @ us + SCALE_MIX_PRIOR * st.interval_scale) / (w.sum(1) + SCALE_MIX_PRIOR)
 
 
 @dataclass
@@ -169,6 +239,20 @@ class Prediction:
     unit_weights: np.ndarray  # (U,)
     similarity: np.ndarray  # (U,)
     bound: Bound
+    sd: np.ndarray  # predictive sd of the score
+    level: float  # the new task's offset and scale: score = level + spread * relative
+    spread: float
+    settings: Settings
+
+    def among(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(relative, score, lower, upper) of the candidates ``idx`` with the static advice among them blended in
+        (weight ``settings.static_weight``; the predictions themselves when it is 0)."""
+        if self.settings.static_weight <= 0:
+            return self.relative[idx], self.score[idx], self.lower[idx], self.upper[idx]
+        rel = blend_static(self.relative[idx], self.bound.ranks, idx, self.settings.static_weight)
+        score = self.level + self.spread * rel
+        lower, upper = clip_interval(score - INTERVAL_Z * self.sd[idx], score + INTERVAL_Z * self.sd[idx], self.bound.fit.kind)
+        return rel, score, lower, upper
 
     @property
     def units(self) -> pd.DataFrame:
@@ -186,10 +270,8 @@ def predict(b: Bound, semantic: np.ndarray, task_type: str | None, st: Settings,
     sim, w = kernel(b, semantic[None, :], aff[None, :], st, None if exclude_units is None else exclude_units[None, :])
     if same_task_units is not None and same_task_units.any():
         w = np.where(same_task_units[None, :] & b.O.any(1)[None, :], LOCAL_SAME_TASK_WEIGHT, w)
-    out = {k: v[0] for k, v in predict_batch(b, w, st).items()}
-    lo_kind = b.fit.kind != "gain"
-    lower, upper = out["score"] - INTERVAL_Z * out["sd"], out["score"] + INTERVAL_Z * out["sd"]
-    lower, upper = (np.clip(lower, 0, 1), np.clip(upper, 0, 1)) if lo_kind else (np.clip(lower, -1, 1), np.clip(upper, -1, 1))
+    out = {k: v[0] for k, v in predict_batch(b, w, st, sim).items()}
+    lower, upper = clip_interval(out["score"] - INTERVAL_Z * out["sd"], out["score"] + INTERVAL_Z * out["sd"], b.fit.kind)
     sim_le = (1 - LOW_EVIDENCE_TYPE_WEIGHT) * semantic + LOW_EVIDENCE_TYPE_WEIGHT * aff
     usable = w[0] > 0
     best = np.max(np.where((b.O > 0) & usable[:, None], sim_le[:, None], -np.inf), axis=0)
@@ -197,17 +279,25 @@ def predict(b: Bound, semantic: np.ndarray, task_type: str | None, st: Settings,
     low = cold | (best < LOW_EVIDENCE_SIMILARITY)
     return Prediction(models=b.obs.models, relative=out["relative"], relative_sd=out["relative_sd"], score=out["score"],
                       lower=lower, upper=upper, evidence_share=out["share"], best_similarity=best, low_evidence=low,
-                      cold=cold, unit_weights=w[0], similarity=sim[0], bound=b)
+                      cold=cold, unit_weights=w[0], similarity=sim[0], bound=b, sd=out["sd"], level=float(out["level"]),
+                      spread=float(out["spread"]), settings=st)
 
 
-def p_best(pred: Prediction, idx: np.ndarray, *, draws: int = 4000, seed: int = 0) -> np.ndarray:
-    """Probability that each candidate ``idx`` is the best of them on the new task (normal draws, seeded)."""
+def clip_interval(lower: np.ndarray, upper: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Scores live in 0-1, gains in -1..1."""
+    lo = 0.0 if kind != "gain" else -1.0
+    return np.clip(lower, lo, 1), np.clip(upper, lo, 1)
+
+
+def p_best(pred: Prediction, idx: np.ndarray, *, mu: np.ndarray | None = None, draws: int = 4000, seed: int = 0) -> np.ndarray:
+    """Probability that each candidate ``idx`` is the best of them on the new task (normal draws, seeded), around
+    the standings ``mu`` (the candidates' final standings; the predicted ones when None)."""
     if len(idx) == 0:
         return np.zeros(0)
     if len(idx) == 1:
         return np.ones(1)
     rng = np.random.default_rng(seed)
-    mu = pred.relative[idx]
+    mu = pred.relative[idx] if mu is None else mu
     sd = pred.relative_sd[idx]
     # only candidates whose upper tail reaches the leader's lower tail can win (others get 0)
     live = np.flatnonzero(mu + 4 * sd >= np.max(mu - 4 * sd))

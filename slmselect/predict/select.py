@@ -4,26 +4,32 @@ Folds are made of whole datasets (:func:`slmselect.predict.text.dataset_groups`)
 for a dataset, and every variant of it, leave together. For each fold the standings are refitted on the
 other folds, each held-out unit is asked for by its user-side text (description and example inputs, never
 its category), and every setting on the grid is scored by the regret of its pick among the models with a
-score there. The setting with the lowest mean loss wins (ties: the stronger shrinkage, i.e. the one nearer
-the static advice); the interval scale is then set so that 95% intervals cover 95% of held-out scores.
+score there. The setting with the lowest mean loss wins (ties: the more static one: the larger static weight,
+then the stronger shrinkage); the static weight is a setting like the others, so where the predictions do
+not beat the static advice on the training datasets the pick falls back to it. The edge objective's own
+static weight is then chosen for that setting by the edge loss. The interval scale is set so that 95%
+intervals cover ``COVERAGE_TARGET`` of held-out scores, pooled and per source (shrunk toward the pooled one).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from slmselect.predict.fit import KindFit, fit_kind, model_features
 from slmselect.predict.observed import KINDS, Observed
-from slmselect.predict.query import Bound, Settings, bind, kernel, predict_batch
+from slmselect.predict.query import INTERVAL_Z, SCALE_MIX_PRIOR, Bound, Settings, bind, kernel, predict_batch
+from slmselect.predict.static import edge_order, static_z
 from slmselect.predict.text import task_types_for, type_affinity
 
-#: The grid searched; the first of equally good settings wins, so shrink runs from strong to weak.
+#: The grid searched; the first of equally good settings wins, so the static weight runs from static to
+#: predicted and shrink from strong to weak.
 GRID: dict[str, tuple[float, ...]] = {
+    "static_weight": (1.0, 0.5, 0.0),
     "shrink": (64.0, 16.0, 4.0, 1.0, 0.25),
     "temperature": (0.1, 0.2, 0.05),
     "type_weight": (0.25, 0.0, 0.5),
@@ -35,6 +41,19 @@ TOP3_WEIGHT = 0.01
 #: Share of held-out inner-fold scores the 95% interval is scaled to cover (a little above 0.95: the outer folds
 #: see datasets further from the training ones than the inner folds do).
 COVERAGE_TARGET = 0.975
+#: Edge objective: static weights tried (first wins ties), the tolerance of the inner loss, and the loss weight
+#: of a pick that is not the smallest model within tolerance.
+EDGE_STATIC_WEIGHTS = (1.0, 0.5, 0.0)
+EDGE_TOLERANCE = 0.05
+EDGE_MISS_WEIGHT = 0.01
+#: Held-out units a source needs to weigh as much as the pooled scale in its own interval scale.
+SOURCE_SCALE_PRIOR_UNITS = 10
+MIN_SCALE = 0.5
+CALIBRATION_ROUNDS = 8
+#: The level's shrinkage tried (see ``Settings.level_shrink``); the lowest interval score wins.
+LEVEL_SHRINK = (64.0, 16.0, 4.0, 1.0, 0.25)
+#: ... and the level's kernel temperature (0: the pick's own).
+LEVEL_TEMPERATURE = (0.0, 0.3, 1.0)
 
 
 @dataclass(frozen=True)
@@ -107,27 +126,79 @@ def queries_for(obs: Observed, held: np.ndarray, emb_unit: Callable[[np.ndarray]
     return sem, aff
 
 
-def score_settings(b: Bound, truth: np.ndarray, cand: np.ndarray, sem: np.ndarray, aff: np.ndarray,
-                   settings: list[Settings]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """For held-out queries (rows of ``truth`` (Q, M), candidates ``cand`` (Q, M) bool): per setting the
-    per-query loss (S, Q), regret (S, Q) and standardised residuals of candidates' scores."""
+@dataclass
+class Held:
+    """Held-out queries of one inner fold: truths (Q, M), candidates (Q, M) bool, their static standings
+    (standardised, NaN outside the candidates), mean points, memory, and each query's source."""
+
+    truth: np.ndarray
+    cand: np.ndarray
+    zstat: np.ndarray
+    points: np.ndarray
+    mem: np.ndarray
+    sources: np.ndarray
+
+    @classmethod
+    def of(cls, b: Bound, truth: np.ndarray, cand: np.ndarray, mem: np.ndarray, sources: np.ndarray) -> "Held":
+        Z = np.full(truth.shape, np.nan)
+        for q in range(len(truth)):
+            idx = np.flatnonzero(cand[q])
+            z = static_z(b.ranks.avg_rank(idx))
+            Z[q, idx] = 0.0 if z is None else z
+        pts = np.where(np.isfinite(b.ranks.mean_points), b.ranks.mean_points, -1e9)
+        return cls(truth, cand, Z, pts, np.where(np.isfinite(mem), mem, np.inf), sources)
+
+
+def blended(rel: np.ndarray, h: Held, weight: float) -> np.ndarray:
+    """Row-wise :func:`slmselect.predict.static.blend_static` for a batch (candidates only are meaningful)."""
+    if weight <= 0:
+        return rel
+    n = h.cand.sum(1, keepdims=True)
+    r = np.where(h.cand, rel, 0.0)
+    m = r.sum(1, keepdims=True) / np.maximum(n, 1)
+    sd = np.sqrt((np.where(h.cand, rel - m, 0.0) ** 2).sum(1, keepdims=True) / np.maximum(n, 1))
+    z = m + np.where(sd > 1e-12, sd, 1.0) * np.nan_to_num(h.zstat)
+    return z if weight >= 1 else (1.0 - weight) * rel + weight * z
+
+
+def score_settings(b: Bound, h: Held, sem: np.ndarray, aff: np.ndarray, settings: list[Settings]) -> np.ndarray:
+    """For held-out queries ``h``: per setting the per-query loss of the pick (S, Q)."""
+    truth, cand = h.truth, h.cand
     S, Qn = len(settings), len(truth)
     loss = np.zeros((S, Qn))
-    regret = np.zeros((S, Qn))
-    zres: list[np.ndarray] = []
     tbest = np.where(cand, truth, -np.inf).max(1)
+    cache: dict[Settings, dict[str, np.ndarray]] = {}
     for i, st in enumerate(settings):
-        _, w = kernel(b, sem, aff, st)
-        out = predict_batch(b, w, st)
-        rel = np.where(cand, out["relative"], -np.inf)
+        key = replace(st, static_weight=0.0)
+        if key not in cache:
+            sim, w = kernel(b, sem, aff, st)
+            cache[key] = predict_batch(b, w, st, sim)
+        out = cache[key]
+        relf = blended(out["relative"], h, st.static_weight)
+        rel = np.where(cand, relf, -np.inf)
         pick = np.argmax(rel, 1)
         reg = tbest - truth[np.arange(Qn), pick]
         order = np.argsort(-rel, 1)[:, :3]
         top3 = (np.take_along_axis(np.where(cand, truth, -np.inf), order, 1) >= tbest[:, None] - 1e-9).any(1)
-        regret[i] = reg
         loss[i] = reg + TOP3_WEIGHT * (~top3)
-        zres.append(((truth - out["score"]) / out["sd"])[cand])
-    return loss, regret, zres
+    return loss
+
+
+def edge_loss(h: Held, score: np.ndarray, rel: np.ndarray, weight: float, tol: float = EDGE_TOLERANCE) -> np.ndarray:
+    """(Q,) the edge pick's shortfall below the tolerance band, plus ``EDGE_MISS_WEIGHT`` when it is not the
+    smallest model within tolerance; points and order as :func:`slmselect.predict.static.blend_edge`."""
+    key = blended(rel, h, weight)
+    P = h.points[None, :]
+    pts = np.broadcast_to(score if weight <= 0 else P if weight >= 1 else (1 - weight) * score + weight * P, h.truth.shape)
+    out = np.zeros(len(h.truth))
+    for q in range(len(h.truth)):
+        idx = np.flatnonzero(h.cand[q])
+        t, m = h.truth[q, idx], h.mem[idx]
+        p = edge_order(pts[q, idx], key[q, idx], m, tol)[0]
+        good = t >= t.max() - tol - 1e-9
+        target = good & (m <= m[good].min() + 1e-9)
+        out[q] = max(0.0, t.max() - tol - t[p]) + EDGE_MISS_WEIGHT * float(not target[p])
+    return out
 
 
 def choose_settings(obs: Mapping[str, Observed], models: pd.DataFrame, eligible: np.ndarray,
@@ -149,8 +220,10 @@ def _choose(obs, models, eligible, emb_unit, queries, keep, kinds, n_folds, seed
     groups_all = np.concatenate([obs[k].units["group"].to_numpy() for k in kinds])
     folds = fold_of(groups_all if keep is None else np.concatenate(
         [obs[k].units["group"].to_numpy()[keep[k]] for k in kinds]), n_folds, seed)
+    mem = pd.to_numeric(models["memory_gb"], errors="coerce").to_numpy(dtype=float) if "memory_gb" in models else \
+        np.full(len(models), np.inf)
     losses: dict[str, list[np.ndarray]] = {k: [] for k in kinds}
-    zs: dict[str, list[list[np.ndarray]]] = {k: [] for k in kinds}
+    ctx: dict[str, list[tuple[Bound, Held, np.ndarray, np.ndarray, np.ndarray]]] = {k: [] for k in kinds}
     for f in range(n_folds):
         train = {}
         for k in KINDS:
@@ -170,20 +243,117 @@ def _choose(obs, models, eligible, emb_unit, queries, keep, kinds, n_folds, seed
             b = bind(fits[k], subset(o, train[k]))
             truth = np.nan_to_num(o.Y[:, held].T, nan=-np.inf)
             cand = o.present[:, held].T & eligible[None, :]
+            h = Held.of(b, truth, cand, mem, o.units["source_id"].to_numpy()[held])
             for q in queries:
                 sem, aff = queries_for(o, held, emb_unit, q, tr)
-                loss, _, z = score_settings(b, truth, cand, sem, aff, grid)
-                losses[k].append(loss)
-                zs[k].append(z)
+                losses[k].append(score_settings(b, h, sem, aff, grid))
+                ctx[k].append((b, h, sem, aff, held))
     out: dict[str, Settings] = {}
     for k in kinds:
         if not losses[k]:
             out[k] = Settings()
             continue
-        mean = np.concatenate(losses[k], axis=1).mean(1)
-        best = int(np.flatnonzero(mean <= mean.min() + 1e-6)[0])
-        z = np.concatenate([zz[best] for zz in zs[k]])
-        z = z[np.isfinite(z)]
-        scale = float(np.quantile(np.abs(z), COVERAGE_TARGET) / 1.96) if len(z) >= 20 else 1.0
-        out[k] = Settings(**{**grid[best].as_dict(), "interval_scale": round(max(scale, 0.5), 4)})
+        best = grid[one_se_first(np.concatenate(losses[k], axis=1))]
+        out[k] = settle(best, ctx[k], edge=k == "finetuned")
     return out
+
+
+def one_se_first(loss: np.ndarray) -> int:
+    """The one-standard-error rule over settings ordered from the most static (``loss``: settings × queries): the
+    first setting whose mean loss is within one standard error of the lowest mean. A setting that beats the
+    static advice only by chance on the training datasets does not displace it."""
+    mean = loss.mean(1)
+    b = int(np.argmin(mean))
+    se = float(loss[b].std(ddof=1) / np.sqrt(loss.shape[1])) if loss.shape[1] > 1 else 0.0
+    return int(np.flatnonzero(mean <= mean[b] + se + 1e-9)[0])
+
+
+def residuals(ctx, st: Settings, names: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """Standardised residuals of the candidates' shown scores under ``st`` over the held-out queries ``ctx``,
+    with each residual's source and unit, the raw predictions per query batch, and (given the source ``names``)
+    each residual's query's mix of sources as :func:`slmselect.predict.query.interval_scale` weighs them (the
+    last column: the pooled scale's share)."""
+    z, src, unit, outs, mix = [], [], [], [], []
+    for b, h, sem, aff, held in ctx:
+        sim, w = kernel(b, sem, aff, st)
+        out = predict_batch(b, w, st, sim)
+        score = out["level"][:, None] + out["spread"][:, None] * blended(out["relative"], h, st.static_weight)
+        z.append(((h.truth - score) / out["sd"])[h.cand])
+        src.append(np.broadcast_to(h.sources[:, None], h.cand.shape)[h.cand])
+        unit.append(np.broadcast_to(held[:, None], h.cand.shape)[h.cand])
+        outs.append(out)
+        if names is not None:
+            pos = {n: i for i, n in enumerate(names)}
+            G = np.zeros((len(b.sources), len(names) + 1))
+            G[np.arange(len(b.sources)), [pos[str(x)] for x in b.sources]] = 1.0
+            m = np.column_stack([w @ G[:, :-1], np.full(len(w), SCALE_MIX_PRIOR)])
+            m /= m.sum(1, keepdims=True)
+            mix.append(np.repeat(m, h.cand.sum(1), axis=0))
+    cat = np.concatenate
+    return cat(z), cat(src), cat(unit), outs, (cat(mix) if names is not None else None)
+
+
+def interval_score(z: np.ndarray, sd_raw: np.ndarray, scale: float) -> float:
+    """Mean interval score (width + penalty 2/0.05 × the miss) of 95% intervals ``±1.96·scale·sd_raw`` for
+    residuals ``z·sd_raw``: a proper scoring rule, lowest for intervals that are narrow *and* cover."""
+    half = INTERVAL_Z * scale * sd_raw
+    miss = np.maximum(np.abs(z) * sd_raw - half, 0.0)
+    return float(np.mean(2 * half + (2 / 0.05) * miss))
+
+
+def settle(best: Settings, ctx, *, edge: bool) -> Settings:  # type: ignore[no-untyped-def]
+    """The pick's settings ``best`` completed: the level's shrinkage by the interval score, the interval scales
+    (pooled, per source), and the edge objective's static weight by the edge loss."""
+    scored = []
+    levels = [(lt, ll) for lt in LEVEL_TEMPERATURE for ll in LEVEL_SHRINK]
+    for lt, ll in levels:
+        st = replace(best, level_temperature=lt, level_shrink=ll)
+        z, src, unit, outs, _ = residuals(ctx, st)
+        sd_raw = np.concatenate([o["sd"][c.cand] for o, c in zip(outs, [x[1] for x in ctx])])
+        ok = np.isfinite(z)
+        pooled = pooled_scale(z)
+        scored.append(interval_score(z[ok], sd_raw[ok], pooled))
+    lt, ll = levels[int(np.argmin(scored))]
+    st = replace(best, level_temperature=lt, level_shrink=ll)
+    names = sorted({str(x) for c in ctx for x in c[0].sources})
+    z, src, unit, outs, mix = residuals(ctx, st, names)
+    pooled, per_source = calibrate(z, src, unit, mix, names)
+    edge_w = 0.0
+    if edge:
+        el = np.stack([np.concatenate([edge_loss(c[1], o["score"], o["relative"], a) for c, o in zip(ctx, outs)])
+                       for a in EDGE_STATIC_WEIGHTS])
+        edge_w = EDGE_STATIC_WEIGHTS[one_se_first(el)]
+    return replace(st, interval_scale=pooled, source_scales=per_source, edge_static_weight=edge_w)
+
+
+def pooled_scale(z: np.ndarray) -> float:
+    """The interval scale that makes ``|z| <= 1.96 * scale`` hold for ``COVERAGE_TARGET`` of the residuals ``z``."""
+    z = np.abs(z[np.isfinite(z)])
+    return max(float(np.quantile(z, COVERAGE_TARGET) / INTERVAL_Z), MIN_SCALE) if len(z) >= 20 else 1.0
+
+
+def calibrate(z: np.ndarray, src: np.ndarray, unit: np.ndarray, mix: np.ndarray,
+              names: list[str]) -> tuple[float, tuple[tuple[str, float], ...]]:
+    """Interval scales, pooled and per source, such that the held-out units of each source get ``COVERAGE_TARGET``
+    of their standardised residuals ``z`` inside ``±1.96·scale`` *as a query mixes the scales* (``mix``: each
+    residual's weights over ``names`` and the pooled scale). A fixed-point iteration; each source's scale is
+    shrunk toward the pooled one with the weight of ``SOURCE_SCALE_PRIOR_UNITS`` units (a unit's residuals are
+    correlated, so units count, not rows)."""
+    ok = np.isfinite(z)
+    z, src, unit, mix = np.abs(z[ok]), src[ok], unit[ok], mix[ok]
+    pooled = pooled_scale(z)
+    if len(z) < 20:
+        return pooled, ()
+    scales = np.full(len(names) + 1, pooled)
+    own = {n: src == n for n in set(src.tolist())}
+    n_units = {n: len(set(unit[sel].tolist())) for n, sel in own.items()}
+    for _ in range(CALIBRATION_ROUNDS):
+        sc = mix @ scales
+        new = scales.copy()
+        for n, sel in own.items():
+            i = names.index(n)
+            ratio = float(np.quantile(z[sel] / sc[sel], COVERAGE_TARGET) / INTERVAL_Z)
+            k = n_units[n]
+            new[i] = (k * scales[i] * ratio + SOURCE_SCALE_PRIOR_UNITS * pooled) / (k + SOURCE_SCALE_PRIOR_UNITS)
+        scales = np.maximum(new, MIN_SCALE)
+    return round(pooled, 4), tuple((n, round(float(scales[names.index(n)]), 4)) for n in sorted(own))

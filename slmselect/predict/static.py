@@ -1,0 +1,137 @@
+"""The static advice ("take the model that is best on average"), in one place.
+
+:func:`avg_rank` is each model's average within-unit rank among a set of candidates; the evaluation's
+``best_avg_rank`` baseline and the predictor's fallback (:func:`blend_static`, weight ``static_weight``)
+both use it, so that a fallback chosen as fully static picks exactly what the baseline picks.
+:func:`mean_points` is the static edge advice's score (a model's mean score over the evidence units).
+Both are vectorised over the observed entries only (a sparse matrix costs its number of scores, not
+models × units).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: A candidate with no rank (no unit where two candidates were measured) sits this many sd below the last.
+UNRANKED_OFFSET = 1.0
+
+
+class RankIndex:
+    """The measured entries of a models × units matrix, sorted once by unit and then by score (best first), so
+    that the average rank among any subset of the models costs a pass over the entries, not a sort."""
+
+    def __init__(self, Y: np.ndarray) -> None:
+        Y = np.asarray(Y, dtype=float)
+        self.n_models = Y.shape[0] if Y.ndim == 2 else 0
+        if Y.ndim != 2 or Y.size == 0:
+            self.rows = self.cols = np.zeros(0, np.intp)
+            self.vals = np.zeros(0)
+            return
+        rows, cols = np.nonzero(~np.isnan(Y))
+        vals = Y[rows, cols]
+        order = np.lexsort((-vals, cols))
+        self.rows, self.cols, self.vals = rows[order], cols[order], vals[order]
+
+    @property
+    def mean_points(self) -> np.ndarray:
+        """(models,) each model's mean score over its measured units (the static edge advice's score); NaN if none."""
+        if not hasattr(self, "_mean"):
+            n = np.bincount(self.rows, minlength=self.n_models)
+            tot = np.bincount(self.rows, weights=self.vals, minlength=self.n_models)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self._mean = np.where(n > 0, tot / np.maximum(n, 1), np.nan)
+        return self._mean
+
+    def avg_rank(self, members: np.ndarray | None = None) -> np.ndarray:
+        """Average rank (1 = best; ties share the mean of their ranks) of each model in ``members`` (indices;
+        all models when None) among ``members``, over the units where at least two of them were measured; NaN for
+        a model with no such unit. Equal to pandas' ``rank(ascending=False, method="average")`` per unit."""
+        idx = np.arange(self.n_models) if members is None else np.asarray(members, dtype=int)
+        n = len(idx)
+        where = np.full(self.n_models, -1)
+        where[idx] = np.arange(n)
+        pos = where[self.rows]
+        keep = pos >= 0
+        r, c, v = pos[keep], self.cols[keep], self.vals[keep]
+        if len(c) == 0:
+            return np.full(n, np.nan)
+        per_col = np.bincount(c)
+        ok = per_col[c] >= 2
+        r, c, v = r[ok], c[ok], v[ok]
+        if len(c) == 0:
+            return np.full(n, np.nan)
+        k = np.arange(len(c))
+        new_col = np.r_[True, c[1:] != c[:-1]]
+        new_run = new_col | np.r_[True, v[1:] != v[:-1]]
+        col_start = np.maximum.accumulate(np.where(new_col, k, 0))
+        run_start = np.maximum.accumulate(np.where(new_run, k, 0))
+        run_id = np.cumsum(new_run) - 1
+        rank = (run_start - col_start) + (np.bincount(run_id)[run_id] + 1) / 2.0
+        total = np.bincount(r, weights=rank, minlength=n)
+        count = np.bincount(r, minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def avg_rank(Y: np.ndarray) -> np.ndarray:
+    """Average rank of each row of ``Y`` (rows: candidates, columns: units, NaN where not measured) among the
+    rows, over the columns where at least two rows have a value (see :meth:`RankIndex.avg_rank`)."""
+    return RankIndex(Y).avg_rank()
+
+
+def static_key(avg: np.ndarray) -> np.ndarray:
+    """Higher is better: minus the average rank; an unranked candidate below every ranked one."""
+    return np.where(np.isfinite(avg), -avg, -1e9)
+
+
+def static_z(avg: np.ndarray) -> np.ndarray | None:
+    """Minus the average rank, standardised among the candidates; an unranked candidate goes
+    ``UNRANKED_OFFSET`` sd below the last ranked one (the static advice puts it last). None when none is ranked."""
+    key = -np.asarray(avg, float)
+    ok = np.isfinite(key)
+    if not ok.any():
+        return None
+    m, s = float(key[ok].mean()), float(key[ok].std())
+    z = (key - m) / s if s > 1e-12 else np.zeros_like(key)
+    return np.where(ok, z, np.min(np.where(ok, z, np.inf)) - UNRANKED_OFFSET)
+
+
+def on_scale(z: np.ndarray, rel: np.ndarray) -> np.ndarray:
+    """Standardised ``z`` put on the scale of the predicted standings ``rel`` of the same candidates (matched
+    mean and standard deviation), so that the two can be averaged."""
+    rs = float(np.std(rel))
+    return float(np.mean(rel)) + (rs if rs > 1e-12 else 1.0) * z
+
+
+def static_relative(avg: np.ndarray, rel: np.ndarray) -> np.ndarray:
+    """The static standing of the candidates (from their average ranks) on the scale of their ``rel``."""
+    z = static_z(avg)
+    return np.asarray(rel, float).copy() if z is None else on_scale(z, rel)
+
+
+def blend_static(rel: np.ndarray, ranks: RankIndex, cand: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * rel + weight * static`` for one query's candidates ``cand`` (indices into the models of
+    ``ranks``; ``rel`` their predicted standings). ``weight`` 0 returns ``rel`` untouched (nothing computed)."""
+    if weight <= 0 or len(rel) == 0:
+        return rel
+    z = static_relative(ranks.avg_rank(cand), rel)
+    return z if weight >= 1 else (1.0 - weight) * rel + weight * z
+
+
+def blend_edge(score: np.ndarray, rel: np.ndarray, ranks: RankIndex, cand: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """(points, key) of the edge order (:func:`edge_order`) for candidates ``cand``: the predicted scores and
+    standings with the static edge advice blended in (weight 1: its mean score over the evidence units and its
+    average rank, exactly the static edge advice)."""
+    if weight <= 0 or len(rel) == 0:
+        return score, rel
+    pts = ranks.mean_points[cand]
+    pts = np.where(np.isfinite(pts), pts, -1e9)
+    key = blend_static(rel, ranks, cand, weight)
+    return (pts if weight >= 1 else (1.0 - weight) * score + weight * pts), key
+
+
+def edge_order(points: np.ndarray, key: np.ndarray, mem: np.ndarray, tol: float) -> np.ndarray:
+    """Indices in edge order: models within ``tol`` of the best ``points`` first, smallest memory first, then by ``key``."""
+    p = np.where(np.isfinite(points), points, -np.inf)
+    good = p >= np.max(p) - tol - 1e-9 if np.isfinite(p).any() else np.ones(len(p), bool)
+    return np.lexsort((-key, np.where(good, mem, np.inf), ~good))
