@@ -4,11 +4,13 @@ Folds are made of whole datasets (:func:`slmselect.predict.text.dataset_groups`)
 for a dataset, and every variant of it, leave together. For each fold the standings are refitted on the
 other folds, each held-out unit is asked for by its user-side text (description and example inputs, never
 its category), and every setting on the grid is scored by the regret of its pick among the models with a
-score there. The setting with the lowest mean loss wins (ties: the more static one: the larger static weight,
-then the stronger shrinkage); the static weight is a setting like the others, so where the predictions do
-not beat the static advice on the training datasets the pick falls back to it. The edge objective's own
-static weight is then chosen for that setting by the edge loss. The interval scale is set so that 95%
-intervals cover ``COVERAGE_TARGET`` of held-out scores, pooled and per source (shrunk toward the pooled one).
+score there. The grid runs from the most static setting (static weight 1: exactly the static advice) to the
+least; the setting with the lowest mean loss is taken only when it beats the static one by more than one
+standard error of their paired per-query difference (:func:`static_unless_beaten`), so where the predictions do not
+beat the static advice on the training datasets the pick falls back to it. The edge objective's own static
+weight is then chosen for that setting the same way by the edge loss; the level's shrinkage and temperature
+by the interval score; the interval scales so that 95% intervals cover ``COVERAGE_TARGET`` of held-out
+scores, pooled and per source as a query mixes them (:func:`calibrate`).
 """
 
 from __future__ import annotations
@@ -253,19 +255,23 @@ def _choose(obs, models, eligible, emb_unit, queries, keep, kinds, n_folds, seed
         if not losses[k]:
             out[k] = Settings()
             continue
-        best = grid[one_se_first(np.concatenate(losses[k], axis=1))]
+        best = grid[static_unless_beaten(np.concatenate(losses[k], axis=1))]
         out[k] = settle(best, ctx[k], edge=k == "finetuned")
     return out
 
 
-def one_se_first(loss: np.ndarray) -> int:
-    """The one-standard-error rule over settings ordered from the most static (``loss``: settings × queries): the
-    first setting whose mean loss is within one standard error of the lowest mean. A setting that beats the
-    static advice only by chance on the training datasets does not displace it."""
+def static_unless_beaten(loss: np.ndarray) -> int:
+    """Index of the chosen setting for ``loss`` (settings × queries, settings ordered from the most static, the
+    first being the static advice): the lowest mean loss (first of ties), but only when it beats the first
+    setting by more than one standard error of their paired per-query difference; otherwise the first. A
+    setting that beats the static advice only by chance on the training datasets does not displace it."""
     mean = loss.mean(1)
-    b = int(np.argmin(mean))
-    se = float(loss[b].std(ddof=1) / np.sqrt(loss.shape[1])) if loss.shape[1] > 1 else 0.0
-    return int(np.flatnonzero(mean <= mean[b] + se + 1e-9)[0])
+    b = int(np.flatnonzero(mean <= mean.min() + 1e-9)[0])
+    if b == 0 or loss.shape[1] < 2:
+        return b
+    d = loss[0] - loss[b]
+    se = float(d.std(ddof=1) / np.sqrt(len(d)))
+    return b if d.mean() > se + 1e-9 else 0
 
 
 def residuals(ctx, st: Settings, names: list[str] | None = None):  # type: ignore[no-untyped-def]
@@ -322,7 +328,7 @@ def settle(best: Settings, ctx, *, edge: bool) -> Settings:  # type: ignore[no-u
     if edge:
         el = np.stack([np.concatenate([edge_loss(c[1], o["score"], o["relative"], a) for c, o in zip(ctx, outs)])
                        for a in EDGE_STATIC_WEIGHTS])
-        edge_w = EDGE_STATIC_WEIGHTS[one_se_first(el)]
+        edge_w = EDGE_STATIC_WEIGHTS[static_unless_beaten(el)]
     return replace(st, interval_scale=pooled, source_scales=per_source, edge_static_weight=edge_w)
 
 
