@@ -71,7 +71,7 @@ class Candidate(BaseModel):
         default=None, description="probability that this model is the best of the feasible candidates (same as p_best)")
     hedge: bool = Field(default=False, description="kept for compatibility: the order now always follows the predicted score")
     p_best: float | None = Field(default=None, description="probability that this model is the best of the feasible candidates")
-    standing: float | None = Field(default=None, description="the model's overall standing for this kind of score (static advice order)")
+    standing: float | None = Field(default=None, description="the model's overall standing for this kind of score (the prior the evidence moves)")
     cold_start: bool = Field(
         default=False, description="no score of this kind in the database: predicted from metadata (and base scores)")
     sources: list[str]
