@@ -12,8 +12,7 @@ so with thin or only loosely similar evidence the prediction falls back to each 
 predicted score is ``c + s * (theta + delta)`` with the new task's offset and scale taken from the similar
 units (shrunk toward the database's typical ones): one number per model, on one scale, ordered as shown.
 Its predictive variance adds the spread of the similar units' offsets and scales, the uncertainty of the
-standing, and the part of the deviation the evidence does not pin down; ``interval_scale`` (pooled) and
-``source_scales`` (per source, mixed by the kernel weights of the query's units) are calibrated by
+standing, and the part of the deviation the evidence does not pin down; ``interval_scale`` is calibrated by
 cross-validation so that 95% intervals cover about 95% of held-out truths.
 
 Among a query's candidates the final standing is ``(1 - static_weight) * relative + static_weight * static``,
@@ -41,8 +40,6 @@ LOW_EVIDENCE_SIMILARITY = 0.45
 #: Kernel weight of a local measurement on the very same data (same fingerprint): it outweighs everything.
 LOCAL_SAME_TASK_WEIGHT = 20.0
 INTERVAL_Z = 1.96
-#: Kernel weight of the pooled interval scale in a query's mix of the sources' scales.
-SCALE_MIX_PRIOR = 1e-3
 #: p_best draws only among this many leading contenders (by mean + 2 sd).
 MAX_CONTENDERS = 64
 
@@ -65,20 +62,14 @@ class Settings:
     level_shrink: float = -1.0
     #: kernel temperature of the level (a broader kernel reads a task's level from more units); 0: ``temperature``
     level_temperature: float = 0.0
-    #: per source, the interval scale calibrated on that source's held-out units ((source, scale) pairs)
-    source_scales: tuple[tuple[str, float], ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: float(getattr(self, k)) for k in self.__dataclass_fields__ if k != "source_scales"}
-        out["source_scales"] = {k: float(v) for k, v in self.source_scales}
-        return out
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(getattr(self, k)) for k in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Settings":
         """The inverse of :meth:`as_dict` (older files without the newer keys get their defaults)."""
-        kw: dict[str, Any] = {k: float(v) for k, v in d.items() if k != "source_scales"}
-        kw["source_scales"] = tuple(sorted((str(k), float(v)) for k, v in dict(d.get("source_scales") or {}).items()))
-        return cls(**kw)
+        return cls(**{k: float(v) for k, v in d.items()})
 
 
 @dataclass
@@ -101,9 +92,7 @@ class Bound:
     s_mean: float
     c_var: float
     categories: np.ndarray
-    sources: np.ndarray  # (U,) source of each unit
     _ranks: RankIndex | None = field(default=None, repr=False)
-    _scales: dict[Any, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def ranks(self) -> RankIndex:
@@ -111,15 +100,6 @@ class Bound:
         if self._ranks is None:
             self._ranks = RankIndex(np.where(self.O.T > 0, self.obs.Y, np.nan))
         return self._ranks
-
-    def unit_scales(self, st: "Settings") -> np.ndarray | None:
-        """(U,) each unit's source's interval scale, the pooled one where the source has none; None without any."""
-        if not st.source_scales:
-            return None
-        if st.source_scales not in self._scales:
-            d = dict(st.source_scales)
-            self._scales[st.source_scales] = np.array([d.get(str(x), st.interval_scale) for x in self.sources])
-        return self._scales[st.source_scales]
 
 
 def bind(fit: KindFit, obs: Observed, unit_mask: np.ndarray | None = None) -> Bound:
@@ -159,8 +139,7 @@ def bind(fit: KindFit, obs: Observed, unit_mask: np.ndarray | None = None) -> Bo
     return Bound(fit=fit, obs=obs, theta=theta, theta_var=fit.theta_var, n_obs=O.sum(1), c=c, s=s, Qf=Qf, P=fit.P,
                  R=np.ascontiguousarray(R.T), O=np.ascontiguousarray(O.T.astype(float)), tau2=fit.tau2,
                  c_mean=float(cs.mean()), s_mean=float(np.median(s[ev])) if ev.any() else s0,
-                 c_var=float(cs.var()) if len(cs) > 1 else 0.05, categories=obs.units["category"].to_numpy(),
-                 sources=obs.units["source_id"].to_numpy())
+                 c_var=float(cs.var()) if len(cs) > 1 else 0.05, categories=obs.units["category"].to_numpy())
 
 
 def kernel(b: Bound, semantic: np.ndarray, affinity: np.ndarray, st: Settings, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -207,19 +186,9 @@ def predict_batch(b: Bound, w: np.ndarray, st: Settings, sim: np.ndarray | None 
     vs = ((wl * ds**2).sum(1) + ll * (0.5 * b.s_mean) ** 2) / tot
     score = cn[:, None] + sn[:, None] * rel
     var = vc[:, None] + 2 * cov[:, None] * rel + vs[:, None] * rel**2 + sn[:, None] ** 2 * rel_var
-    scale = interval_scale(b, w, st)[:, None]
-    sd = scale * np.sqrt(np.maximum(var, 1e-6))
-    return dict(relative=rel, relative_sd=scale * np.sqrt(rel_var), score=score, sd=sd,
+    sd = st.interval_scale * np.sqrt(np.maximum(var, 1e-6))
+    return dict(relative=rel, relative_sd=st.interval_scale * np.sqrt(rel_var), score=score, sd=sd,
                 share=den / (den + lam), den=den, level=cn, spread=sn)
-
-
-def interval_scale(b: Bound, w: np.ndarray, st: Settings) -> np.ndarray:
-    """(Q,) the interval scale per query: the sources' calibrated scales mixed by the query's kernel weights
-    (relative weights: which sources the task resembles), the pooled scale when no unit weighs anything."""
-    us = b.unit_scales(st)
-    if us is None:
-        return np.full(len(w), st.interval_scale)
-    return (w @ us + SCALE_MIX_PRIOR * st.interval_scale) / (w.sum(1) + SCALE_MIX_PRIOR)
 
 
 @dataclass

@@ -9,8 +9,8 @@ least; the setting with the lowest mean loss is taken only when it beats the sta
 standard error of their paired per-query difference (:func:`static_unless_beaten`), so where the predictions do not
 beat the static advice on the training datasets the pick falls back to it. The edge objective's own static
 weight is then chosen for that setting the same way by the edge loss; the level's shrinkage and temperature
-by the interval score; the interval scales so that 95% intervals cover ``COVERAGE_TARGET`` of held-out
-scores, pooled and per source as a query mixes them (:func:`calibrate`).
+by the interval score; the interval scale so that 95% intervals cover ``COVERAGE_TARGET`` of held-out
+scores (:func:`pooled_scale`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pandas as pd
 
 from slmselect.predict.fit import KindFit, fit_kind, model_features
 from slmselect.predict.observed import KINDS, Observed
-from slmselect.predict.query import INTERVAL_Z, SCALE_MIX_PRIOR, Bound, Settings, bind, kernel, predict_batch
+from slmselect.predict.query import INTERVAL_Z, Bound, Settings, bind, kernel, predict_batch
 from slmselect.predict.static import edge_order, static_z
 from slmselect.predict.text import task_types_for, type_affinity
 
@@ -48,10 +48,7 @@ COVERAGE_TARGET = 0.975
 EDGE_STATIC_WEIGHTS = (1.0, 0.5, 0.0)
 EDGE_TOLERANCE = 0.05
 EDGE_MISS_WEIGHT = 0.01
-#: Held-out units a source needs to weigh as much as the pooled scale in its own interval scale.
-SOURCE_SCALE_PRIOR_UNITS = 10
 MIN_SCALE = 0.5
-CALIBRATION_ROUNDS = 8
 #: The level's shrinkage tried (see ``Settings.level_shrink``); the lowest interval score wins.
 LEVEL_SHRINK = (64.0, 16.0, 4.0, 1.0, 0.25)
 #: ... and the level's kernel temperature (0: the pick's own).
@@ -131,24 +128,23 @@ def queries_for(obs: Observed, held: np.ndarray, emb_unit: Callable[[np.ndarray]
 @dataclass
 class Held:
     """Held-out queries of one inner fold: truths (Q, M), candidates (Q, M) bool, their static standings
-    (standardised, NaN outside the candidates), mean points, memory, and each query's source."""
+    (standardised, NaN outside the candidates), mean points and memory."""
 
     truth: np.ndarray
     cand: np.ndarray
     zstat: np.ndarray
     points: np.ndarray
     mem: np.ndarray
-    sources: np.ndarray
 
     @classmethod
-    def of(cls, b: Bound, truth: np.ndarray, cand: np.ndarray, mem: np.ndarray, sources: np.ndarray) -> "Held":
+    def of(cls, b: Bound, truth: np.ndarray, cand: np.ndarray, mem: np.ndarray) -> "Held":
         Z = np.full(truth.shape, np.nan)
         for q in range(len(truth)):
             idx = np.flatnonzero(cand[q])
             z = static_z(b.ranks.avg_rank(idx))
             Z[q, idx] = 0.0 if z is None else z
         pts = np.where(np.isfinite(b.ranks.mean_points), b.ranks.mean_points, -1e9)
-        return cls(truth, cand, Z, pts, np.where(np.isfinite(mem), mem, np.inf), sources)
+        return cls(truth, cand, Z, pts, np.where(np.isfinite(mem), mem, np.inf))
 
 
 def blended(rel: np.ndarray, h: Held, weight: float) -> np.ndarray:
@@ -245,7 +241,7 @@ def _choose(obs, models, eligible, emb_unit, queries, keep, kinds, n_folds, seed
             b = bind(fits[k], subset(o, train[k]))
             truth = np.nan_to_num(o.Y[:, held].T, nan=-np.inf)
             cand = o.present[:, held].T & eligible[None, :]
-            h = Held.of(b, truth, cand, mem, o.units["source_id"].to_numpy()[held])
+            h = Held.of(b, truth, cand, mem)
             for q in queries:
                 sem, aff = queries_for(o, held, emb_unit, q, tr)
                 losses[k].append(score_settings(b, h, sem, aff, grid))
@@ -274,29 +270,17 @@ def static_unless_beaten(loss: np.ndarray) -> int:
     return b if d.mean() > se + 1e-9 else 0
 
 
-def residuals(ctx, st: Settings, names: list[str] | None = None):  # type: ignore[no-untyped-def]
+def residuals(ctx, st: Settings) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:  # type: ignore[no-untyped-def]
     """Standardised residuals of the candidates' shown scores under ``st`` over the held-out queries ``ctx``,
-    with each residual's source and unit, the raw predictions per query batch, and (given the source ``names``)
-    each residual's query's mix of sources as :func:`slmselect.predict.query.interval_scale` weighs them (the
-    last column: the pooled scale's share)."""
-    z, src, unit, outs, mix = [], [], [], [], []
-    for b, h, sem, aff, held in ctx:
+    and the raw predictions per query batch."""
+    z, outs = [], []
+    for b, h, sem, aff, _held in ctx:
         sim, w = kernel(b, sem, aff, st)
         out = predict_batch(b, w, st, sim)
         score = out["level"][:, None] + out["spread"][:, None] * blended(out["relative"], h, st.static_weight)
         z.append(((h.truth - score) / out["sd"])[h.cand])
-        src.append(np.broadcast_to(h.sources[:, None], h.cand.shape)[h.cand])
-        unit.append(np.broadcast_to(held[:, None], h.cand.shape)[h.cand])
         outs.append(out)
-        if names is not None:
-            pos = {n: i for i, n in enumerate(names)}
-            G = np.zeros((len(b.sources), len(names) + 1))
-            G[np.arange(len(b.sources)), [pos[str(x)] for x in b.sources]] = 1.0
-            m = np.column_stack([w @ G[:, :-1], np.full(len(w), SCALE_MIX_PRIOR)])
-            m /= m.sum(1, keepdims=True)
-            mix.append(np.repeat(m, h.cand.sum(1), axis=0))
-    cat = np.concatenate
-    return cat(z), cat(src), cat(unit), outs, (cat(mix) if names is not None else None)
+    return np.concatenate(z), outs
 
 
 def interval_score(z: np.ndarray, sd_raw: np.ndarray, scale: float) -> float:
@@ -308,58 +292,30 @@ def interval_score(z: np.ndarray, sd_raw: np.ndarray, scale: float) -> float:
 
 
 def settle(best: Settings, ctx, *, edge: bool) -> Settings:  # type: ignore[no-untyped-def]
-    """The pick's settings ``best`` completed: the level's shrinkage by the interval score, the interval scales
-    (pooled, per source), and the edge objective's static weight by the edge loss."""
+    """The pick's settings ``best`` completed: the level's shrinkage by the interval score, the interval scale,
+    and the edge objective's static weight by the edge loss."""
     scored = []
     levels = [(lt, ll) for lt in LEVEL_TEMPERATURE for ll in LEVEL_SHRINK]
     for lt, ll in levels:
         st = replace(best, level_temperature=lt, level_shrink=ll)
-        z, src, unit, outs, _ = residuals(ctx, st)
+        z, outs = residuals(ctx, st)
         sd_raw = np.concatenate([o["sd"][c.cand] for o, c in zip(outs, [x[1] for x in ctx])])
         ok = np.isfinite(z)
         pooled = pooled_scale(z)
         scored.append(interval_score(z[ok], sd_raw[ok], pooled))
     lt, ll = levels[int(np.argmin(scored))]
     st = replace(best, level_temperature=lt, level_shrink=ll)
-    names = sorted({str(x) for c in ctx for x in c[0].sources})
-    z, src, unit, outs, mix = residuals(ctx, st, names)
-    pooled, per_source = calibrate(z, src, unit, mix, names)
+    z, outs = residuals(ctx, st)
+    pooled = round(pooled_scale(z), 4)
     edge_w = 0.0
     if edge:
         el = np.stack([np.concatenate([edge_loss(c[1], o["score"], o["relative"], a) for c, o in zip(ctx, outs)])
                        for a in EDGE_STATIC_WEIGHTS])
         edge_w = EDGE_STATIC_WEIGHTS[static_unless_beaten(el)]
-    return replace(st, interval_scale=pooled, source_scales=per_source, edge_static_weight=edge_w)
+    return replace(st, interval_scale=pooled, edge_static_weight=edge_w)
 
 
 def pooled_scale(z: np.ndarray) -> float:
     """The interval scale that makes ``|z| <= 1.96 * scale`` hold for ``COVERAGE_TARGET`` of the residuals ``z``."""
     z = np.abs(z[np.isfinite(z)])
     return max(float(np.quantile(z, COVERAGE_TARGET) / INTERVAL_Z), MIN_SCALE) if len(z) >= 20 else 1.0
-
-
-def calibrate(z: np.ndarray, src: np.ndarray, unit: np.ndarray, mix: np.ndarray,
-              names: list[str]) -> tuple[float, tuple[tuple[str, float], ...]]:
-    """Interval scales, pooled and per source, such that the held-out units of each source get ``COVERAGE_TARGET``
-    of their standardised residuals ``z`` inside ``±1.96·scale`` *as a query mixes the scales* (``mix``: each
-    residual's weights over ``names`` and the pooled scale). A fixed-point iteration; each source's scale is
-    shrunk toward the pooled one with the weight of ``SOURCE_SCALE_PRIOR_UNITS`` units (a unit's residuals are
-    correlated, so units count, not rows)."""
-    ok = np.isfinite(z)
-    z, src, unit, mix = np.abs(z[ok]), src[ok], unit[ok], mix[ok]
-    pooled = pooled_scale(z)
-    if len(z) < 20:
-        return pooled, ()
-    scales = np.full(len(names) + 1, pooled)
-    own = {n: src == n for n in set(src.tolist())}
-    n_units = {n: len(set(unit[sel].tolist())) for n, sel in own.items()}
-    for _ in range(CALIBRATION_ROUNDS):
-        sc = mix @ scales
-        new = scales.copy()
-        for n, sel in own.items():
-            i = names.index(n)
-            ratio = float(np.quantile(z[sel] / sc[sel], COVERAGE_TARGET) / INTERVAL_Z)
-            k = n_units[n]
-            new[i] = (k * scales[i] * ratio + SOURCE_SCALE_PRIOR_UNITS * pooled) / (k + SOURCE_SCALE_PRIOR_UNITS)
-        scales = np.maximum(new, MIN_SCALE)
-    return round(pooled, 4), tuple((n, round(float(scales[names.index(n)]), 4)) for n in sorted(own))
