@@ -45,6 +45,7 @@ def test_the_header_is_parsed_once_and_handed_out_as_copies(smol_gguf):
     from slmselect.confirmation.weights import _gguf_read_once
 
     original_reader, original_load = gguf.GGUFReader, gguf_utils.load_gguf_checkpoint
+    original_names = gguf.get_tensor_name_map
     expected = original_load(str(smol_gguf), return_tensors=False)
     made = []
 
@@ -59,9 +60,12 @@ def test_the_header_is_parsed_once_and_handed_out_as_copies(smol_gguf):
             first = gguf_utils.load_gguf_checkpoint(str(smol_gguf), return_tensors=False)
             first["config"]["model_type"] = "changed by a caller"
             second = gguf_utils.load_gguf_checkpoint(str(smol_gguf), return_tensors=False)
+            arch = gguf.MODEL_ARCH.LLAMA
+            assert gguf.get_tensor_name_map(arch, 30) is gguf.get_tensor_name_map(arch, 30)  # built once
+            assert gguf.get_tensor_name_map(arch, 30).mapping == original_names(arch, 30).mapping
     finally:
         gguf.GGUFReader = original_reader
     assert len(made) == 1
     assert second["config"] == expected["config"] and second["tokenizer"] == expected["tokenizer"]
     # and everything is put back afterwards
-    assert gguf_utils.load_gguf_checkpoint is original_load
+    assert gguf_utils.load_gguf_checkpoint is original_load and gguf.get_tensor_name_map is original_names

@@ -203,7 +203,7 @@ def _fast_reader_class(reader_cls: Any) -> Any:
 
 @contextlib.contextmanager
 def _gguf_read_once() -> Iterator[None]:
-    """Parse a GGUF file's header once while loading from it.
+    """Parse a GGUF file's header (and build its tensor-name table) once while loading from it.
 
     transformers reads the file three times (configuration, tokenizer, weights), and each ``GGUFReader``
     parses the whole vocabulary element by element: about two thirds of a GGUF conversion. Meanwhile the
@@ -239,11 +239,25 @@ def _gguf_read_once() -> Iterator[None]:
             headers[key] = load_ckpt(path, False)
         return copy.deepcopy(headers[key])
 
+    # transformers asks for the tensor-name table once per module of the model (hundreds of times), and
+    # each call builds it anew; it depends only on (architecture, number of blocks)
+    name_map = getattr(gguf, "get_tensor_name_map", None)
+    name_maps: dict[tuple[Any, int], Any] = {}
+
+    def cached_name_map(arch: Any, n_blocks: int) -> Any:
+        if (arch, n_blocks) not in name_maps:
+            name_maps[(arch, n_blocks)] = name_map(arch, n_blocks)  # type: ignore[misc]
+        return name_maps[(arch, n_blocks)]
+
     gguf.GGUFReader, gguf_utils.load_gguf_checkpoint = reader, checkpoint
+    if name_map is not None:
+        gguf.get_tensor_name_map = cached_name_map
     try:
         yield
     finally:
         gguf.GGUFReader, gguf_utils.load_gguf_checkpoint = reader_cls, load_ckpt
+        if name_map is not None:
+            gguf.get_tensor_name_map = name_map
 
 
 def _load_gguf(path: Path, choice: DeviceChoice) -> tuple[Any, Any]:
