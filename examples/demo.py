@@ -14,7 +14,7 @@ real models (SmolLM2-135M-Instruct and Gemma 3 270M, from offline PyPI packages)
 5. what the run left on disk, and how to remove it.
 
 Run: ``python examples/demo.py [--steps N] [--store PATH]`` (a few minutes on two CPU cores; the first run
-also converts both models from GGUF, in background processes while the recommendation is made). Off a terminal, progress comes
+also converts both models from GGUF, in a background process while the recommendation is made). Off a terminal, progress comes
 as plain lines.
 """
 
@@ -54,32 +54,33 @@ examples = trec(n=args.train + args.validation + args.test, seed=0)
 description = "Classify a question by the type of answer it expects."
 
 
-# The first run converts each offline model from GGUF once (tens of seconds each, mostly one core): convert both
-# in background processes now, while the task is profiled and the recommendation made.
+# The first run converts each offline model from GGUF once (about 20 s for Gemma, 10 s for SmolLM2): one
+# background process converts them, the larger first, while the task is profiled and the recommendation made;
+# confirm waits only for the candidate it is about to load.
 from slmselect.confirmation.weights import is_cached  # noqa: E402
 
-conversions: dict[str, tuple[subprocess.Popen, str]] = {}
-for i, model_id in enumerate(OFFLINE_MODELS):
-    if not is_cached(model_id):
-        log = os.path.join(work, f"convert-{i}.log")
-        with open(log, "wb") as err:
-            code = f"from slmselect.confirmation.weights import ensure_converted; ensure_converted({model_id!r})"
-            conversions[model_id] = (subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=err), log)
+pending = [m for m in sorted(OFFLINE_MODELS, key=lambda m: "gemma" not in m) if not is_cached(m)]
+convert_log = os.path.join(work, "convert.log")
+converter = None
+if pending:
+    with open(convert_log, "wb") as err:
+        code = "import sys\nfrom slmselect.confirmation.weights import ensure_converted\nfor m in sys.argv[1:]: ensure_converted(m)"
+        converter = subprocess.Popen([sys.executable, "-c", code, *pending], stdout=subprocess.DEVNULL, stderr=err)
 
 
-def wait_for_conversions() -> None:
-    """Wait for the background conversions, saying so every 10 s; a failed one is left to confirm to report."""
+def wait_until_converted(model_ids: list[str]) -> None:
+    """Wait (saying so every 10 s) until ``model_ids`` are converted; a failed conversion is left to confirm to report."""
     waited = 0
-    for model_id, (proc, log) in conversions.items():
-        while proc.poll() is None:
-            if waited % 10 == 0:
-                print(f"[demo] converting {model_id} from GGUF (first run only) ... {waited} s", file=sys.stderr, flush=True)
-            time.sleep(1)
-            waited += 1
-        if proc.returncode != 0:
-            with open(log, "rb") as fh:
-                lines = fh.read().decode(errors="replace").strip().splitlines()
-            print(f"[demo] converting {model_id} failed: {lines[-1] if lines else proc.returncode}", file=sys.stderr)
+    while converter is not None and converter.poll() is None and not all(map(is_cached, model_ids)):
+        if waited % 10 == 0:
+            todo = ", ".join(m for m in model_ids if not is_cached(m))
+            print(f"[demo] converting {todo} from GGUF (first run only) ... {waited} s", file=sys.stderr, flush=True)
+        time.sleep(1)
+        waited += 1
+    if converter is not None and converter.returncode not in (None, 0):
+        with open(convert_log, "rb") as fh:
+            lines = fh.read().decode(errors="replace").strip().splitlines()
+        print(f"[demo] converting failed: {lines[-1] if lines else converter.returncode}", file=sys.stderr)
 
 
 def rule(title: str) -> None:
@@ -98,7 +99,8 @@ console.print(offline)
 
 # %% 3. Confirm on CPU: short LoRA fine-tunes; pick on validation, scores with intervals on test
 rule("3. Confirm")
-wait_for_conversions()
+candidates = offline.model_ids(2)
+wait_until_converted(candidates[:1])
 report = confirm(
     examples,
     recommendation=offline,
@@ -112,6 +114,7 @@ report = confirm(
     store=store,
     description=description,
     output_dir=os.path.join(work, "adapters"),
+    on_candidate_done=lambda result: wait_until_converted(candidates),  # the next one, before it is loaded
 )
 console.print(report)
 
