@@ -36,7 +36,7 @@ from public_datasets import trec
 OFFLINE_MODELS = ["HuggingFaceTB/SmolLM2-135M-Instruct", "google/gemma-3-270m"]
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--steps", type=int, default=8, help="LoRA steps per model (default: 8)")
+parser.add_argument("--steps", type=int, default=6, help="LoRA steps per model (default: 6)")
 parser.add_argument("--batch-size", type=int, default=4, help="examples per step (default: 4)")
 parser.add_argument("--learning-rate", type=float, default=5e-4, help="LoRA learning rate (default: 5e-4, for a short run)")
 parser.add_argument("--train", type=int, default=32, help="training examples (default: 32)")

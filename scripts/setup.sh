@@ -32,17 +32,20 @@ step() {
 # uv installs the same packages as pip several times faster (parallel downloads, a fast resolver): about
 # 20 s instead of 2 minutes on an empty cache. pip is the fallback when uv cannot be installed.
 install() { python -m pip install -q "$@"; }
+uv=0
 if step "installing uv (a fast pip)" python -m pip install -q "uv==0.13.9"; then
   links=()
   for d in ${PIP_FIND_LINKS:-} $(python -m pip config get global.find-links 2>/dev/null || true); do
     if [ -d "$d" ]; then links+=(--find-links "$d"); fi
   done
   install() { python -m uv pip install -q --python "$VIRTUAL_ENV/bin/python" ${links[@]+"${links[@]}"} "$@"; }
+  uv=1
 else
   step "upgrading pip" python -m pip install -q --upgrade pip
 fi
-# The CPU build first, so that no dependency pulls a multi-GB CUDA build.
-step "installing torch (CPU build)" install "torch==2.13.0"
+# The CPU build first (pip; uv resolves it with the rest in one go), so that no dependency pulls a multi-GB
+# CUDA build.
+if [ "$uv" = 0 ]; then step "installing torch (CPU build)" install "torch==2.13.0"; fi
 if [ "$profile" = "tests" ]; then
   # postgres brings pgserver: a real PostgreSQL server from a wheel, for the shared results-store tests;
   # ray a local Ray cluster for the confirm-on-Ray tests.
