@@ -100,7 +100,8 @@ def evaluate(
     and ``variant`` ('instruct' or 'base') restrict the candidates, as a user's constraints would;
     ``query``: how a held-out task is asked for, ``'description'`` (its description alone, provenance
     removed) or ``'examples'`` (with example inputs too); ``predictor``: fixed settings instead of the inner cross-validation (``temperature``, ``type_weight``,
-    ``shrink``, ``lowrank``, ``interval_scale``, ``static_weight``, ``edge_static_weight``, ``source_scales``),
+    ``shrink``, ``lowrank``, ``interval_scale``, ``static_weight``, ``edge_static_weight``, ``level_shrink``,
+    ``level_temperature``),
     for experiments.
     Returns an :class:`EvaluationReport`; ``report.figure("accuracy", "slmselect", "lora_land_2024")``.
     """

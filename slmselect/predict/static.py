@@ -10,6 +10,8 @@ models × units).
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 #: A candidate with no rank (no unit where two candidates were measured) sits this many sd below the last.
@@ -32,15 +34,13 @@ class RankIndex:
         order = np.lexsort((-vals, cols))
         self.rows, self.cols, self.vals = rows[order], cols[order], vals[order]
 
-    @property
+    @cached_property
     def mean_points(self) -> np.ndarray:
         """(models,) each model's mean score over its measured units (the static edge advice's score); NaN if none."""
-        if not hasattr(self, "_mean"):
-            n = np.bincount(self.rows, minlength=self.n_models)
-            tot = np.bincount(self.rows, weights=self.vals, minlength=self.n_models)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                self._mean = np.where(n > 0, tot / np.maximum(n, 1), np.nan)
-        return self._mean
+        n = np.bincount(self.rows, minlength=self.n_models)
+        tot = np.bincount(self.rows, weights=self.vals, minlength=self.n_models)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, tot / np.maximum(n, 1), np.nan)
 
     def avg_rank(self, members: np.ndarray | None = None) -> np.ndarray:
         """Average rank (1 = best; ties share the mean of their ranks) of each model in ``members`` (indices;
