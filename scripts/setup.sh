@@ -30,7 +30,7 @@ step() {
   wait "$pid"
 }
 # uv installs the same packages as pip several times faster (parallel downloads, a fast resolver): about
-# 20 s instead of 2 minutes on an empty cache. pip is the fallback when uv cannot be installed.
+# 30 s instead of 2 minutes on an empty cache. pip is the fallback when uv cannot be installed.
 install() { python -m pip install -q "$@"; }
 uv=0
 if step "installing uv (a fast pip)" python -m pip install -q "uv==0.13.9"; then
