@@ -17,7 +17,7 @@ from slmselect.evidence.db import BenchmarkDB, load_db
 from slmselect.errors import NoCandidatesError, ParameterError, check_choice, did_you_mean
 from slmselect.predict.artifact import get_predictor
 from slmselect.predict.observed import OBJECTIVE_VALUE
-from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, p_best, predict
+from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, interval, p_best, predict
 from slmselect.predict.static import blend_edge, static_key
 from slmselect.predict.text import unit_text
 from slmselect._types import OBJECTIVES, TaskProfile
@@ -364,7 +364,7 @@ def recommend(
     avg = pred.bound.ranks.avg_rank(idx)
     if obj == "edge":
         score, ekey = blend_edge(pred.score[idx], pred.relative[idx], pred.bound.ranks, idx, st.edge_static_weight)
-        lower, upper = clip_interval(score - INTERVAL_Z * pred.sd[idx], score + INTERVAL_Z * pred.sd[idx], kind)
+        lower, upper = interval(score, pred.sd_lo[idx], pred.sd_hi[idx], kind)
         ref = score[~pred.cold[idx]] if (~pred.cold[idx]).any() else score
         best = float(np.max(ref))
         mem = M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float)

@@ -236,7 +236,7 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
         akey = static_key(avg)
         # the predictor, with the static advice blended in by its chosen weight
         rel0, score0 = out["relative"][qi, cand], out["score"][qi, cand]
-        sd = out["sd"][qi, cand]
+        sd_lo, sd_hi = out["sd_lo"][qi, cand], out["sd_hi"][qi, cand]
         if edge:
             score, rel = blend_edge(score0, rel0, b.ranks, cand, st.edge_static_weight)
             order = _edge_order(score, rel, mem, tol)
@@ -244,7 +244,7 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
             rel = blend_static(rel0, b.ranks, cand, st.static_weight)
             score = out["level"][qi] + out["spread"][qi] * rel if st.static_weight > 0 else score0
             order = np.lexsort((np.arange(len(cand)), -np.round(rel, 9)))
-        lo, hi = score - INTERVAL_Z * sd, score + INTERVAL_Z * sd
+        lo, hi = score - INTERVAL_Z * sd_lo, score + INTERVAL_Z * sd_hi
         cov = float(((truth >= lo - _EPS) & (truth <= hi + _EPS)).mean())
         static_first = int(np.argmax(akey))
         add("slmselect", order, rel if edge else -np.argsort(order).astype(float),

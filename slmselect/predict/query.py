@@ -40,6 +40,8 @@ LOW_EVIDENCE_SIMILARITY = 0.45
 #: Kernel weight of a local measurement on the very same data (same fingerprint): it outweighs everything.
 LOCAL_SAME_TASK_WEIGHT = 20.0
 INTERVAL_Z = 1.96
+#: The level's range is read between these weighted quantiles of the similar units' offsets (a 95% range).
+LEVEL_Q = 0.025
 #: p_best draws only among this many leading contenders (by mean + 2 sd).
 MAX_CONTENDERS = 64
 
@@ -185,10 +187,37 @@ def predict_batch(b: Bound, w: np.ndarray, st: Settings, sim: np.ndarray | None 
     cov = (wl * dc * ds).sum(1) / tot
     vs = ((wl * ds**2).sum(1) + ll * (0.5 * b.s_mean) ** 2) / tot
     score = cn[:, None] + sn[:, None] * rel
-    var = vc[:, None] + 2 * cov[:, None] * rel + vs[:, None] * rel**2 + sn[:, None] ** 2 * rel_var
-    sd = st.interval_scale * np.sqrt(np.maximum(var, 1e-6))
-    return dict(relative=rel, relative_sd=st.interval_scale * np.sqrt(rel_var), score=score, sd=sd,
+    rest = 2 * cov[:, None] * rel + vs[:, None] * rel**2 + sn[:, None] ** 2 * rel_var
+    var = vc[:, None] + rest
+    # the level's own 95% range: quantiles of the similar units' offsets (the database's, with the prior's
+    # weight), not a normal around their mean: levels are skewed (a few tasks score far below the rest)
+    ev = b.O.any(1)
+    mix = (wl + ll * ev[None, :] / max(int(ev.sum()), 1)) / tot[:, None]
+    clo, chi = weighted_quantiles(b.c, mix, (LEVEL_Q, 1 - LEVEL_Q))
+    rest = np.maximum(rest, 0.0)
+    k = st.interval_scale
+    sd_lo = k * np.sqrt(np.maximum(((cn - clo) / INTERVAL_Z) ** 2, 1e-6)[:, None] + rest)
+    sd_hi = k * np.sqrt(np.maximum(((chi - cn) / INTERVAL_Z) ** 2, 1e-6)[:, None] + rest)
+    sd = k * np.sqrt(np.maximum(var, 1e-6))
+    return dict(relative=rel, relative_sd=k * np.sqrt(rel_var), score=score, sd=sd, sd_lo=sd_lo, sd_hi=sd_hi,
                 share=den / (den + lam), den=den, level=cn, spread=sn)
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> tuple[np.ndarray, ...]:
+    """Per row of ``weights`` (Q, U), the weighted quantiles ``qs`` of ``values`` (U,) (the lowest value whose
+    cumulative weight reaches q)."""
+    if not len(values):
+        return tuple(np.zeros(len(weights)) for _ in qs)
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    cw = np.cumsum(weights[:, order], axis=1)
+    cw /= np.maximum(cw[:, -1:], 1e-300)
+    return tuple(v[np.minimum((cw < q - 1e-12).sum(1), len(v) - 1)] for q in qs)
+
+
+def interval(score: np.ndarray, sd_lo: np.ndarray, sd_hi: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The shown 95% interval around ``score``, clipped to the kind's range."""
+    return clip_interval(score - INTERVAL_Z * sd_lo, score + INTERVAL_Z * sd_hi, kind)
 
 
 @dataclass
@@ -208,7 +237,9 @@ class Prediction:
     unit_weights: np.ndarray  # (U,)
     similarity: np.ndarray  # (U,)
     bound: Bound
-    sd: np.ndarray  # predictive sd of the score
+    sd: np.ndarray  # predictive sd of the score (symmetric summary)
+    sd_lo: np.ndarray  # the interval's half-widths below and above the score, over INTERVAL_Z
+    sd_hi: np.ndarray
     level: float  # the new task's offset and scale: score = level + spread * relative
     spread: float
     settings: Settings
@@ -220,7 +251,7 @@ class Prediction:
             return self.relative[idx], self.score[idx], self.lower[idx], self.upper[idx]
         rel = blend_static(self.relative[idx], self.bound.ranks, idx, self.settings.static_weight)
         score = self.level + self.spread * rel
-        lower, upper = clip_interval(score - INTERVAL_Z * self.sd[idx], score + INTERVAL_Z * self.sd[idx], self.bound.fit.kind)
+        lower, upper = interval(score, self.sd_lo[idx], self.sd_hi[idx], self.bound.fit.kind)
         return rel, score, lower, upper
 
     @property
@@ -240,7 +271,7 @@ def predict(b: Bound, semantic: np.ndarray, task_type: str | None, st: Settings,
     if same_task_units is not None and same_task_units.any():
         w = np.where(same_task_units[None, :] & b.O.any(1)[None, :], LOCAL_SAME_TASK_WEIGHT, w)
     out = {k: v[0] for k, v in predict_batch(b, w, st, sim).items()}
-    lower, upper = clip_interval(out["score"] - INTERVAL_Z * out["sd"], out["score"] + INTERVAL_Z * out["sd"], b.fit.kind)
+    lower, upper = interval(out["score"], out["sd_lo"], out["sd_hi"], b.fit.kind)
     sim_le = (1 - LOW_EVIDENCE_TYPE_WEIGHT) * semantic + LOW_EVIDENCE_TYPE_WEIGHT * aff
     usable = w[0] > 0
     best = np.max(np.where((b.O > 0) & usable[:, None], sim_le[:, None], -np.inf), axis=0)
@@ -248,7 +279,7 @@ def predict(b: Bound, semantic: np.ndarray, task_type: str | None, st: Settings,
     low = cold | (best < LOW_EVIDENCE_SIMILARITY)
     return Prediction(models=b.obs.models, relative=out["relative"], relative_sd=out["relative_sd"], score=out["score"],
                       lower=lower, upper=upper, evidence_share=out["share"], best_similarity=best, low_evidence=low,
-                      cold=cold, unit_weights=w[0], similarity=sim[0], bound=b, sd=out["sd"], level=float(out["level"]),
+                      cold=cold, unit_weights=w[0], similarity=sim[0], bound=b, sd=out["sd"], sd_lo=out["sd_lo"], sd_hi=out["sd_hi"], level=float(out["level"]),
                       spread=float(out["spread"]), settings=st)
 
 

