@@ -230,3 +230,22 @@ def test_stored_predictor_round_trips_and_matches_a_fresh_fit(db: BenchmarkDB, t
         assert get_predictor(db).fingerprint == art.fingerprint
     finally:
         db.path = None
+
+
+def test_a_skewed_spread_of_task_levels_widens_the_interval_on_its_side() -> None:
+    """Most planted tasks score around 0.5; the math tasks far lower. Asked for a task like none of them, the
+    level could be either, so the interval reaches down to the math level (a normal around the mean level
+    would not) and stays shorter above than below."""
+    from slmselect.predict.query import weighted_quantiles
+
+    db = planted_db()
+    math = db.results["task_id"].str.startswith("math_")
+    db.results.loc[math, "finetuned_score"] = (db.results.loc[math, "finetuned_score"] - 0.35).clip(lower=0.01)
+    low = float(db.results.loc[math, "finetuned_score"].max())
+    far = _rec(db, "Compose haiku poems about autumn leaves and rivers", top_k=3).best
+    assert far.lower <= low, (far.lower, low)
+    assert far.predicted_score - far.lower > far.upper - far.predicted_score
+    # the quantiles themselves: weights pick the side
+    v = np.array([0.1, 0.5, 0.6, 0.7])
+    lo, hi = weighted_quantiles(v, np.array([[1.0, 1, 1, 1], [0.0, 1, 1, 1]]), (0.025, 0.975))
+    assert lo.tolist() == [0.1, 0.5] and hi.tolist() == [0.7, 0.7]
