@@ -11,7 +11,9 @@ so with thin or only loosely similar evidence the prediction falls back to each 
 (and the pick to the static advice), and the more and the closer the evidence, the more it moves. The
 predicted score is ``c + s * (theta + delta)`` with the new task's offset and scale taken from the similar
 units (shrunk toward the database's typical ones): one number per model, on one scale, ordered as shown.
-Its predictive variance adds the spread of the similar units' offsets and scales, the uncertainty of the
+Its 95% interval is asymmetric: on each side, the new task's level range (the 2.5% and 97.5% weighted
+quantiles of the similar units' offsets, the database's spread as the prior: levels are skewed, a few tasks
+score far below the rest) and, in quadrature, the spread of the similar units' scales, the uncertainty of the
 standing, and the part of the deviation the evidence does not pin down; ``interval_scale`` is calibrated by
 cross-validation so that 95% intervals cover about 95% of held-out truths.
 
