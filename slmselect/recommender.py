@@ -18,7 +18,7 @@ from slmselect.errors import NoCandidatesError, ParameterError, check_choice, di
 from slmselect.predict.artifact import get_predictor
 from slmselect.predict.observed import OBJECTIVE_VALUE
 from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, interval, p_best, predict
-from slmselect.predict.static import blend_edge, static_key
+from slmselect.predict.static import UNSCORED, blend_edge, static_key
 from slmselect.predict.text import unit_text
 from slmselect._types import OBJECTIVES, TaskProfile
 
@@ -363,13 +363,17 @@ def recommend(
     notes: list[str] = []
     avg = pred.bound.ranks.avg_rank(idx)
     if obj == "edge":
-        score, ekey = blend_edge(pred.score[idx], pred.relative[idx], pred.bound.ranks, idx, st.edge_static_weight)
-        lower, upper = interval(score, pred.sd_lo[idx], pred.sd_hi[idx], kind)
-        ref = score[~pred.cold[idx]] if (~pred.cold[idx]).any() else score
+        points, ekey = blend_edge(pred.score[idx], pred.relative[idx], pred.bound.ranks, idx,
+                                  pred.static_weights(idx, st.edge_static_weight))
+        ref = points[~pred.cold[idx]] if (~pred.cold[idx]).any() else points
         best = float(np.max(ref))
         mem = M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float)
-        good = score >= best - float(edge_tolerance)
+        good = points >= best - float(edge_tolerance)
         order = np.lexsort((-ekey, np.where(good, mem, np.inf), ~good))
+        # a model with no published score of this kind has no mean to blend in: it is ordered last among the
+        # static advice's, as the static edge advice does, and shows its own prediction
+        score = np.where(points > UNSCORED, points, pred.score[idx])
+        lower, upper = interval(score, pred.sd_lo[idx], pred.sd_hi[idx], kind)
         notes.append(f"edge: smallest model by memory whose predicted fine-tuned score is within {edge_tolerance:.2f} of the best feasible prediction ({best:.3f})"
                      + (f"; the scores blend in the models' mean published score with weight {st.edge_static_weight:g}, chosen by cross-validation."
                         if st.edge_static_weight > 0 else "."))
@@ -391,6 +395,12 @@ def recommend(
     if st.static_weight > 0:
         notes.append(f"The standings blend in the static advice with weight {st.static_weight:g} (chosen by cross-validation over "
                      "datasets: on held-out datasets it did at least as well as the predictions alone).")
+    if pred.own_share is not None and (st.static_weight > 0 or (obj == "edge" and st.edge_static_weight > 0)):
+        own = [str(pred.models[i]) for i in idx if pred.own_share[i] > 0]
+        if own:
+            notes.append(f"{len(own)} candidate(s) were measured on your own data ({', '.join(own[:3])}"
+                         f"{', …' if len(own) > 3 else ''}): for them the static advice's weight drops by the share of "
+                         "their evidence that measurement carries.")
     shown = {int(i): (float(rel[j]), float(score[j]), float(lower[j]), float(upper[j])) for j, i in enumerate(idx)}
 
     def candidate(rank: int, i: int, p: float | None) -> Candidate:

@@ -163,3 +163,39 @@ def test_named_models_without_evidence_get_a_cold_start_prediction(trec_examples
     assert c.cold_start == (not has_ft)
     if c.cold_start:
         assert c.low_evidence and any("cold start" in n for n in c.notes)
+
+
+@pytest.mark.parametrize("objective", ["accuracy", "edge", "tunability", "no_finetune"])
+def test_every_objective_scores_a_named_cold_start_model_within_its_interval(trec_examples, objective):
+    """A model with no score of the objective's kind still shows its own prediction inside its interval, for
+    edge too (whose static advice has no mean score to show for it)."""
+    smol = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    rec = recommend(trec_examples, objective=objective, models=[smol, "Qwen/Qwen3-0.6B", "google/gemma-3-270m"],
+                    top_k=3, include_local=False)
+    assert {c.model_id for c in rec.candidates} == {smol, "Qwen/Qwen3-0.6B", "google/gemma-3-270m"}
+    lo = -1.0 if objective == "tunability" else 0.0
+    for c in rec.candidates:
+        assert lo <= c.lower <= c.predicted_score <= c.upper <= 1.0, c
+
+
+@pytest.mark.parametrize("objective", ["accuracy", "edge"])
+def test_a_measurement_on_the_users_own_data_outweighs_the_static_advice(trec_examples, tmp_path, objective):
+    """The static advice is the fallback for thin or loose evidence. Once confirm has measured two models on
+    this very data, the pick follows the measurement, for edge (whose static weight is 1) as for accuracy."""
+    from slmselect import profile_task
+    from slmselect.confirmation import ResultsStore
+
+    # two models with 20-odd published fine-tuned scores each, so that one more row barely moves their means
+    qwen, llama = "Qwen/Qwen3-4B-Instruct-2507", "meta-llama/Llama-3.2-1B-Instruct"
+    store = tmp_path / "results.sqlite"
+    before = recommend(trec_examples, objective=objective, models=[qwen, llama], top_k=2, store=store)
+    assert before.best.model_id == qwen
+    fingerprint = profile_task(trec_examples).fingerprint
+    ResultsStore(store).append([
+        {"run_id": f"r{i}", "model_id": model, "task_fingerprint": fingerprint, "task_type": "classification",
+         "metric": "accuracy", "base_score": 0.1, "finetuned_score": score, "status": "ok", "created_at": "t"}
+        for i, (model, score) in enumerate(((qwen, 0.35), (llama, 0.92)))])
+    after = recommend(trec_examples, objective=objective, models=[qwen, llama], top_k=2, store=store)
+    assert after.best.model_id == llama
+    assert after.best.evidence[0].source_id == "local"
+    assert any("your own data" in n for n in after.notes)

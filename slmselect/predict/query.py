@@ -245,13 +245,23 @@ class Prediction:
     level: float  # the new task's offset and scale: score = level + spread * relative
     spread: float
     settings: Settings
+    #: (M,) the share of each model's evidence weight that comes from measurements on this very data (0-1)
+    own_share: np.ndarray | None = None
+
+    def static_weights(self, idx: np.ndarray, weight: float) -> np.ndarray:
+        """The static advice's weight for each candidate ``idx``: ``weight``, lowered by the share of the model's
+        evidence that was measured on the user's own data (the fallback is for thin or loose evidence; a
+        measurement on the very task is neither)."""
+        own = np.zeros(len(idx)) if self.own_share is None else self.own_share[idx]
+        return weight * (1.0 - own)
 
     def among(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(relative, score, lower, upper) of the candidates ``idx`` with the static advice among them blended in
-        (weight ``settings.static_weight``; the predictions themselves when it is 0)."""
+        (weight ``settings.static_weight``, lowered where the user's own data was measured; the predictions
+        themselves when it is 0)."""
         if self.settings.static_weight <= 0:
             return self.relative[idx], self.score[idx], self.lower[idx], self.upper[idx]
-        rel = blend_static(self.relative[idx], self.bound.ranks, idx, self.settings.static_weight)
+        rel = blend_static(self.relative[idx], self.bound.ranks, idx, self.static_weights(idx, self.settings.static_weight))
         score = self.level + self.spread * rel
         lower, upper = interval(score, self.sd_lo[idx], self.sd_hi[idx], self.bound.fit.kind)
         return rel, score, lower, upper
@@ -270,8 +280,11 @@ def predict(b: Bound, semantic: np.ndarray, task_type: str | None, st: Settings,
     """Predict every model's score for one task whose cosine similarity to each unit is ``semantic`` (U,)."""
     aff = type_affinity(task_type, b.categories)
     sim, w = kernel(b, semantic[None, :], aff[None, :], st, None if exclude_units is None else exclude_units[None, :])
+    own = None
     if same_task_units is not None and same_task_units.any():
-        w = np.where(same_task_units[None, :] & b.O.any(1)[None, :], LOCAL_SAME_TASK_WEIGHT, w)
+        mine = same_task_units & b.O.any(1)
+        w = np.where(mine[None, :], LOCAL_SAME_TASK_WEIGHT, w)
+        own = (LOCAL_SAME_TASK_WEIGHT * mine) @ b.O / np.maximum(w[0] @ b.O + st.shrink, 1e-12)
     out = {k: v[0] for k, v in predict_batch(b, w, st, sim).items()}
     lower, upper = interval(out["score"], out["sd_lo"], out["sd_hi"], b.fit.kind)
     sim_le = (1 - LOW_EVIDENCE_TYPE_WEIGHT) * semantic + LOW_EVIDENCE_TYPE_WEIGHT * aff
@@ -282,7 +295,7 @@ def predict(b: Bound, semantic: np.ndarray, task_type: str | None, st: Settings,
     return Prediction(models=b.obs.models, relative=out["relative"], relative_sd=out["relative_sd"], score=out["score"],
                       lower=lower, upper=upper, evidence_share=out["share"], best_similarity=best, low_evidence=low,
                       cold=cold, unit_weights=w[0], similarity=sim[0], bound=b, sd=out["sd"], sd_lo=out["sd_lo"], sd_hi=out["sd_hi"], level=float(out["level"]),
-                      spread=float(out["spread"]), settings=st)
+                      spread=float(out["spread"]), settings=st, own_share=own)
 
 
 def clip_interval(lower: np.ndarray, upper: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:

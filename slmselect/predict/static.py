@@ -73,6 +73,12 @@ class RankIndex:
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+#: The edge points of a candidate with no mean score over the evidence (last in the static edge advice);
+#: anything below ``UNSCORED`` is such a candidate.
+UNSCORED_POINTS = -1e9
+UNSCORED = -1e8
+
+
 def avg_rank(Y: np.ndarray) -> np.ndarray:
     """Average rank of each row of ``Y`` (rows: candidates, columns: units, NaN where not measured) among the
     rows, over the columns where at least two rows have a value (see :meth:`RankIndex.avg_rank`)."""
@@ -109,25 +115,29 @@ def static_relative(avg: np.ndarray, rel: np.ndarray) -> np.ndarray:
     return np.asarray(rel, float).copy() if z is None else on_scale(z, rel)
 
 
-def blend_static(rel: np.ndarray, ranks: RankIndex, cand: np.ndarray, weight: float) -> np.ndarray:
+def blend_static(rel: np.ndarray, ranks: RankIndex, cand: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
     """``(1 - weight) * rel + weight * static`` for one query's candidates ``cand`` (indices into the models of
-    ``ranks``; ``rel`` their predicted standings). ``weight`` 0 returns ``rel`` untouched (nothing computed)."""
-    if weight <= 0 or len(rel) == 0:
+    ``ranks``; ``rel`` their predicted standings; ``weight`` one for all or one per candidate). ``weight`` 0
+    returns ``rel`` untouched (nothing computed)."""
+    w = np.asarray(weight, float)
+    if np.all(w <= 0) or len(rel) == 0:
         return rel
     z = static_relative(ranks.avg_rank(cand), rel)
-    return z if weight >= 1 else (1.0 - weight) * rel + weight * z
+    return z if np.all(w >= 1) else (1.0 - w) * rel + w * z
 
 
-def blend_edge(score: np.ndarray, rel: np.ndarray, ranks: RankIndex, cand: np.ndarray, weight: float) -> tuple[np.ndarray, np.ndarray]:
+def blend_edge(score: np.ndarray, rel: np.ndarray, ranks: RankIndex, cand: np.ndarray,
+               weight: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(points, key) of the edge order (:func:`edge_order`) for candidates ``cand``: the predicted scores and
     standings with the static edge advice blended in (weight 1: its mean score over the evidence units and its
     average rank, exactly the static edge advice)."""
-    if weight <= 0 or len(rel) == 0:
+    w = np.asarray(weight, float)
+    if np.all(w <= 0) or len(rel) == 0:
         return score, rel
     pts = ranks.mean_points[cand]
-    pts = np.where(np.isfinite(pts), pts, -1e9)
-    key = blend_static(rel, ranks, cand, weight)
-    return (pts if weight >= 1 else (1.0 - weight) * score + weight * pts), key
+    pts = np.where(np.isfinite(pts), pts, UNSCORED_POINTS)
+    key = blend_static(rel, ranks, cand, w)
+    return (pts if np.all(w >= 1) else (1.0 - w) * score + w * pts), key
 
 
 def edge_order(points: np.ndarray, key: np.ndarray, mem: np.ndarray, tol: float) -> np.ndarray:
