@@ -1,0 +1,122 @@
+"""What recommend() returns: ranked candidates with their evidence, and how the ranking was made."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from slmselect._types import TaskProfile
+
+
+class Evidence(BaseModel):
+    """One benchmark result that informed a candidate's prediction."""
+
+    source_id: str
+    task_id: str
+    category: str
+    metric: str
+    score: float
+    similarity: float = Field(description="similarity of this benchmark task to yours (type and meaning), -1..1")
+    weight: float = Field(description="share of this candidate's evidence weight, 0-1")
+
+
+class Candidate(BaseModel):
+    """A recommended model with its prediction and the evidence behind it."""
+
+    rank: int
+    model_id: str
+    family: str
+    params_b: float | None
+    memory_gb: float | None = Field(description="estimated bf16 inference memory with a 4k-token KV cache")
+    license: str | None
+    commercial_use: str | None = Field(description="yes | with_conditions | no (empty when the licence is unknown)")
+    license_conditions: str | None = Field(default=None, description="what the licence requires for commercial use, when it has conditions")
+    context_len: int | None
+    predicted_score: float | None = Field(
+        description="predicted score on the objective's value, on one scale across sources (0-1; a gain for tunability)")
+    lower: float
+    upper: float
+    relative_score: float | None = Field(
+        description="predicted standing on this task (overall standing + task-specific deviation; sd units); the order")
+    low_evidence: bool
+    evidence_share: float
+    win_share: float | None = Field(
+        default=None, description="probability that this model is the best of the feasible candidates (same as p_best)")
+    hedge: bool = Field(default=False, description="kept for compatibility: the order now always follows the predicted score")
+    p_best: float | None = Field(default=None, description="probability that this model is the best of the feasible candidates")
+    standing: float | None = Field(default=None, description="the model's overall standing for this kind of score (the prior the evidence moves)")
+    cold_start: bool = Field(
+        default=False, description="no score of this kind in the database: predicted from metadata (and base scores)")
+    sources: list[str]
+    evidence: list[Evidence]
+    notes: list[str] = Field(default_factory=list)
+
+
+class Recommendation(BaseModel):
+    """The result of :func:`recommend`: ranked candidates, exclusions, and how the ranking was made."""
+
+    objective: str
+    value: str = Field(description="what the predicted score measures: finetuned, gain or base score")
+    candidates: list[Candidate]
+    excluded: dict[str, list[str]] = Field(default_factory=dict, description="constraint -> models it excluded")
+    constraints: dict[str, Any] = Field(default_factory=dict)
+    profile: TaskProfile | None = None
+    description: str | None = None
+    embedder: str
+    task_type: str | None = Field(default=None, description="the task type the ranking used")
+    task_type_reason: str | None = Field(default=None, description="why that type: from the examples, or the description's meaning")
+    notes: list[str] = Field(default_factory=list)
+    cold_start: list[Candidate] = Field(
+        default_factory=list,
+        description="the best feasible models with no score of this kind (predicted from metadata and base scores), "
+                    "listed apart from the ranking unless named with models= or needed to fill it")
+
+    @property
+    def best(self) -> Candidate:
+        return self.candidates[0]
+
+    def model_ids(self, top_k: int | None = None) -> list[str]:
+        return [c.model_id for c in self.candidates[: top_k or len(self.candidates)]]
+
+    def to_pandas(self) -> pd.DataFrame:
+        rows = [c.model_dump(exclude={"evidence"}) | {"top_evidence": c.evidence[0].task_id if c.evidence else None}
+                for c in self.candidates]
+        return pd.DataFrame(rows)
+
+    def to_json(self, **kw: Any) -> str:
+        return self.model_dump_json(indent=kw.pop("indent", 2), **kw)
+
+    def to_html(self, path: str | os.PathLike[str] | None = None, *, confirm_report: Any = None) -> str:
+        """The recommendation as one self-contained HTML page (written to ``path`` too when given)."""
+        from slmselect.report.html import render_html, write_report
+
+        if path is not None:
+            return write_report(path, recommendation=self, confirm_report=confirm_report).read_text(encoding="utf-8")
+        return render_html(recommendation=self, confirm_report=confirm_report)
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from slmselect.report.tables import render_recommendation
+
+        yield from render_recommendation(self)
+
+
+def model_fields(M: pd.DataFrame, mid: str) -> dict[str, Any]:
+    """The database facts a Candidate carries about its model."""
+    row = M.loc[mid]
+    return dict(
+        model_id=mid, family=row["family"],
+        params_b=None if pd.isna(row["params_b"]) else float(row["params_b"]),
+        memory_gb=None if pd.isna(row["memory_gb"]) else round(float(row["memory_gb"]), 2),
+        license=text_cell(row["license"]), commercial_use=text_cell(row["commercial_use"]),
+        license_conditions=text_cell(row.get("license_conditions")),
+        context_len=None if pd.isna(row["context_len"]) else int(row["context_len"]),
+    )
+
+
+def text_cell(v: Any) -> str | None:
+    """A text cell of the models frame, None when empty."""
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
