@@ -31,7 +31,7 @@ def report() -> EvaluationReport:
 @pytest.fixture(scope="module")
 def planted() -> EvaluationReport:
     return evaluate(db=planted_db(), sources="study_a", objectives=["accuracy", "no_finetune"], embedder="tfidf",
-                    folds=4, inner_folds=3)
+                    folds=4, inner_folds=4)
 
 
 def test_figures_in_range(report: EvaluationReport) -> None:
@@ -69,7 +69,7 @@ def test_a_model_that_wins_every_similar_task_is_picked_when_held_out(planted: E
 
 
 def test_settings_are_chosen_per_outer_fold_on_training_data(planted: EvaluationReport) -> None:
-    assert planted.folds == 4 and planted.inner_folds == 3
+    assert planted.folds == 4 and planted.inner_folds == 4
     assert set(planted.settings) == {"0", "1", "2", "3"}
     for per_kind in planted.settings.values():
         assert {"base", "finetuned"} <= set(per_kind)

@@ -249,3 +249,20 @@ def test_a_skewed_spread_of_task_levels_widens_the_interval_on_its_side() -> Non
     v = np.array([0.1, 0.5, 0.6, 0.7])
     lo, hi = weighted_quantiles(v, np.array([[1.0, 1, 1, 1], [0.0, 1, 1, 1]]), (0.025, 0.975))
     assert lo.tolist() == [0.1, 0.5] and hi.tolist() == [0.7, 0.7]
+
+
+def test_the_one_standard_error_rule_keeps_the_most_static_setting_that_is_as_good() -> None:
+    from slmselect.predict.select import most_static_within_se, static_unless_beaten
+
+    alt = np.tile([1.0, -1.0], 100)  # per-query noise with mean 0 and sd 1: 200 queries, standard error 0.07
+    static = 0.05 + 0.01 * np.roll(alt, 1) * np.arange(200) / 200
+    best = static - 0.016  # clearly better than static (a constant gain: no noise at all)
+    close = best + 0.0001 + 0.004 * alt  # 0.0001 worse than the best, with a standard error of 0.00028
+    assert most_static_within_se(np.stack([static, close, best])) == 1
+    assert most_static_within_se(np.stack([static, best, close])) == 1  # order, not value, breaks the tie
+    # a setting that only matches the static advice within the noise does not displace it
+    assert most_static_within_se(np.stack([static, static - 0.00005 + 0.002 * alt])) == 0
+    # the edge rule: the best must beat the static advice by the margin
+    assert static_unless_beaten(np.stack([static, best]), 2.0) == 1
+    assert static_unless_beaten(np.stack([static, static - 0.001 + 0.01 * alt]), 2.0) == 0  # 1.4 standard errors
+    assert static_unless_beaten(np.stack([static, static - 0.0015 + 0.01 * alt]), 1.0) == 1

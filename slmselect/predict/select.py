@@ -5,10 +5,14 @@ for a dataset, and every variant of it, leave together. For each fold the standi
 other folds, each held-out unit is asked for by its user-side text (description and example inputs, never
 its category), and every setting on the grid is scored by the regret of its pick among the models with a
 score there. The grid runs from the most static setting (static weight 1: exactly the static advice) to the
-least; the setting with the lowest mean loss is taken only when it beats the static one by more than one
-standard error of their paired per-query difference (:func:`static_unless_beaten`), so where the predictions do not
-beat the static advice on the training datasets the pick falls back to it. The edge objective's own static
-weight is then chosen for that setting the same way by the edge loss (with a margin of two standard errors); the level's shrinkage and temperature
+least (static weight, then shrinkage from strong to weak), and the one-standard-error rule chooses
+(:func:`most_static_within_se`): the first setting in that order whose mean loss is within one standard
+error of the lowest (of their paired per-query difference). So where the predictions do not clearly beat
+the static advice on the training datasets the pick falls back to it, and where they do, the most static
+setting that is as good within the noise is taken, not the best of hundreds of settings on a few dozen
+queries. The edge objective's own static
+weight is then chosen for that setting by the edge loss, against weight 1 with a margin of two standard errors
+(:func:`static_unless_beaten`); the level's shrinkage and temperature
 by the interval score; the interval scale so that 95% intervals cover ``COVERAGE_TARGET`` of held-out
 scores (:func:`pooled_scale`).
 """
@@ -48,8 +52,8 @@ COVERAGE_TARGET = 0.975
 EDGE_STATIC_WEIGHTS = (1.0, 0.5, 0.0)
 EDGE_TOLERANCE = 0.05
 EDGE_MISS_WEIGHT = 0.01
-#: A setting displaces the static advice only when it beats it on the inner folds by more than this many
-#: standard errors of the paired per-query difference.
+#: The one-standard-error rule of the pick's settings: the most static setting within this many standard errors
+#: (of the paired per-query difference) of the lowest inner-fold loss is taken.
 STATIC_MARGIN_SE = 1.0
 #: ... and for the edge objective's static weight, two: its loss is sparse (most picks fall inside the
 #: tolerance band), and with one the edge pick lost to the static edge advice on held-out LoRA Land tasks.
@@ -257,9 +261,24 @@ def _choose(obs, models, eligible, emb_unit, queries, keep, kinds, n_folds, seed
         if not losses[k]:
             out[k] = Settings()
             continue
-        best = grid[static_unless_beaten(np.concatenate(losses[k], axis=1))]
+        best = grid[most_static_within_se(np.concatenate(losses[k], axis=1))]
         out[k] = settle(best, ctx[k], edge=k == "finetuned")
     return out
+
+
+def most_static_within_se(loss: np.ndarray, n_se: float = STATIC_MARGIN_SE) -> int:
+    """Index of the chosen setting for ``loss`` (settings × queries, settings ordered from the most static, the
+    first being the static advice): the one-standard-error rule, the first setting in that order whose mean
+    loss is within ``n_se`` standard errors (of its paired per-query difference) of the lowest mean loss. The
+    static advice stays unless it is clearly beaten, and when it is, the most static setting that is as good
+    as the best within the noise displaces it, not the best of hundreds of settings on a few dozen queries."""
+    mean = loss.mean(1)
+    b = int(np.flatnonzero(mean <= mean.min() + 1e-9)[0])
+    if loss.shape[1] < 2:
+        return b
+    d = loss - loss[b]
+    near = d.mean(1) <= n_se * d.std(1, ddof=1) / np.sqrt(loss.shape[1]) + 1e-9
+    return int(np.flatnonzero(near)[0])
 
 
 def static_unless_beaten(loss: np.ndarray, n_se: float = STATIC_MARGIN_SE) -> int:
