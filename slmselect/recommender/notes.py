@@ -44,7 +44,8 @@ def pick_notes(pred: Prediction, idx: np.ndarray, order: np.ndarray, names: pd.I
                      f"evidence close to this task ranks {names[order[0]]} higher.")
     if st.static_weight > 0:
         notes.append(f"The standings blend in the static advice with weight {st.static_weight:g} (chosen by cross-validation over "
-                     "datasets: on held-out datasets it did at least as well as the predictions alone).")
+                     "datasets: the most static weight whose picks on held-out datasets were as good as the best setting's, within "
+                     "a standard error).")
     if pred.own_share is not None and (st.static_weight > 0 or (objective == "edge" and st.edge_static_weight > 0)):
         own = [str(pred.models[i]) for i in idx if pred.own_share[i] > 0]
         if own:
