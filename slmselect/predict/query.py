@@ -94,7 +94,6 @@ class Bound:
     tau2: float
     c_mean: float
     s_mean: float
-    c_var: float
     categories: np.ndarray
     _ranks: RankIndex | None = field(default=None, repr=False)
 
@@ -142,8 +141,7 @@ def bind(fit: KindFit, obs: Observed, unit_mask: np.ndarray | None = None) -> Bo
     cs = c[ev] if ev.any() else np.array([0.5])
     return Bound(fit=fit, obs=obs, theta=theta, theta_var=fit.theta_var, n_obs=O.sum(1), c=c, s=s, Qf=Qf, P=fit.P,
                  R=np.ascontiguousarray(R.T), O=np.ascontiguousarray(O.T.astype(float)), tau2=fit.tau2,
-                 c_mean=float(cs.mean()), s_mean=float(np.median(s[ev])) if ev.any() else s0,
-                 c_var=float(cs.var()) if len(cs) > 1 else 0.05, categories=obs.units["category"].to_numpy())
+                 c_mean=float(cs.mean()), s_mean=float(np.median(s[ev])) if ev.any() else s0, categories=obs.units["category"].to_numpy())
 
 
 def kernel(b: Bound, semantic: np.ndarray, affinity: np.ndarray, st: Settings, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -185,23 +183,19 @@ def predict_batch(b: Bound, w: np.ndarray, st: Settings, sim: np.ndarray | None 
     sn = (wl @ b.s + ll * b.s_mean) / tot
     dc = b.c[None, :] - cn[:, None]
     ds = b.s[None, :] - sn[:, None]
-    vc = ((wl * dc**2).sum(1) + ll * b.c_var) / tot
     cov = (wl * dc * ds).sum(1) / tot
     vs = ((wl * ds**2).sum(1) + ll * (0.5 * b.s_mean) ** 2) / tot
     score = cn[:, None] + sn[:, None] * rel
-    rest = 2 * cov[:, None] * rel + vs[:, None] * rel**2 + sn[:, None] ** 2 * rel_var
-    var = vc[:, None] + rest
+    rest = np.maximum(2 * cov[:, None] * rel + vs[:, None] * rel**2 + sn[:, None] ** 2 * rel_var, 0.0)
     # the level's own 95% range: quantiles of the similar units' offsets (the database's, with the prior's
     # weight), not a normal around their mean: levels are skewed (a few tasks score far below the rest)
     ev = b.O.any(1)
     mix = (wl + ll * ev[None, :] / max(int(ev.sum()), 1)) / tot[:, None]
     clo, chi = weighted_quantiles(b.c, mix, (LEVEL_Q, 1 - LEVEL_Q))
-    rest = np.maximum(rest, 0.0)
     k = st.interval_scale
     sd_lo = k * np.sqrt(np.maximum(((cn - clo) / INTERVAL_Z) ** 2, 1e-6)[:, None] + rest)
     sd_hi = k * np.sqrt(np.maximum(((chi - cn) / INTERVAL_Z) ** 2, 1e-6)[:, None] + rest)
-    sd = k * np.sqrt(np.maximum(var, 1e-6))
-    return dict(relative=rel, relative_sd=k * np.sqrt(rel_var), score=score, sd=sd, sd_lo=sd_lo, sd_hi=sd_hi,
+    return dict(relative=rel, relative_sd=k * np.sqrt(rel_var), score=score, sd_lo=sd_lo, sd_hi=sd_hi,
                 share=den / (den + lam), den=den, level=cn, spread=sn)
 
 
@@ -239,7 +233,6 @@ class Prediction:
     unit_weights: np.ndarray  # (U,)
     similarity: np.ndarray  # (U,)
     bound: Bound
-    sd: np.ndarray  # predictive sd of the score (symmetric summary)
     sd_lo: np.ndarray  # the interval's half-widths below and above the score, over INTERVAL_Z
     sd_hi: np.ndarray
     level: float  # the new task's offset and scale: score = level + spread * relative
@@ -294,7 +287,8 @@ def predict(b: Bound, semantic: np.ndarray, task_type: str | None, st: Settings,
     low = cold | (best < LOW_EVIDENCE_SIMILARITY)
     return Prediction(models=b.obs.models, relative=out["relative"], relative_sd=out["relative_sd"], score=out["score"],
                       lower=lower, upper=upper, evidence_share=out["share"], best_similarity=best, low_evidence=low,
-                      cold=cold, unit_weights=w[0], similarity=sim[0], bound=b, sd=out["sd"], sd_lo=out["sd_lo"], sd_hi=out["sd_hi"], level=float(out["level"]),
+                      cold=cold, unit_weights=w[0], similarity=sim[0], bound=b, sd_lo=out["sd_lo"], sd_hi=out["sd_hi"],
+                      level=float(out["level"]),
                       spread=float(out["spread"]), settings=st, own_share=own)
 
 
