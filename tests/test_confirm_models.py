@@ -373,7 +373,8 @@ def test_sigint_during_the_second_candidate_keeps_the_first(models_ready, trec_r
     data = tmp_path / "trec.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in trec_rows[:48]) + "\n", encoding="utf-8")
     store = tmp_path / "r.sqlite"
-    cmd = [sys.executable, "-m", "slmselect.cli", "confirm", str(data), "--models", f"{SMOL},{GEMMA}",
+    # through ctrl_c.py: Ctrl-C works in the child even when this test run was started in the background
+    cmd = [sys.executable, str(Path(__file__).with_name("ctrl_c.py")), "-m", "slmselect.cli", "confirm", str(data), "--models", f"{SMOL},{GEMMA}",
            "--steps", "1", "--batch-size", "4", "--eval-examples", "8", "--store", str(store), "--output-dir", str(tmp_path / "out")]
     env = dict(os.environ, SLMSELECT_CACHE_DIR=str(models_ready))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)

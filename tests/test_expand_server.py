@@ -151,7 +151,9 @@ def test_an_interrupted_run_keeps_whole_rows_and_a_rerun_completes_it(teacher, s
         "response_format='json_object_schema', max_tokens=96, concurrency=2)"
     )
     env = {**os.environ, "OPENAI_API_KEY": KEY, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # through ctrl_c.py: Ctrl-C works in the child even when this test run was started in the background
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("ctrl_c.py")), "-c", code], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
     while (not out.exists() or out.read_text().count("\n") < 2) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
