@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 
-
 _EPS = 1e-9
 
 

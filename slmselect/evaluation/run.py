@@ -251,9 +251,7 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
             extra=dict(coverage=cov, interval_width=float((hi - lo).mean()), static_pick=bool(order[0] == static_first)))
         if np.isfinite(avg).any():
             if edge:
-                pts = b.ranks.mean_points[cand]
-                pts = np.where(np.isfinite(pts), pts, -1e9)
-                aorder = _edge_order(pts, akey, mem, tol)
+                aorder = _edge_order(b.ranks.edge_points[cand], akey, mem, tol)
             else:
                 aorder = np.argsort(-akey, kind="stable")
             add("best_avg_rank", aorder, akey, tie_key=None if edge else akey)

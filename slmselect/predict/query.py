@@ -273,12 +273,13 @@ def predict(b: Bound, semantic: np.ndarray, task_type: str | None, st: Settings,
     """Predict every model's score for one task whose cosine similarity to each unit is ``semantic`` (U,)."""
     aff = type_affinity(task_type, b.categories)
     sim, w = kernel(b, semantic[None, :], aff[None, :], st, None if exclude_units is None else exclude_units[None, :])
-    own = None
+    mine = None
     if same_task_units is not None and same_task_units.any():
         mine = same_task_units & b.O.any(1)
         w = np.where(mine[None, :], LOCAL_SAME_TASK_WEIGHT, w)
-        own = (LOCAL_SAME_TASK_WEIGHT * mine) @ b.O / np.maximum(w[0] @ b.O + st.shrink, 1e-12)
     out = {k: v[0] for k, v in predict_batch(b, w, st, sim).items()}
+    # the share of each model's evidence weight measured on this very data (``den`` is its whole weight)
+    own = None if mine is None else (LOCAL_SAME_TASK_WEIGHT * mine) @ b.O / np.maximum(out["den"] + st.shrink, 1e-12)
     lower, upper = interval(out["score"], out["sd_lo"], out["sd_hi"], b.fit.kind)
     sim_le = (1 - LOW_EVIDENCE_TYPE_WEIGHT) * semantic + LOW_EVIDENCE_TYPE_WEIGHT * aff
     usable = w[0] > 0

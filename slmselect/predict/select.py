@@ -153,7 +153,7 @@ class Held:
             idx = np.flatnonzero(cand[q])
             z = static_z(b.ranks.avg_rank(idx))
             Z[q, idx] = 0.0 if z is None else z
-        pts = np.where(np.isfinite(b.ranks.mean_points), b.ranks.mean_points, -1e9)
+        pts = b.ranks.edge_points
         return cls(truth, cand, Z, pts, np.where(np.isfinite(mem), mem, np.inf))
 
 

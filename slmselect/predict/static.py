@@ -16,6 +16,10 @@ import numpy as np
 
 #: A candidate with no rank (no unit where two candidates were measured) sits this many sd below the last.
 UNRANKED_OFFSET = 1.0
+#: The edge points of a candidate with no mean score over the evidence (last in the static edge advice);
+#: anything below ``UNSCORED`` is such a candidate.
+UNSCORED_POINTS = -1e9
+UNSCORED = -1e8
 
 
 class RankIndex:
@@ -41,6 +45,11 @@ class RankIndex:
         tot = np.bincount(self.rows, weights=self.vals, minlength=self.n_models)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(n > 0, tot / np.maximum(n, 1), np.nan)
+
+    @cached_property
+    def edge_points(self) -> np.ndarray:
+        """(models,) the static edge advice's points: :attr:`mean_points`, ``UNSCORED_POINTS`` where none."""
+        return np.where(np.isfinite(self.mean_points), self.mean_points, UNSCORED_POINTS)
 
     def avg_rank(self, members: np.ndarray | None = None) -> np.ndarray:
         """Average rank (1 = best; ties share the mean of their ranks) of each model in ``members`` (indices;
@@ -73,12 +82,6 @@ class RankIndex:
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-#: The edge points of a candidate with no mean score over the evidence (last in the static edge advice);
-#: anything below ``UNSCORED`` is such a candidate.
-UNSCORED_POINTS = -1e9
-UNSCORED = -1e8
-
-
 def avg_rank(Y: np.ndarray) -> np.ndarray:
     """Average rank of each row of ``Y`` (rows: candidates, columns: units, NaN where not measured) among the
     rows, over the columns where at least two rows have a value (see :meth:`RankIndex.avg_rank`)."""
@@ -87,7 +90,7 @@ def avg_rank(Y: np.ndarray) -> np.ndarray:
 
 def static_key(avg: np.ndarray) -> np.ndarray:
     """Higher is better: minus the average rank; an unranked candidate below every ranked one."""
-    return np.where(np.isfinite(avg), -avg, -1e9)
+    return np.where(np.isfinite(avg), -avg, UNSCORED_POINTS)
 
 
 def static_z(avg: np.ndarray) -> np.ndarray | None:
@@ -134,8 +137,7 @@ def blend_edge(score: np.ndarray, rel: np.ndarray, ranks: RankIndex, cand: np.nd
     w = np.asarray(weight, float)
     if np.all(w <= 0) or len(rel) == 0:
         return score, rel
-    pts = ranks.mean_points[cand]
-    pts = np.where(np.isfinite(pts), pts, UNSCORED_POINTS)
+    pts = ranks.edge_points[cand]
     key = blend_static(rel, ranks, cand, w)
     return (pts if np.all(w >= 1) else (1.0 - w) * score + w * pts), key
 
