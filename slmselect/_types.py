@@ -59,6 +59,9 @@ class TaskProfile(BaseModel):
         default_factory=dict, description="role -> source field name, e.g. {'input': 'text', 'output': 'label'}"
     )
     labels: list[str] | None = None
+    majority_label: str | None = Field(default=None, description="classification: the most frequent label")
+    majority_rate: float | None = Field(
+        default=None, description="classification: the share of examples with the most frequent label (the accuracy of always answering it)")
     output_format: OutputFormat
     input_tokens: LengthStats
     output_tokens: LengthStats

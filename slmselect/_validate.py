@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slmselect.errors import ParameterError, did_you_mean
+from slmselect._types import TASK_TYPES
 
 __all__ = ["PARAMS", "Interval", "Options", "Size", "StrList", "check_params", "parse_size", "redact"]
 
@@ -189,7 +190,55 @@ class Flag:
         raise ValueError
 
 
-Spec = Interval | Options | Size | StrList | Text | Flag
+@dataclass(frozen=True)
+class Languages:
+    """ISO 639-1 codes (a comma-separated string or a list: ``'de'``, ``'de,fr'``); ``'any'`` is no requirement
+    (returned as an empty list)."""
+
+    none_ok: bool = True
+
+    def describe(self) -> str:
+        return "two-letter ISO 639-1 language codes ('de', 'de,fr' or a list), or 'any' for no language requirement"
+
+    def convert(self, value: Any) -> list[str]:
+        items = StrList().convert(value)
+        low = [v.lower() for v in items]
+        if low == ["any"]:
+            return []
+        if not all(re.fullmatch(r"[a-z]{2}", v) for v in low):
+            raise ValueError
+        return list(dict.fromkeys(low))
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Measured scores by model: a mapping ``{model_id: score}`` or the text ``'model=0.82,other=0.7'``; scores
+    on the task's 0-1 scale (-1..1 for a gain or a correlation)."""
+
+    none_ok: bool = True
+
+    def describe(self) -> str:
+        return ("a mapping of model id to measured score on a 0-1 scale ({'Qwen/Qwen3-1.7B': 0.82}), or the text "
+                "'MODEL=SCORE,MODEL=SCORE'")
+
+    def convert(self, value: Any) -> dict[str, float]:
+        if isinstance(value, str):
+            pairs = [p.rpartition("=") for p in value.split(",") if p.strip()]
+            if not pairs or any(not sep or not k.strip() for k, sep, _ in pairs):
+                raise ValueError
+            value = {k.strip(): v for k, _, v in pairs}
+        if not isinstance(value, Mapping) or not value:
+            raise ValueError
+        out = {}
+        for k, v in value.items():
+            num = _number(v, integer=False)
+            if not isinstance(k, str) or not k.strip() or num is None or not math.isfinite(num) or not -1 <= num <= 1:
+                raise ValueError
+            out[k.strip()] = float(num)
+        return out
+
+
+Spec = Interval | Options | Size | StrList | Text | Flag | Languages | Scores
 
 _COUNT = Interval(int, 1, None, closed="left")
 PARAMS: dict[str, dict[str, Spec]] = {
@@ -205,6 +254,9 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "description": Text(),
         "include_local": Flag(),
         "embedder": Options(("auto", "minilm", "tfidf")),
+        "languages": Languages(),
+        "task_type": Options(TASK_TYPES, none_ok=True),
+        "measured": Scores(),
     },
     "confirm": {
         "top_k": _COUNT,

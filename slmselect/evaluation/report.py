@@ -34,6 +34,11 @@ class MethodFigures(BaseModel):
     interval_width: float | None = Field(default=None, description="mean width of the 95% intervals")
     within_tolerance: float | None = Field(default=None, description="edge: share of picks within the tolerance of the best")
     memory_ratio: float | None = Field(default=None, description="edge: geometric mean of pick memory / true edge model memory")
+    gap_coverage: float | None = Field(default=None, description="share of true gaps below the pick inside their 95% gap interval (predictor only)")
+    gap_width: float | None = Field(default=None, description="mean width of the 95% gap intervals (0-1 scale)")
+    anchored_rmse: float | None = Field(
+        default=None, description="with the pick's true score revealed (a measurement), RMSE of the other candidates' anchored scores")
+    anchored_coverage: float | None = Field(default=None, description="... and the share of them inside their 95% interval")
 
 
 class TaskResult(BaseModel):
@@ -57,6 +62,10 @@ class TaskResult(BaseModel):
     within_tolerance: float | None = None
     memory_ratio: float | None = None
     static_pick: bool | None = None
+    gap_coverage: float | None = None
+    gap_width: float | None = None
+    anchored_rmse: float | None = None
+    anchored_coverage: float | None = None
 
 
 class Comparison(BaseModel):
@@ -124,6 +133,12 @@ def _mean(xs: Iterable[float | None]) -> float | None:
     return float(np.mean(v)) if v else None
 
 
+def _rms(xs: Iterable[float | None]) -> float | None:
+    """Root mean square over tasks of per-task RMSEs."""
+    v = [x for x in xs if x is not None and np.isfinite(x)]
+    return float(np.sqrt(np.mean(np.square(v)))) if v else None
+
+
 def _summarise(rows: list[TaskResult], objectives: list[str]) -> tuple[list[MethodFigures], list[Comparison]]:
     df = pd.DataFrame([r.model_dump() for r in rows])
     figures: list[MethodFigures] = []
@@ -150,6 +165,8 @@ def _summarise(rows: list[TaskResult], objectives: list[str]) -> tuple[list[Meth
                     within_tolerance=_mean(g["within_tolerance"]),
                     memory_ratio=float(np.exp(np.log(mr.astype(float)).mean())) if len(mr) else None,
                     static_pick=_mean(g["static_pick"].astype(float)),
+                    gap_coverage=_mean(g["gap_coverage"]), gap_width=_mean(g["gap_width"]),
+                    anchored_rmse=_rms(g["anchored_rmse"]), anchored_coverage=_mean(g["anchored_coverage"]),
                 ))
             p = do[do["method"] == "slmselect"].set_index(["source_id", "task_id"])["regret"]
             for base in METHODS[1:]:

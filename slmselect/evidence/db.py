@@ -25,6 +25,10 @@ from slmselect.errors import DatabaseError, UnknownModelError, did_you_mean
 SCHEMA_VERSION = 2
 #: Models at or above this size (or served only by an API) are kept as references, never recommended.
 REFERENCE_PARAMS_B = 70.0
+#: Model facts that carry a ``<fact>_source`` column (models.csv).
+FACTS = ("context_len", "languages", "tool_calls", "twin", "superseded_by")
+#: Share of its weight a result keeps as evidence when its source is flagged as contradicting its origin.
+FLAGGED_SOURCE_WEIGHT = 0.2
 #: Context length assumed when estimating the KV cache for the memory constraint.
 MEMORY_CONTEXT_TOKENS = 4096
 
@@ -51,6 +55,9 @@ class SourceRow(_Row):
     snapshot: str | None = None
     data_license: str | None = None
     raw_path: str | None = None
+    #: set when the database itself finds the source at odds with its origin (e.g. numbers its stated origin
+    #: does not have): its results carry ``FLAGGED_SOURCE_WEIGHT`` of their weight as evidence
+    flag: Literal["contradicts_origin"] | None = None
 
 
 class ModelRow(_Row):
@@ -75,6 +82,27 @@ class ModelRow(_Row):
     aliases: str | None = None
     source_url: str | None = None
     notes: str | None = None
+    #: model facts, each with the URL it comes from (``*_source``); empty is unknown, never a guess
+    context_source: str | None = None
+    languages: str | None = Field(default=None, pattern=r"^(many|[a-z]{2}(;[a-z]{2})*)$",
+                                  description="ISO 639-1 codes the model supports, ';'-separated ('en': English only; 'many': the card claims 100+ languages without listing them)")
+    languages_source: str | None = None
+    tool_calls: Literal["yes", "no"] | None = Field(default=None, description="whether its chat template takes tools")
+    tool_calls_source: str | None = None
+    twin: str | None = Field(default=None, description="the other variant (base <-> instruct) of the same model")
+    twin_source: str | None = None
+    superseded_by: str | None = None
+    superseded_source: str | None = None
+
+    @model_validator(mode="after")
+    def _facts_have_sources(self) -> "ModelRow":
+        for fact in FACTS:
+            if getattr(self, fact) is not None:
+                src = getattr(self, fact + "_source")
+                if not src or not str(src).startswith(("https://", "http://")):
+                    raise ValueError(f"{fact} is given ({getattr(self, fact)!r}) without a URL in {fact}_source; "
+                                     "every model fact names where it comes from (leave both empty when unknown)")
+        return self
 
 
 
@@ -287,6 +315,13 @@ def _check_references(
         if len(df):
             for i in np.flatnonzero(df.duplicated(keys).to_numpy()):
                 issues.append(DBIssue(fname, int(i) + 2, keys[0], f"duplicate {keys[0]} {df.iloc[i][keys[0]]!r}"))
+    models = frames["models.csv"]
+    for col in ("twin",):
+        if col in models and len(models):
+            vals = models[col]
+            for i in np.flatnonzero((vals.notna() & (vals.astype(str) != "") & ~vals.isin(known["model_id"])).to_numpy()):
+                val = models.iloc[i][col]
+                issues.append(DBIssue("models.csv", int(i) + 2, col, f"{val!r} is not in models" + did_you_mean(val, known["model_id"])))
     for fname, cols in (("results.csv", ["source_id", "model_id", "task_id"]), ("rankings.csv", ["source_id", "model_id"])):
         df = frames[fname]
         for col in cols:

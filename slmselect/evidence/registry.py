@@ -86,6 +86,8 @@ class ModelRegistry:
             self._know(r["model_id"], [a for a in r["aliases"].split(";") if a.strip()])
         self.hints: dict[str, list[ModelHint]] = {}  # model id -> facts from the sources, in adapter order
         self.raw_names: dict[str, set[str]] = {}
+        facts = self.folder / "model_facts.csv"
+        self.facts = {r["model_id"]: r for r in _read(facts).to_dict("records")} if facts.is_file() else {}
 
     def _know(self, mid: str, aliases: list[str] = ()) -> None:  # type: ignore[assignment]
         self.known.setdefault(mid.lower(), mid)
@@ -140,7 +142,21 @@ class ModelRegistry:
             row["aliases"] = ";".join(old + [a for a in aliases if a not in old])
             row["license"] = self.licences.canonical(row["license"]) or ""
             row |= self.licences.facts(row["license"] or None)
+            row |= self._model_facts(mid, row)
             out.append(row)
+        link_twins(out)
+        return out
+
+    def _model_facts(self, mid: str, row: dict[str, Any]) -> dict[str, Any]:
+        """The model's facts from ``model_facts.csv``, each with its source; a context the hand registry gives
+        keeps the registry row's own URL as its source."""
+        f = self.facts.get(mid, {})
+        out = {k: f.get(k, "") for k in ("languages", "languages_source", "tool_calls", "tool_calls_source",
+                                         "superseded_by", "superseded_source")}
+        if str(row.get("context_len") or "").strip():
+            out["context_source"] = first_url(row.get("source_url")) or ""
+        else:
+            out["context_len"], out["context_source"] = f.get("context_len", ""), f.get("context_source", "")
         return out
 
     def _auto_row(self, mid: str) -> dict[str, Any]:
@@ -182,6 +198,45 @@ class ModelRegistry:
             "source_url": " ; ".join(sorted({h.url for h in hints if h.url})) or "",
             "notes": "auto-registered from the source tables; " + "; ".join(flags),
         }
+
+
+_URL = re.compile(r"https?://[^\s,;()]+")
+#: Name endings of an instruct model whose base shares the rest of its name (same organisation).
+_INSTRUCT_SUFFIX = re.compile(r"-(instruct|it|chat|chat-hf)$", re.I)
+
+
+def first_url(text: Any) -> str | None:
+    m = _URL.search(str(text or ""))
+    return m.group(0) if m else None
+
+
+def link_twins(rows: list[dict[str, Any]]) -> None:
+    """Fill ``twin`` (and its source) for base/instruct pairs of one model: an instruct model whose stated base
+    model, or whose name without its instruct ending (same organisation: ``X-Instruct`` / ``X``, ``-it`` / ``-pt``,
+    ``-Chat`` / ``X``, ``-chat-hf`` / ``-hf``, or ``X`` / ``X-Base``), is a base model in the database. The source is the instruct
+    model's page, which names its base."""
+    by_id = {r["model_id"]: r for r in rows}
+    low = {k.lower(): k for k in by_id}
+    for r in rows:
+        if r.get("variant") != "instruct":
+            continue
+        mid = r["model_id"]
+        cands = [str(r.get("base_model") or "").strip()]
+        stem = _INSTRUCT_SUFFIX.sub("", mid)
+        if stem != mid:
+            cands += [stem, stem + "-Base", stem + "-base", stem + "-pt", stem + "-hf"]
+        # a chat model named like its base without the base's ending (Qwen3: ``X`` / ``X-Base``)
+        cands += [mid + "-Base", mid + "-base"]
+        for c in cands:
+            b = by_id.get(low.get(c.lower(), ""))
+            if b is None or b is r or b.get("variant") != "base" or b["model_id"].split("/")[0] != mid.split("/")[0]:
+                continue
+            if b.get("twin"):
+                continue
+            url = f"https://huggingface.co/{mid}"
+            r["twin"], r["twin_source"] = b["model_id"], url
+            b["twin"], b["twin_source"] = mid, url
+            break
 
 
 def _variant_from_name(mid: str) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from slmselect.evidence.db import BenchmarkDB
+from slmselect.evidence.db import FLAGGED_SOURCE_WEIGHT, BenchmarkDB
 from slmselect.predict.text import dataset_groups
 
 KINDS = ("base", "finetuned", "gain")
@@ -65,6 +65,8 @@ def observe(db: BenchmarkDB, kind: str, models: np.ndarray | None = None) -> Obs
     units["metric"] = t["metric"].to_numpy()
     units["higher_is_better"] = t["higher_is_better"].fillna(True).to_numpy(dtype=bool)
     units["group"] = dataset_groups(db.tasks).reindex(units["task_id"]).to_numpy()
+    flagged = set(db.sources.index[db.sources["flag"].fillna("").astype(str) != ""]) if "flag" in db.sources else set()
+    units["trust"] = np.where(units["source_id"].isin(flagged), FLAGGED_SOURCE_WEIGHT, 1.0)
     hib = units["higher_is_better"].to_numpy()
     if kind == "gain":
         Y = np.where(hib[None, :], raw, -raw)
@@ -89,6 +91,8 @@ def fingerprint(db: BenchmarkDB) -> str:
     h.update(m.sort_index().to_csv(index=False).encode())
     t = db.tasks.reindex(columns=["task_id", "category", "higher_is_better", "dataset", "dataset_id"])
     h.update(t.sort_index().to_csv(index=False).encode())
+    if "flag" in db.sources:  # a flagged source's units weigh less, which the settings are chosen under
+        h.update(db.sources["flag"].fillna("").astype(str).sort_index().to_csv().encode())
     out = h.hexdigest()[:16]
     db.__dict__["_predictor_fingerprint"] = out
     return out

@@ -46,6 +46,9 @@ INTERVAL_Z = 1.96
 LEVEL_Q = 0.025
 #: p_best draws only among this many leading contenders (by mean + 2 sd).
 MAX_CONTENDERS = 64
+#: Kernel weight factor of a unit whose task is of an unrelated type (affinity 0) when the task type is known:
+#: evidence from another kind of task says little about this one.
+OTHER_TYPE_WEIGHT = 0.1
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class Settings:
     level_shrink: float = -1.0
     #: kernel temperature of the level (a broader kernel reads a task's level from more units); 0: ``temperature``
     level_temperature: float = 0.0
+    #: scale of the gap intervals (one candidate's score minus another's on the same task), calibrated by
+    #: cross-validation so that 95% gap intervals cover about 95% of held-out gaps (``select.settle``)
+    gap_scale: float = 1.0
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(getattr(self, k)) for k in self.__dataclass_fields__}
@@ -95,6 +101,8 @@ class Bound:
     c_mean: float
     s_mean: float
     categories: np.ndarray
+    #: (U,) how much each unit counts as evidence: 1, or less for a source the database flags
+    trust: np.ndarray | None = None
     _ranks: RankIndex | None = field(default=None, repr=False)
 
     @property
@@ -141,7 +149,8 @@ def bind(fit: KindFit, obs: Observed, unit_mask: np.ndarray | None = None) -> Bo
     cs = c[ev] if ev.any() else np.array([0.5])
     return Bound(fit=fit, obs=obs, theta=theta, theta_var=fit.theta_var, n_obs=O.sum(1), c=c, s=s, Qf=Qf, P=fit.P,
                  R=np.ascontiguousarray(R.T), O=np.ascontiguousarray(O.T.astype(float)), tau2=fit.tau2,
-                 c_mean=float(cs.mean()), s_mean=float(np.median(s[ev])) if ev.any() else s0, categories=obs.units["category"].to_numpy())
+                 c_mean=float(cs.mean()), s_mean=float(np.median(s[ev])) if ev.any() else s0, categories=obs.units["category"].to_numpy(),
+                 trust=obs.units["trust"].to_numpy(dtype=float) if "trust" in obs.units else None)
 
 
 def kernel(b: Bound, semantic: np.ndarray, affinity: np.ndarray, st: Settings, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -149,6 +158,10 @@ def kernel(b: Bound, semantic: np.ndarray, affinity: np.ndarray, st: Settings, e
     sim = (1 - st.type_weight) * semantic + st.type_weight * affinity
     w = np.exp((np.minimum(sim, 1.0) - 1.0) / st.temperature)
     w = np.where(b.O.any(1)[None, :], w, 0.0)
+    # a unit of an unrelated task type (affinity 0: only when the type is known) and a flagged source count less
+    w = np.where(affinity <= 0.0, OTHER_TYPE_WEIGHT * w, w)
+    if b.trust is not None:
+        w = w * b.trust[None, :]
     if exclude is not None:
         w = np.where(exclude, 0.0, w)
     return sim, w
@@ -196,7 +209,15 @@ def predict_batch(b: Bound, w: np.ndarray, st: Settings, sim: np.ndarray | None 
     sd_lo = k * np.sqrt(np.maximum(((cn - clo) / INTERVAL_Z) ** 2, 1e-6)[:, None] + rest)
     sd_hi = k * np.sqrt(np.maximum(((chi - cn) / INTERVAL_Z) ** 2, 1e-6)[:, None] + rest)
     return dict(relative=rel, relative_sd=k * np.sqrt(rel_var), score=score, sd_lo=sd_lo, sd_hi=sd_hi,
-                share=den / (den + lam), den=den, level=cn, spread=sn)
+                share=den / (den + lam), den=den, level=cn, spread=sn, rel_var=rel_var, spread_var=vs)
+
+
+def gap_sd(spread: Any, spread_var: Any, rel_a: Any, var_a: Any, rel_b: Any, var_b: Any, scale: float) -> Any:
+    """The sd of a score difference ``a - b`` between two models on the same task: the new task's level cancels,
+    what stays is the uncertainty of each standing (``var``, in standing units) times the task's spread, and the
+    spread's own uncertainty times the standings' difference; ``scale`` is the calibrated ``gap_scale``."""
+    d = np.asarray(rel_a) - np.asarray(rel_b)
+    return scale * np.sqrt(np.asarray(spread) ** 2 * (np.asarray(var_a) + np.asarray(var_b)) + np.asarray(spread_var) * d**2)
 
 
 def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: tuple[float, ...]) -> tuple[np.ndarray, ...]:
@@ -238,6 +259,8 @@ class Prediction:
     level: float  # the new task's offset and scale: score = level + spread * relative
     spread: float
     settings: Settings
+    rel_var: np.ndarray | None = None  # (M,) variance of each standing on this task (standing units, unscaled)
+    spread_var: float = 0.0  # variance of the task's spread
     #: (M,) the share of each model's evidence weight that comes from measurements on this very data (0-1)
     own_share: np.ndarray | None = None
 
@@ -290,7 +313,8 @@ def predict(b: Bound, semantic: np.ndarray, task_type: str | None, st: Settings,
                       lower=lower, upper=upper, evidence_share=out["share"], best_similarity=best, low_evidence=low,
                       cold=cold, unit_weights=w[0], similarity=sim[0], bound=b, sd_lo=out["sd_lo"], sd_hi=out["sd_hi"],
                       level=float(out["level"]),
-                      spread=float(out["spread"]), settings=st, own_share=own)
+                      spread=float(out["spread"]), settings=st, own_share=own, rel_var=out["rel_var"],
+                      spread_var=float(out["spread_var"]))
 
 
 def clip_interval(lower: np.ndarray, upper: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -302,18 +326,23 @@ def clip_interval(lower: np.ndarray, upper: np.ndarray, kind: str) -> tuple[np.n
 def p_best(pred: Prediction, idx: np.ndarray, *, mu: np.ndarray | None = None, draws: int = 4000, seed: int = 0) -> np.ndarray:
     """Probability that each candidate ``idx`` is the best of them on the new task (normal draws, seeded), around
     the standings ``mu`` (the candidates' final standings; the predicted ones when None)."""
-    if len(idx) == 0:
+    return p_best_normal(pred.relative[idx] if mu is None else mu, pred.relative_sd[idx], draws=draws, seed=seed)
+
+
+def p_best_normal(mu: np.ndarray, sd: np.ndarray, *, draws: int = 4000, seed: int = 0) -> np.ndarray:
+    """Probability that each of independent normals N(mu, sd²) is the largest (seeded draws; an sd of 0 is a
+    measured value)."""
+    mu, sd = np.asarray(mu, float), np.asarray(sd, float)
+    if len(mu) == 0:
         return np.zeros(0)
-    if len(idx) == 1:
+    if len(mu) == 1:
         return np.ones(1)
     rng = np.random.default_rng(seed)
-    mu = pred.relative[idx] if mu is None else mu
-    sd = pred.relative_sd[idx]
     # only candidates whose upper tail reaches the leader's lower tail can win (others get 0)
     live = np.flatnonzero(mu + 4 * sd >= np.max(mu - 4 * sd))
     if len(live) > MAX_CONTENDERS:
         live = live[np.argsort(-(mu[live] + 2 * sd[live]), kind="stable")[:MAX_CONTENDERS]]
     best = np.argmax(mu[live][None, :] + sd[live][None, :] * rng.standard_normal((draws, len(live)), dtype=np.float32), axis=1)
-    out = np.zeros(len(idx))
+    out = np.zeros(len(mu))
     out[live] = np.bincount(best, minlength=len(live)) / draws
     return out

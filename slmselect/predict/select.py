@@ -28,7 +28,7 @@ import pandas as pd
 
 from slmselect.predict.fit import KindFit, fit_kind, model_features
 from slmselect.predict.observed import KINDS, Observed
-from slmselect.predict.query import INTERVAL_Z, Bound, Settings, bind, kernel, predict_batch
+from slmselect.predict.query import INTERVAL_Z, Bound, Settings, bind, gap_sd, kernel, predict_batch
 from slmselect.predict.static import edge_order, static_z
 from slmselect.predict.text import task_types_for, type_affinity
 
@@ -334,12 +334,31 @@ def settle(best: Settings, ctx, *, edge: bool) -> Settings:  # type: ignore[no-u
     st = replace(best, level_temperature=lt, level_shrink=ll)
     z, _, _, outs = residuals(ctx, st)
     pooled = round(pooled_scale(z), 4)
+    gap = round(pooled_scale(np.concatenate([gap_residuals(c[1], o, st.static_weight) for c, o in zip(ctx, outs)])), 4)
     edge_w = 0.0
     if edge:
         el = np.stack([np.concatenate([edge_loss(c[1], o["score"], o["relative"], a) for c, o in zip(ctx, outs)])
                        for a in EDGE_STATIC_WEIGHTS])
         edge_w = EDGE_STATIC_WEIGHTS[static_unless_beaten(el, EDGE_MARGIN_SE)]
-    return replace(st, interval_scale=pooled, edge_static_weight=edge_w)
+    return replace(st, interval_scale=pooled, edge_static_weight=edge_w, gap_scale=gap)
+
+
+def gap_residuals(h: Held, out: dict[str, np.ndarray], static_weight: float) -> np.ndarray:
+    """Standardised residuals of the predicted gaps below each query's pick (the pick's score minus every other
+    candidate's) against the true gaps, each by its unscaled :func:`slmselect.predict.query.gap_sd`."""
+    rel = blended(out["relative"], h, static_weight)
+    z = []
+    for q in range(len(h.truth)):
+        idx = np.flatnonzero(h.cand[q])
+        if len(idx) < 2:
+            continue
+        r, v, t = rel[q, idx], out["rel_var"][q, idx], h.truth[q, idx]
+        p = int(np.argmax(r))
+        others = np.arange(len(idx)) != p
+        pred = out["spread"][q] * (r[p] - r[others])
+        sd = gap_sd(out["spread"][q], out["spread_var"][q], r[p], v[p], r[others], v[others], 1.0)
+        z.append(((t[p] - t[others]) - pred) / np.maximum(sd, 1e-9))
+    return np.concatenate(z) if z else np.zeros(0)
 
 
 def pooled_scale(z: np.ndarray) -> float:

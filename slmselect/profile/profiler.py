@@ -325,6 +325,10 @@ def profile_task(
     out_tok, _ = count_tokens([e.output for e in normalised])
     task, confidence, reasons, labels, fmt = _infer(normalised, fields, in_tok, ctx_tok, out_tok, description)
     read_tok = [a + b + c for a, b, c in zip(in_tok, ctx_tok, tool_tok)]
+    majority = None
+    if labels:
+        top_label, top_n = Counter(e.output.strip() for e in normalised).most_common(1)[0]
+        majority = (top_label, round(top_n / len(normalised), 4))
     return TaskProfile(
         task_type=task,
         confidence=confidence,
@@ -332,6 +336,8 @@ def profile_task(
         n_examples=len(normalised),
         fields=fields,
         labels=labels,
+        majority_label=None if majority is None else majority[0],
+        majority_rate=None if majority is None else majority[1],
         output_format=fmt,
         input_tokens=_stats(read_tok),
         output_tokens=_stats(out_tok),

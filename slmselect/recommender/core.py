@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,13 +16,21 @@ from slmselect.evidence.db import BenchmarkDB, load_db
 from slmselect.errors import NoCandidatesError, ParameterError
 from slmselect.predict.artifact import get_predictor
 from slmselect.predict.observed import OBJECTIVE_VALUE
-from slmselect.predict.query import Prediction, interval, p_best, predict
-from slmselect.predict.static import UNSCORED, blend_edge
+from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, gap_sd, p_best_normal, predict
+from slmselect.predict.static import blend_edge
 from slmselect.predict.text import unit_text
 from slmselect.recommender.constraints import DEFAULT_EDGE_TOLERANCE, feasible_models, normalise_objective, relax_message
 from slmselect.recommender.notes import context_notes, pick_notes, task_type
-from slmselect.recommender.results import Candidate, Evidence, Recommendation, model_fields
+from slmselect.recommender.requirements import (SUPERSEDED_MARGIN_Z, Requirements, check_model, lookup, one_row_per_model,
+                                                requirements_first, requirements_for, successors_first)
+from slmselect.recommender.results import Candidate, Evidence, Recommendation, model_fields, text_cell
 from slmselect._types import TaskProfile
+
+
+#: Models above this size are candidates only when the user raises ``max_params`` (or names them).
+DEFAULT_MAX_PARAMS_B = 9.0
+#: Below this profile confidence the task type is reported as uncertain.
+UNSURE_TYPE_CONFIDENCE = 0.6
 
 
 def recommend(
@@ -37,6 +45,9 @@ def recommend(
     families: str | Sequence[str] | None = None,
     models: str | Sequence[str] | None = None,
     min_context: int | None = None,
+    languages: str | Sequence[str] | None = None,
+    task_type: str | None = None,
+    measured: Mapping[str, float] | str | None = None,
     edge_tolerance: float = DEFAULT_EDGE_TOLERANCE,
     include_local: bool = True,
     store: str | os.PathLike[str] | None = None,
@@ -49,15 +60,21 @@ def recommend(
     or both. ``objective``: ``"accuracy"`` (best score after fine-tuning), ``"tunability"`` (largest gain
     from fine-tuning), ``"edge"`` (smallest model by memory whose predicted fine-tuned score is within
     ``edge_tolerance`` of the best feasible one), ``"no_finetune"`` (best base score).
-    Hard constraints: ``max_params`` (billions, or '500M'), ``max_memory_gb`` (bf16 inference with a 4k
-    context), ``licenses`` (names, or 'commercial' / 'permissive'), ``families``, ``models`` (restrict to
-    these ids), ``min_context`` (tokens).
+    Hard constraints: ``max_params`` (billions, or '500M'; default 9B: small models, unless ``models`` names
+    larger ones), ``max_memory_gb`` (bf16 inference with a 4k context), ``licenses`` (names, or 'commercial' /
+    'permissive'), ``families``, ``models`` (restrict to these ids), ``min_context`` (tokens).
+    Requirements read from the task (moved down, not excluded, when a model misses one): its language
+    (``languages`` overrides it: codes such as ``'de,fr'``, or ``'any'``), a context that holds its longest
+    example (``min_context`` overrides it), tool calls for tool calling. ``task_type`` sets the task type when
+    the profile guesses wrong. ``measured`` ({model_id: score} on the objective's scale, measured on this very
+    task) anchors the task's level: every other candidate's score follows from its gap to the measured ones.
     """
     obj = normalise_objective(objective)
     p = check_params(
         "recommend", top_k=top_k, max_params=max_params, max_memory_gb=max_memory_gb, min_context=min_context,
         edge_tolerance=edge_tolerance, licenses=licenses, families=families, models=models,
-        description=description, include_local=include_local, embedder=embedder,
+        description=description, include_local=include_local, embedder=embedder, languages=languages,
+        task_type=task_type, measured=measured,
     )
     top_k, max_params, max_memory_gb, min_context = p["top_k"], p["max_params"], p["max_memory_gb"], p["min_context"]
     edge_tolerance, licenses, families, models = p["edge_tolerance"], p["licenses"], p["families"], p["models"]
@@ -71,12 +88,20 @@ def recommend(
         profile = profile_task(examples, description=description)
     base_db = db if db is not None else load_db()
     db = local_units(base_db, store) if include_local else base_db
+    M = db.models
 
+    notes: list[str] = []
+    default_size = max_params is None and models is None
+    if default_size:
+        max_params = DEFAULT_MAX_PARAMS_B
     constraints = {k: v for k, v in dict(max_params=max_params, max_memory_gb=max_memory_gb, licenses=licenses,
                                          families=families, models=models, min_context=min_context).items() if v is not None}
     feas = feasible_models(db, models=models, max_params=max_params, max_memory_gb=max_memory_gb, licenses=licenses,
                            families=families, min_context=min_context)
-    M = db.models
+    if default_size:
+        notes.append(f"Small models only by default: at most {DEFAULT_MAX_PARAMS_B:g}B parameters "
+                     f"({len(feas.excluded.get(f'max_params={DEFAULT_MAX_PARAMS_B:g}B', []))} larger models left out); "
+                     "raise max_params (--max-params) to consider them.")
 
     kind = OBJECTIVE_VALUE[obj]
     art = get_predictor(base_db, embedder)
@@ -89,8 +114,13 @@ def recommend(
     same = None
     if profile is not None:
         same = (units["task_id"] == "local_" + profile.fingerprint[:12]).to_numpy()
-    ttype, type_reason = task_type(profile, description)
+    ttype, type_reason = task_type_for(profile, description, p["task_type"])
+    if profile is not None and p["task_type"] is None and profile.confidence < UNSURE_TYPE_CONFIDENCE:
+        notes.append(f"The task type is uncertain: {profile.task_type.replace('_', ' ')} at confidence "
+                     f"{profile.confidence:.2f} ({'; '.join(profile.reasons[:2])}). If that is wrong, say which it is "
+                     "with task_type= (--task-type); evidence from other task types counts little.")
     pred = predict(bound, semantic, ttype, art.settings[kind], same_task_units=same)
+    req = requirements_for(profile, ttype, p["languages"], min_context)
 
     feasible = M.index[feas.keep]
     if not len(feasible):
@@ -101,77 +131,221 @@ def recommend(
     # the ranking holds the models measured on this kind of score; cold-start models (no such score) join it
     # when the user named them, or to fill the list when too few measured models are feasible; otherwise they
     # are listed apart (Recommendation.cold_start), since their prediction rests on metadata alone
-    measured = np.flatnonzero(~cold_all)
-    main = np.arange(len(all_idx)) if models is not None or not len(measured) else measured
+    with_scores = np.flatnonzero(~cold_all)
+    main = np.arange(len(all_idx)) if models is not None or not len(with_scores) else with_scores
     idx = all_idx[main]
+    ids = [str(pred.models[i]) for i in idx]
     st = art.settings[kind]
-    # the final standing among these candidates: the prediction with the static advice (their average rank over
-    # the evidence) blended in by the weight the cross-validation chose; the shown score follows it
+
+    # the standings among these candidates (the static advice blended in by the cross-validated weight), and
+    # what a measurement on this very task fixes: the level, from which every other score follows by its gap
     rel, score, lower, upper = pred.among(idx)
-    order = np.lexsort((np.arange(len(idx)), -np.round(rel, 9)))  # by the shown prediction, ties by database order
-    pb = p_best(pred, idx, mu=rel)
-    notes: list[str] = []
+    rv = pred.rel_var[idx]
+    meas = measured_scores(db, kind, p["measured"], profile)
+    anchor = anchor_level(pred, pos, meas, rel, idx)
+    own_sd = st.gap_scale * pred.spread * np.sqrt(rv)  # each standing's uncertainty, the task's level aside
+    if anchor is not None:
+        level, a_rel, a_var = anchor
+        score = level + pred.spread * rel
+        own_sd = gap_sd(pred.spread, pred.spread_var, rel, rv, a_rel, a_var, st.gap_scale)
+        for j, m in enumerate(ids):
+            if m in meas:
+                score[j], own_sd[j] = meas[m], 0.0
+        lower, upper = clip_interval(score - INTERVAL_Z * own_sd, score + INTERVAL_Z * own_sd, kind)
+        notes.append(f"Anchored by {len(meas)} measurement(s) on this very task ({', '.join(f'{m} {v:.3f}' for m, v in meas.items())}): "
+                     "the task's level is fixed by what was measured, and every other candidate's score is the measured "
+                     "level plus its predicted gap, with the gap's interval.")
+    order = list(np.lexsort((np.arange(len(idx)), -np.round(score if anchor is not None else rel, 9))))
     if obj == "edge":
         points, ekey = blend_edge(pred.score[idx], pred.relative[idx], pred.bound.ranks, idx,
                                   pred.static_weights(idx, st.edge_static_weight))
+        if anchor is not None:
+            points = score.copy()
         ref = points[~pred.cold[idx]] if (~pred.cold[idx]).any() else points
         best = float(np.max(ref))
         mem = M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float)
         good = points >= best - float(edge_tolerance)
-        order = np.lexsort((-ekey, np.where(good, mem, np.inf), ~good))
-        # a model with no published score of this kind has no mean to blend in: it is ordered last among the
-        # static advice's, as the static edge advice does, and shows its own prediction
-        score = np.where(points > UNSCORED, points, pred.score[idx])
-        lower, upper = interval(score, pred.sd_lo[idx], pred.sd_hi[idx], kind)
-        notes.append(f"edge: smallest model by memory whose predicted fine-tuned score is within {edge_tolerance:.2f} of the best feasible prediction ({best:.3f})"
-                     + (f"; the scores blend in the models' mean published score with weight {st.edge_static_weight:g}, chosen by cross-validation."
-                        if st.edge_static_weight > 0 else "."))
-        rel = ekey
-    notes += pick_notes(pred, idx, order, feasible[main], st, obj)
-    shown = {int(i): (float(rel[j]), float(score[j]), float(lower[j]), float(upper[j])) for j, i in enumerate(idx)}
+        order = list(np.lexsort((-ekey, np.where(good, mem, np.inf), ~good)))
+        notes.append(f"edge: the smallest model by memory whose fine-tuned score is within {edge_tolerance:.2f} of the best "
+                     "feasible one comes first"
+                     + (f"; that band and order blend in the models' mean published score with weight {st.edge_static_weight:g}, "
+                        "chosen by cross-validation (the scores shown are the predictions themselves)."
+                        if st.edge_static_weight > 0 and anchor is None else "."))
 
-    def candidate(rank: int, i: int, p: float | None) -> Candidate:
-        return _candidate(pred, M, kind, shown, rank, int(i), p)
+    # requirements before averages, one row per model, no superseded generation above its successor
+    rows = [M.loc[m] for m in ids]
+    fits = [check_model(r, req) for r in rows]
+    order = requirements_first(order, fits)
+    twins = lookup(M, "twin")
+    named = set(db.resolve_model(m) for m in models) if models is not None else set()
+    order, merged = one_row_per_model(order, ids, twins, named)
+    superseded = lookup(M, "superseded_by")
 
-    cands = [candidate(r, idx[j], pb[j]) for r, j in enumerate(order[:top_k], start=1)]
+    def beats(a: int, b: int) -> bool:
+        if pred.low_evidence[idx[a]] or pred.low_evidence[idx[b]]:
+            return False
+        sd = own_sd[a] ** 2 + own_sd[b] ** 2
+        return bool(score[a] - score[b] > SUPERSEDED_MARGIN_Z * np.sqrt(max(sd, 1e-12)))
+
+    shown_before = set(order[:top_k])
+    order, moves = successors_first(order, ids, superseded, twins, fits, beats)
+    moves = list(dict.fromkeys((old, new) for old, new in moves if old in shown_before))
+    notes += requirement_notes(req, fits, order, ids)
+    for old, new in moves:
+        notes.append(f"{ids[old]} is ranked below its successor {ids[new]}: a superseded generation goes below its "
+                     "feasible successor unless the evidence close to your task says the older model is better.")
+
+    first = order[0]
+    gap = score[first] - score
+    if anchor is not None:
+        gsd = np.sqrt(own_sd**2 + own_sd[first] ** 2)
+    else:
+        gsd = gap_sd(pred.spread, pred.spread_var, rel[first], rv[first], rel, rv, st.gap_scale)
+    gsd[first] = 0.0
+    glo, ghi = np.clip(gap - INTERVAL_Z * gsd, -1, 1), np.clip(gap + INTERVAL_Z * gsd, -1, 1)
+    pb = p_best_normal(score[order], own_sd[order])
+    pbest = {i: float(v) for i, v in zip(order, pb)}
+    notes += pick_notes(pred, idx, np.array(order), feasible[main], st, obj)
+    floor = majority_floor(profile, kind, obj)
+    if floor is not None:
+        below = [ids[i] for i in order[:top_k] if score[i] < floor[1] - 1e-9]
+        notes.append(f"Floor: always answering {floor[0]!r} scores {floor[1]:.3f} on your labels (the majority-class rate)"
+                     + (f"; {', '.join(below)} {'is' if len(below) == 1 else 'are'} predicted below it, so measure before "
+                        "trusting fine-tuning to beat it." if below else "."))
+
+    def candidate(rank: int, j: int) -> Candidate:
+        i = int(idx[j])
+        c = _candidate(pred, M, kind, rank, i, float(score[j]), float(lower[j]), float(upper[j]), float(rel[j]),
+                       p_best=round(pbest.get(j, 0.0), 3), measured=ids[j] in meas)
+        c.gap, c.gap_lower, c.gap_upper = round(float(gap[j]), 4), round(float(glo[j]), 4), round(float(ghi[j]), 4)
+        if j in merged:
+            c.other_variant = ids[merged[j]]
+            c.notes.append(f"one row per model: its {M.at[ids[merged[j]], 'variant'] or 'other'} variant "
+                           f"{ids[merged[j]]} ranks lower for this objective (models= with both ids lists both)")
+        elif twins.get(ids[j]):
+            c.other_variant = twins[ids[j]]
+        c.requirements = fits[j].missing + fits[j].unknown
+        c.notes += [f"requirement not met: {m}" for m in fits[j].missing] + [f"unknown: {u}" for u in fits[j].unknown]
+        if floor is not None and score[j] < floor[1] - 1e-9:
+            c.notes.append(f"predicted below the majority-class rate of your labels ({floor[1]:.3f})")
+        return c
+
+    cands = [candidate(r, j) for r, j in enumerate(order[:top_k], start=1)]
     cold_idx = all_idx[np.setdiff1d(np.arange(len(all_idx)), main)]
     cold_idx = cold_idx[np.lexsort((np.arange(len(cold_idx)), -np.round(pred.relative[cold_idx], 9)))]
+
+    def cold_candidate(rank: int, i: int) -> Candidate:
+        c = _candidate(pred, M, kind, rank, int(i), float(pred.score[i]), float(pred.lower[i]), float(pred.upper[i]),
+                       float(pred.relative[i]), p_best=None, measured=False)
+        fit = check_model(M.loc[str(pred.models[i])], req)
+        c.requirements = fit.missing + fit.unknown
+        return c
+
     if len(cands) < top_k and len(cold_idx):
         fill = cold_idx[: top_k - len(cands)]
-        cands += [candidate(len(cands) + r, i, None) for r, i in enumerate(fill, start=1)]
+        cands += [cold_candidate(len(cands) + r, i) for r, i in enumerate(fill, start=1)]
         cold_idx = cold_idx[len(fill):]
         notes.append("Fewer measured models satisfy the constraints than asked for: cold-start models (no score of this kind; "
                      "predicted from metadata) fill the list after them.")
-    notes.append("Predicted scores are on one scale across sources: each model's standing is fitted from all results, "
-                 "linked through the models the sources share; the order follows the predicted score.")
+    notes.append("gap: how far below the first candidate each one is expected to score on this task (0-1 scale), with a "
+                 "95% interval; the standings of models on one task are known far better than the task's absolute level, "
+                 "which is shown as a range for tasks like this one" + (" (here fixed by your measurement)." if anchor else "."))
     context_notes(profile, cands, notes, M.loc[feasible, "context_len"].max())
+    lo0, hi0 = (cands[0].lower, cands[0].upper) if cands else (None, None)
     return Recommendation(objective=obj, value=kind, candidates=cands, excluded=feas.excluded, constraints=constraints,
                           profile=profile, description=description, embedder=emb_name, task_type=ttype,
-                          task_type_reason=type_reason, notes=notes,
-                          cold_start=[candidate(r, i, None) for r, i in enumerate(cold_idx[:top_k], start=1)])
+                          task_type_reason=type_reason, notes=notes, requirements=req.as_dict(),
+                          level_lower=lo0, level_upper=hi0, anchored=anchor is not None, measured=meas,
+                          floor=None if floor is None else floor[1],
+                          cold_start=[cold_candidate(r, i) for r, i in enumerate(cold_idx[:top_k], start=1)])
 
 
-def _candidate(pred: Prediction, M: pd.DataFrame, kind: str, shown: dict[int, tuple[float, float, float, float]],
-               rank: int, i: int, p: float | None) -> Candidate:
-    """Candidate ``i`` (an index into the prediction's models) at ``rank``, with its shown standing, score and
-    interval (``shown``; its own prediction when it is not among them) and probability of being best ``p``."""
+def task_type_for(profile: TaskProfile | None, description: str | None, given: str | None) -> tuple[str | None, str | None]:
+    """The task type to rank for and why: the user's ``task_type``, else the profile's or the description's."""
+    if given is not None:
+        seen = f"; the examples pointed to {profile.task_type}" if profile is not None and profile.task_type != given else ""
+        return given, f"set with task_type={given!r}{seen}"
+    return task_type(profile, description)
+
+
+def measured_scores(db: BenchmarkDB, kind: str, given: dict[str, float] | None, profile: TaskProfile | None) -> dict[str, float]:
+    """Scores measured on this very task: the user's ``measured`` ({model: score}, ids resolved), then the
+    results store's runs on the same data (same fingerprint; the mean of runs), the user's winning."""
+    out: dict[str, float] = {}
+    if profile is not None and "local" in set(db.results["source_id"]):
+        r = db.results[(db.results["source_id"] == "local") & (db.results["task_id"] == "local_" + profile.fingerprint[:12])]
+        for row in r.itertuples():
+            v = {"finetuned": row.finetuned_score, "base": row.base_score,
+                 "gain": row.finetuned_score - row.base_score}[kind]
+            if v == v and v is not None:
+                out[str(row.model_id)] = round(float(v), 4)
+    for m, v in (given or {}).items():
+        out[db.resolve_model(m)] = float(v)
+    return out
+
+
+def anchor_level(pred: Prediction, pos: dict[str, int], meas: dict[str, float], rel: np.ndarray,
+                 idx: np.ndarray) -> tuple[float, float, float] | None:
+    """(the task's level fixed by the measurements, the measured models' mean standing, its variance), or None
+    without measurements. A measured candidate's standing is its blended one (``rel``), others' their own."""
+    if not meas:
+        return None
+    where = {int(i): j for j, i in enumerate(idx)}
+    r, v, y = [], [], []
+    for m, val in meas.items():
+        i = pos[m]
+        r.append(rel[where[i]] if i in where else pred.relative[i])
+        v.append(pred.rel_var[i])
+        y.append(val)
+    r_a, y_a = np.array(r), np.array(y)
+    return float(np.mean(y_a - pred.spread * r_a)), float(np.mean(r_a)), float(np.mean(v) / len(v))
+
+
+def majority_floor(profile: TaskProfile | None, kind: str, objective: str) -> tuple[str, float] | None:
+    """(label, rate) of always answering the most frequent label, for a classification task scored on accuracy."""
+    if profile is None or profile.majority_rate is None or profile.majority_label is None or kind == "gain":
+        return None
+    return profile.majority_label, float(profile.majority_rate)
+
+
+def requirement_notes(req: Requirements, fits: list, order: list[int], ids: list[str]) -> list[str]:
+    """The requirements read from the task, and how many candidates they moved down."""
+    if req.describe() == "none":
+        return []
+    missing = [ids[i] for i in order if fits[i].missing]
+    unknown = [ids[i] for i in order if not fits[i].missing and fits[i].unknown]
+    out = (f"Requirements read from the task: {req.describe()}. A model known to miss one is moved below every model "
+           f"that meets them (not excluded); one whose fact is unknown sits between. Override with languages= "
+           f"(codes, or 'any') and min_context=.")
+    if missing or unknown:
+        out += f" Moved down: {len(missing)} known to miss one" + (f" (e.g. {missing[0]})" if missing else "") + \
+               f", {len(unknown)} with unknowns."
+    return [out]
+
+
+def _candidate(pred: Prediction, M: pd.DataFrame, kind: str, rank: int, i: int, score: float, lower: float,
+               upper: float, rel: float, *, p_best: float | None, measured: bool) -> Candidate:
+    """Candidate ``i`` (an index into the prediction's models) at ``rank`` with its shown score and interval."""
     ev = evidence(pred, i)
     low, cold = bool(pred.low_evidence[i]), bool(pred.cold[i])
     cnotes = []
+    mid = str(pred.models[i])
+    if measured:
+        cnotes.append("measured on your own data: the score shown is the measurement")
     if cold:
         cnotes.append(f"cold start: no {kind} score for this model in the database; predicted from its size, family, "
                       "release date and variant" + (" and its base scores" if kind != "base" else "") + ", with a wider interval")
     elif low:
         cnotes.append("low evidence: no benchmark task close to yours has this model; the prediction leans on its overall standing")
-    r_i, s_i, lo_i, hi_i = shown.get(i, (pred.relative[i], pred.score[i], pred.lower[i], pred.upper[i]))
+    sup = text_cell(M.at[mid, "superseded_by"]) if "superseded_by" in M else None
+    if sup:
+        cnotes.append(f"superseded by {sup} ({text_cell(M.at[mid, 'superseded_source'])})")
     return Candidate(
-        rank=rank, **model_fields(M, str(pred.models[i])),
-        predicted_score=round(float(s_i), 4),
-        lower=round(float(lo_i), 4), upper=round(float(hi_i), 4),
-        relative_score=round(float(r_i), 3),
+        rank=rank, **model_fields(M, mid),
+        predicted_score=round(score, 4), lower=round(lower, 4), upper=round(upper, 4),
+        relative_score=round(rel, 3), measured=measured,
         low_evidence=low, evidence_share=round(float(pred.evidence_share[i]), 3),
-        win_share=None if p is None else round(float(p), 3), p_best=None if p is None else round(float(p), 3), hedge=False,
-        standing=round(float(pred.bound.theta[i]), 3), cold_start=cold,
+        p_best=p_best, standing=round(float(pred.bound.theta[i]), 3), cold_start=cold,
         sources=sorted({e.source_id for e in ev}), evidence=ev, notes=cnotes,
     )
 

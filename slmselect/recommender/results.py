@@ -25,7 +25,7 @@ class Evidence(BaseModel):
 
 
 class Candidate(BaseModel):
-    """A recommended model with its prediction and the evidence behind it."""
+    """A recommended model: where it stands on your task, the facts that matter, and the evidence behind it."""
 
     rank: int
     model_id: str
@@ -36,21 +36,30 @@ class Candidate(BaseModel):
     commercial_use: str | None = Field(description="yes | with_conditions | no (empty when the licence is unknown)")
     license_conditions: str | None = Field(default=None, description="what the licence requires for commercial use, when it has conditions")
     context_len: int | None
+    languages: str | None = Field(default=None, description="ISO codes it supports ('en': English only; 'many': 100+ claimed); None: unknown")
+    tool_calls: str | None = Field(default=None, description="yes | no: whether its chat template takes tools; None: unknown")
+    variant: str | None = None
+    superseded_by: str | None = Field(default=None, description="the model that supersedes it, when the database records one")
+    fact_sources: dict[str, str] = Field(default_factory=dict, description="model fact -> the URL it comes from")
+    gap: float | None = Field(default=None, description="how far below the first candidate it is expected to score on this task (0-1; 0 for the first)")
+    gap_lower: float | None = Field(default=None, description="95% interval of the gap")
+    gap_upper: float | None = None
+    p_best: float | None = Field(default=None, description="probability that this model is the best of the ranked candidates on this task")
     predicted_score: float | None = Field(
-        description="predicted score on the objective's value, on one scale across sources (0-1; a gain for tunability)")
-    lower: float
+        description="expected score on the objective's value (0-1; a gain for tunability): the measurement for a measured "
+                    "model, else the task's level (a range for tasks like this one, unless a measurement anchors it) plus the standing")
+    lower: float = Field(description="95% interval of predicted_score")
     upper: float
+    measured: bool = Field(default=False, description="predicted_score is a measurement on your own data")
     relative_score: float | None = Field(
         description="predicted standing on this task (overall standing + task-specific deviation; sd units); the order")
     low_evidence: bool
     evidence_share: float
-    win_share: float | None = Field(
-        default=None, description="probability that this model is the best of the feasible candidates (same as p_best)")
-    hedge: bool = Field(default=False, description="kept for compatibility: the order now always follows the predicted score")
-    p_best: float | None = Field(default=None, description="probability that this model is the best of the feasible candidates")
     standing: float | None = Field(default=None, description="the model's overall standing for this kind of score (the prior the evidence moves)")
     cold_start: bool = Field(
         default=False, description="no score of this kind in the database: predicted from metadata (and base scores)")
+    other_variant: str | None = Field(default=None, description="its base/instruct twin, shown in this row (one row per model)")
+    requirements: list[str] = Field(default_factory=list, description="task requirements it is known to miss, or unknown")
     sources: list[str]
     evidence: list[Evidence]
     notes: list[str] = Field(default_factory=list)
@@ -70,6 +79,12 @@ class Recommendation(BaseModel):
     task_type: str | None = Field(default=None, description="the task type the ranking used")
     task_type_reason: str | None = Field(default=None, description="why that type: from the examples, or the description's meaning")
     notes: list[str] = Field(default_factory=list)
+    requirements: dict[str, Any] = Field(default_factory=dict, description="what the task asks of a model, and where each came from")
+    level_lower: float | None = Field(default=None, description="the first candidate's score range on tasks like this one (95%)")
+    level_upper: float | None = None
+    anchored: bool = Field(default=False, description="a measurement on this very task fixes the level")
+    measured: dict[str, float] = Field(default_factory=dict, description="scores measured on this very task, by model")
+    floor: float | None = Field(default=None, description="classification: accuracy of always answering the majority label")
     cold_start: list[Candidate] = Field(
         default_factory=list,
         description="the best feasible models with no score of this kind (predicted from metadata and base scores), "
@@ -114,9 +129,13 @@ def model_fields(M: pd.DataFrame, mid: str) -> dict[str, Any]:
         license=text_cell(row["license"]), commercial_use=text_cell(row["commercial_use"]),
         license_conditions=text_cell(row.get("license_conditions")),
         context_len=None if pd.isna(row["context_len"]) else int(row["context_len"]),
+        languages=text_cell(row.get("languages")), tool_calls=text_cell(row.get("tool_calls")),
+        variant=text_cell(row.get("variant")), superseded_by=text_cell(row.get("superseded_by")),
+        fact_sources={f: str(row.get(f + "_source")) for f in ("context", "languages", "tool_calls", "twin", "superseded")
+                      if text_cell(row.get(f + "_source"))},
     )
 
 
 def text_cell(v: Any) -> str | None:
     """A text cell of the models frame, None when empty."""
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
+    return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)

@@ -8,11 +8,19 @@ from typing import Any
 
 
 def make_console(stderr: bool = False) -> Any:
-    """A rich console; a log or a pipe gets 120 columns rather than rich's 80, so that model ids fit."""
+    """A rich console; a log or a pipe is not cut to a terminal's width (tables keep every column; ``COLUMNS``
+    sets a width)."""
+    import os
+
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, soft_wrap=False, width=None if stream.isatty() else 120)
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "0") or 0) or PIPE_WIDTH
+    return Console(stderr=stderr, soft_wrap=False, width=width)
+
+
+#: Width of a console that writes to a file or a pipe: wide enough that no table is cut.
+PIPE_WIDTH = 400
 
 
 def _cell(v: Any) -> str:

@@ -24,36 +24,81 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
+VALUE_WORDS = {"finetuned": "fine-tuned score", "base": "score without fine-tuning", "gain": "gain from fine-tuning"}
+
+
+def _gap(c: Any) -> str:
+    if c.gap is None:
+        return "—"
+    if c.rank == 1:
+        return "#1"
+    return f"{c.gap:+.3f} [{c.gap_lower:+.2f}, {c.gap_upper:+.2f}]"
+
+
+def _score(c: Any) -> str:
+    if c.predicted_score is None:
+        return "—"
+    if c.measured:
+        return f"{c.predicted_score:.3f} measured"
+    return f"{c.predicted_score:.2f} [{c.lower:.2f}–{c.upper:.2f}]"
+
+
+def _flags(c: Any) -> str:
+    out = []
+    if c.cold_start:
+        out.append("cold start")
+    elif c.low_evidence:
+        out.append("low evidence")
+    if c.requirements:
+        out.append("; ".join(r.split(":")[0] + ("?" if "unknown" in r else "✗") for r in c.requirements))
+    if c.superseded_by:
+        out.append(f"superseded by {c.superseded_by}")
+    if c.other_variant:
+        out.append(f"also: {c.other_variant.split('/')[-1]}")
+    return "; ".join(out)
+
+
 def render_recommendation(rec: Any) -> Iterator[Any]:
+    """The recommendation table: the gap to the first pick and the chance of being best lead; the absolute
+    score is a range for tasks like this one unless a measurement anchors it. The same numbers as the JSON."""
     from rich.table import Table
     from rich.text import Text
 
-    title = f"slmselect recommendation — objective: {rec.objective} (predicted {rec.value} score)"
+    what = VALUE_WORDS.get(rec.value, rec.value)
+    title = (f"slmselect recommendation — objective: {rec.objective}; gap = expected {what} below #1 on your task "
+             f"(0-1, 95% interval); P(best) = chance of being the best candidate")
     t = Table(title=title, title_justify="left")
     t.add_column("#", justify="right", no_wrap=True, min_width=1)
     t.add_column("model", no_wrap=True)
-    for col in ("params", "mem GB", "predicted", "95% interval"):
+    for col in ("params", "mem GB", "gap vs #1", "P(best)"):
         t.add_column(col, justify="right", no_wrap=True)
+    t.add_column(f"{what} ({'anchored by your measurement' if rec.anchored else 'range on tasks like this'})",
+                 justify="right", no_wrap=True)
+    t.add_column("notes", no_wrap=True)
     for c in rec.candidates:
-        pred = Text("—*", style="yellow") if c.low_evidence else Text(_fmt(c.predicted_score))
-        t.add_row(str(c.rank), c.model_id, "—" if c.params_b is None else f"{c.params_b:g}B",
-                  _fmt(c.memory_gb, 1), pred, f"{c.lower:.2f}–{c.upper:.2f}")
+        t.add_row(str(c.rank), c.model_id, "—" if c.params_b is None else f"{c.params_b:g}B", _fmt(c.memory_gb, 1),
+                  _gap(c), "—" if c.p_best is None else f"{c.p_best:.0%}", _score(c), _flags(c))
     yield t
     if rec.task_type:
         yield Text(f"Task type: {rec.task_type}" + (f" — {rec.task_type_reason}" if rec.task_type_reason else ""), style="dim")
     if rec.profile is not None:
         p = rec.profile
         yield Text(f"Task profile: {p.task_type} (confidence {p.confidence:.2f}), {p.n_examples} examples, "
-                   f"output {p.output_format}, language {p.language}"
-                   + (f", {len(p.labels)} labels" if p.labels else ""), style="dim")
+                   f"output {p.output_format}, language {p.language}, input up to {p.input_tokens.max} tokens"
+                   + (f", {len(p.labels)} labels" if p.labels else "")
+                   + (f", majority label {p.majority_label!r} {p.majority_rate:.0%}" if p.majority_rate is not None else ""),
+                   style="dim")
     for c in rec.candidates:
         ev = ", ".join(f"{e.task_id} [{e.source_id}] {e.score:.2f} (w {e.weight:.0%})" for e in c.evidence[:3]) or "none"
         lic = f"{c.license or 'licence unknown'}" + (f" (commercial use: {c.commercial_use})" if c.commercial_use else "")
-        yield Text(f"#{c.rank} {c.model_id} — {lic}; evidence: {ev}")
+        facts = (f"context {c.context_len or 'unknown'}, languages {c.languages or 'unknown'}, tools "
+                 f"{c.tool_calls or 'unknown'}")
+        yield Text(f"#{c.rank} {c.model_id} — {lic}; {facts}; evidence: {ev}")
         for n in c.notes:
             yield Text(f"   ↳ {n}", style="yellow")
-    if any(c.low_evidence for c in rec.candidates):
-        yield Text("—* low evidence: no number is predicted; the interval shows how little is known.", style="yellow")
+    if rec.cold_start:
+        yield Text("Without evidence of this kind (listed apart, predicted from metadata only): "
+                   + ", ".join(c.model_id for c in rec.cold_start), style="dim")
     for n in rec.notes:
         yield Text(f"• {n}", style="dim")
     if rec.excluded:
@@ -107,6 +152,11 @@ def _fmt_eval(x: float | None, pct: bool = False) -> str:
     return f"{100 * x:.0f}%" if pct else f"{x:.3f}"
 
 
+def _pts(x: float | None) -> str:
+    """A 0-1 figure in points of a 0-100 scale."""
+    return "—" if x is None or x != x else f"{100 * x:.1f}"
+
+
 def render_evaluation(rep: Any) -> Iterator[Any]:
     """The `slmselect evaluate` tables: per objective and scope, each method's figures."""
     from rich.table import Table
@@ -123,6 +173,7 @@ def render_evaluation(rep: Any) -> Iterator[Any]:
             t.add_column("method", no_wrap=True)
             cols = ["top-1", "top-3", "regret", "Spearman", "Kendall"]
             cols += ["in tol", "mem ×"] if obj == "edge" else ["cover"]
+            cols += ["gap cover", "gap width"] + ([] if obj == "edge" else ["anch. RMSE", "anch. cover"])
             for c in cols:
                 t.add_column(c, justify="right")
             for f in figs:
@@ -131,6 +182,9 @@ def render_evaluation(rep: Any) -> Iterator[Any]:
                     cells += [_fmt_eval(f.within_tolerance, True), "—" if f.memory_ratio is None else f"{f.memory_ratio:.2f}"]
                 else:
                     cells.append(_fmt_eval(f.coverage, True))
+                cells += [_fmt_eval(f.gap_coverage, True), _pts(f.gap_width)]
+                if obj != "edge":
+                    cells += [_pts(f.anchored_rmse), _fmt_eval(f.anchored_coverage, True)]
                 t.add_row(SHORT_LABELS.get(f.method, f.method), *cells, style="bold" if f.method == "slmselect" else None)
             yield t
             comps = [c for c in rep.comparisons if c.objective == obj and c.scope == scope]
@@ -141,7 +195,9 @@ def render_evaluation(rep: Any) -> Iterator[Any]:
     yield Text("Methods: " + "; ".join(f"{SHORT_LABELS[m]} = {METHOD_LABELS[m]}" for m in dict.fromkeys(f.method for f in rep.figures)) + ". "
                "top-1: the pick is a true best; top-3: a true best is among the first three; regret: best true score - "
                "the pick's, in points (0-1); Spearman/Kendall: predicted vs true order; cover: true scores inside the "
-               "95% interval (edge: in tol = the pick is within the tolerance of the best; mem × = pick memory / "
+               "95% interval; gap cover / gap width: true gaps below the pick inside their 95% gap interval, and its mean width in points; "
+               "anch. RMSE / anch. cover: with the pick's true score revealed, the other candidates' error in points and "
+               "their 95% coverage (edge: in tol = the pick is within the tolerance of the best; mem × = pick memory / "
                "true edge model memory).", style="dim")
     scenario = ", ".join(f"{k}={v}" for k, v in (getattr(rep, "scenario", None) or {}).items()) or "no constraints"
     yield Text(f"Held out by dataset: {getattr(rep, 'folds', 0)} outer folds, settings chosen by {getattr(rep, 'inner_folds', 0)} "
