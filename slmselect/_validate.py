@@ -241,6 +241,9 @@ class Scores:
 Spec = Interval | Options | Size | StrList | Text | Flag | Languages | Scores
 
 _COUNT = Interval(int, 1, None, closed="left")
+TASK_TYPE_ALIASES = {"open_book_qa": "qa_open_book", "closed_book_qa": "qa_closed_book", "ner": "ner_extraction",
+                     "extraction": "ner_extraction", "tools": "tool_calling", "function_calling": "tool_calling",
+                     "summarisation": "summarization", "classify": "classification"}
 PARAMS: dict[str, dict[str, Spec]] = {
     "recommend": {
         "top_k": _COUNT,
@@ -255,7 +258,7 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "include_local": Flag(),
         "embedder": Options(("auto", "minilm", "tfidf")),
         "languages": Languages(),
-        "task_type": Options(TASK_TYPES, none_ok=True),
+        "task_type": Options(TASK_TYPES, aliases=TASK_TYPE_ALIASES, none_ok=True),
         "measured": Scores(),
     },
     "confirm": {

@@ -150,7 +150,10 @@ def recommend(
     license: Annotated[Optional[str], typer.Option(help="comma-separated licences, or 'commercial' / 'permissive'")] = None,
     family: Annotated[Optional[str], typer.Option(help="comma-separated model families, e.g. 'Qwen3,Llama 3.2'")] = None,
     models: Annotated[Optional[str], typer.Option(help="comma-separated model ids to choose among")] = None,
-    min_context: Annotated[Optional[int], typer.Option(help="smallest context length in tokens")] = None,
+    min_context: Annotated[Optional[int], typer.Option(help="smallest context length in tokens (a hard constraint; replaces the context read from your examples)")] = None,
+    languages: Annotated[Optional[str], typer.Option(help="languages the model must support, e.g. 'de' or 'de,fr' (default: your examples' language); 'any' for none")] = None,
+    task_type: Annotated[Optional[str], typer.Option(help="set the task type when the profile guesses wrong: classification, ner_extraction, qa_open_book, qa_closed_book, tool_calling, summarization, generation")] = None,
+    measured: Annotated[Optional[str], typer.Option(help="scores measured on this task, 'MODEL=SCORE,MODEL=SCORE': they anchor every other prediction")] = None,
     top_k: Annotated[int, typer.Option(help="how many candidates to show")] = 3,
     edge_tolerance: Annotated[float, typer.Option(help="edge objective: score points below the best allowed")] = 0.05,
     store: StoreOpt = None,
@@ -158,7 +161,7 @@ def recommend(
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> int:
-    """Recommend base models for the task in PATH (or from --description)."""
+    """Recommend base models for the task in PATH (or from --description); small models (at most 9B) unless --max-params says otherwise."""
     from slmselect.recommender import recommend as _recommend
 
     if not path and not description:
@@ -167,6 +170,7 @@ def recommend(
         path, description=description, objective=objective, top_k=top_k, max_params=max_params,
         max_memory_gb=max_memory, licenses=_csv(license), families=_csv(family), models=_csv(models),
         min_context=min_context, edge_tolerance=edge_tolerance, include_local=not no_local, store=store, db=_db(),
+        languages=languages, task_type=task_type, measured=measured,
     )
     _write_html(html, recommendation=rec)
     if as_json:

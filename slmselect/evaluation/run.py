@@ -29,7 +29,7 @@ from slmselect.evaluation.report import EvaluationReport, TaskResult, _summarise
 from slmselect.evidence.db import BenchmarkDB, load_db, parse_size
 from slmselect.predict.artifact import eligible_models, lookup, task_embeddings
 from slmselect.predict.observed import KINDS, OBJECTIVE_VALUE, observe
-from slmselect.predict.query import INTERVAL_Z, Settings, bind, gap_sd, kernel, predict_batch
+from slmselect.predict.query import INTERVAL_Z, Bound, Settings, bind, gaps_below, kernel, predict_batch
 from slmselect.predict.static import blend_edge, blend_static, static_key
 from slmselect.predict.static import edge_order as _edge_order
 from slmselect.predict.select import choose_settings, fit_all, fold_of, queries_for, single_thread, subset
@@ -247,8 +247,9 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
         lo, hi = score - INTERVAL_Z * sd_lo, score + INTERVAL_Z * sd_hi
         cov = float(((truth >= lo - _EPS) & (truth <= hi + _EPS)).mean())
         static_first = int(np.argmax(akey))
-        gaps = _gap_figures(order[0], blend_static(rel0, b.ranks, cand, st.static_weight) if edge else rel, truth,
-                            out["spread"][qi], out["spread_var"][qi], out["rel_var"][qi, cand], st.gap_scale, anchored=not edge)
+        gaps = _gap_figures(b, w[qi], cand, int(order[0]), blend_static(rel0, b.ranks, cand, st.static_weight) if edge else rel,
+                            truth, out["spread"][qi], out["spread_var"][qi], out["rel_var"][qi, cand], st.gap_scale,
+                            anchored=not edge)
         add("slmselect", order, rel if edge else -np.argsort(order).astype(float),
             extra=dict(coverage=cov, interval_width=float((hi - lo).mean()), static_pick=bool(order[0] == static_first), **gaps))
         if np.isfinite(avg).any():
@@ -272,16 +273,18 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
     return rows
 
 
-def _gap_figures(pick: int, rel: np.ndarray, truth: np.ndarray, spread: float, spread_var: float, rel_var: np.ndarray,
-                 scale: float, *, anchored: bool) -> dict[str, float]:
+def _gap_figures(b: Bound, w: np.ndarray, cand: np.ndarray, pick: int, rel: np.ndarray, truth: np.ndarray, spread: float,
+                 spread_var: float, rel_var: np.ndarray, scale: float, *, anchored: bool) -> dict[str, float]:
     """How well the gaps below the pick are known, and (``anchored``) how well the other candidates' scores follow
     once the pick's true score is revealed (a user's measurement): gap 95% coverage and mean width, the anchored
-    scores' RMSE and 95% coverage (0-1 scale)."""
-    others = np.arange(len(rel)) != pick
+    scores' RMSE and 95% coverage (0-1 scale). Gaps as the recommender computes them (:func:`gaps_below`)."""
+    others = np.arange(len(cand)) != pick
     if not others.any():
         return {}
-    pred = spread * (rel[pick] - rel[others])
-    sd = gap_sd(spread, spread_var, rel[pick], rel_var[pick], rel[others], rel_var[others], scale)
+    R = np.zeros(len(b.theta))
+    V = np.zeros(len(b.theta))
+    R[cand], V[cand] = rel, rel_var
+    pred, sd = gaps_below(b, w, int(cand[pick]), cand[others], spread, spread_var, R, V, scale)
     true = truth[pick] - truth[others]
     half = INTERVAL_Z * sd
     out = dict(gap_coverage=float((np.abs(true - pred) <= half + _EPS).mean()), gap_width=float(np.mean(2 * half)))

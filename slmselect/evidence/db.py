@@ -26,7 +26,8 @@ SCHEMA_VERSION = 2
 #: Models at or above this size (or served only by an API) are kept as references, never recommended.
 REFERENCE_PARAMS_B = 70.0
 #: Model facts that carry a ``<fact>_source`` column (models.csv).
-FACTS = ("context_len", "languages", "tool_calls", "twin", "superseded_by")
+FACTS = {"context_len": "context_source", "languages": "languages_source", "tool_calls": "tool_calls_source",
+         "twin": "twin_source", "superseded_by": "superseded_source"}
 #: Share of its weight a result keeps as evidence when its source is flagged as contradicting its origin.
 FLAGGED_SOURCE_WEIGHT = 0.2
 #: Context length assumed when estimating the KV cache for the memory constraint.
@@ -96,11 +97,11 @@ class ModelRow(_Row):
 
     @model_validator(mode="after")
     def _facts_have_sources(self) -> "ModelRow":
-        for fact in FACTS:
+        for fact, source in FACTS.items():
             if getattr(self, fact) is not None:
-                src = getattr(self, fact + "_source")
+                src = getattr(self, source)
                 if not src or not str(src).startswith(("https://", "http://")):
-                    raise ValueError(f"{fact} is given ({getattr(self, fact)!r}) without a URL in {fact}_source; "
+                    raise ValueError(f"{fact} is given ({getattr(self, fact)!r}) without a URL in {source}; "
                                      "every model fact names where it comes from (leave both empty when unknown)")
         return self
 

@@ -212,6 +212,55 @@ def predict_batch(b: Bound, w: np.ndarray, st: Settings, sim: np.ndarray | None 
                 share=den / (den + lam), den=den, level=cn, spread=sn, rel_var=rel_var, spread_var=vs)
 
 
+#: Every unit where two models were both measured counts at least this much (relative to the closest unit) in
+#: their paired gap: the kernel picks out the tasks like this one, the floor keeps the rest as a prior.
+PAIR_FLOOR = 0.05
+#: Below this many effective shared units a paired gap falls back to the standings' difference.
+PAIR_MIN_UNITS = 3.0
+
+
+def pair_gaps(b: Bound, w: np.ndarray, a: int, others: np.ndarray, floor: float = PAIR_FLOOR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Model ``a``'s expected score minus each of ``others``' on the new task, read from their paired differences
+    on the units where both were measured, weighted by the query's kernel weights ``w`` (U,) plus ``floor``.
+    Returns (gap, sd as a prediction for one new task, effective number of shared units); NaN where they share
+    fewer than ``PAIR_MIN_UNITS`` effective units."""
+    Y = b.obs.Y
+    O = b.O
+    others = np.asarray(others, dtype=int)
+    wmax = float(np.max(w)) if len(w) and np.max(w) > 0 else 1.0
+    om = w / wmax + floor * (O.any(1))
+    if b.trust is not None:
+        om = om * b.trust
+    both = O[:, a][:, None] * O[:, others]
+    W = om[:, None] * both
+    D = np.nan_to_num(Y[a][:, None] - Y[others].T)
+    n = W.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (W * D).sum(0) / n
+        var = (W * (D - mean) ** 2).sum(0) / n
+        n_eff = n**2 / (W**2).sum(0)
+        sd = np.sqrt(var * (1 + 1 / n_eff) * n_eff / np.maximum(n_eff - 1, 1e-9))
+    bad = ~(n_eff >= PAIR_MIN_UNITS)
+    return np.where(bad, np.nan, mean), np.where(bad, np.nan, sd), np.nan_to_num(n_eff)
+
+
+def gaps_below(b: Bound, w: np.ndarray, a: int, others: np.ndarray, spread: float, spread_var: float, rel: np.ndarray,
+               rel_var: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Model ``a``'s expected score minus each of ``others``' on the new task, and the sd of each as a prediction.
+
+    The gap is the difference of their standings on the task's spread (so the shown scores follow the order);
+    its sd is read from the spread of the two models' paired score differences on the units where both were
+    measured, weighted toward the tasks like this one (:func:`pair_gaps`), or, where they share too few units,
+    from the standings' uncertainty (:func:`gap_sd`, scaled by the calibrated ``scale``). ``rel`` and ``rel_var``
+    are indexed by model like ``others`` and ``a``."""
+    others = np.asarray(others, dtype=int)
+    _, ps, _ = pair_gaps(b, w, a, others)
+    gap = spread * (rel[a] - rel[others])
+    ms = gap_sd(spread, spread_var, rel[a], rel_var[a], rel[others], rel_var[others], scale)
+    sd = np.where(np.isfinite(ps), ps, ms)
+    return np.where(others == a, 0.0, gap), np.where(others == a, 0.0, sd)
+
+
 def gap_sd(spread: Any, spread_var: Any, rel_a: Any, var_a: Any, rel_b: Any, var_b: Any, scale: float) -> Any:
     """The sd of a score difference ``a - b`` between two models on the same task: the new task's level cancels,
     what stays is the uncertainty of each standing (``var``, in standing units) times the task's spread, and the

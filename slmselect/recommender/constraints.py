@@ -25,6 +25,7 @@ PERMISSIVE = {"apache-2.0", "mit", "bsd-3-clause"}
 COMMERCIAL = {"yes", "with_conditions"}
 DEFAULT_EDGE_TOLERANCE = 0.05
 REFERENCE = "reference model (API-only or >= 70B teacher; not a small model)"
+UNKNOWN_SIZE = "size unknown (no parameter count in the database; cannot be checked against size or memory)"
 
 
 def normalise_objective(objective: str) -> str:
@@ -83,7 +84,9 @@ def feasible_models(db: BenchmarkDB, *, models: Any = None, max_params: float | 
             out.excluded[name] = M.index[~mask].tolist()
         out.keep &= mask
 
-    exclude(REFERENCE, ~M["reference"].to_numpy())
+    unknown_size = M["params_b"].isna().to_numpy() & ~M["api_only"].astype(bool).to_numpy()
+    exclude(REFERENCE, ~(M["reference"].to_numpy() & ~unknown_size))
+    exclude(UNKNOWN_SIZE, ~unknown_size)
     if models is not None:
         ids = [db.resolve_model(m) for m in as_list(models) or []]
         exclude("models", M.index.isin(ids))
@@ -107,7 +110,7 @@ def feasible_models(db: BenchmarkDB, *, models: Any = None, max_params: float | 
 
 
 def relax_message(masks: dict[str, np.ndarray], index: pd.Index) -> str:
-    fixed = [k for k in masks if k.startswith(("reference", "no "))]
+    fixed = [k for k in masks if k.startswith(("reference", "no ", "size unknown"))]
     user = [k for k in masks if k not in fixed]
     if not user:
         return "No model in the database has evidence for this objective. Try another objective or add results to the database."

@@ -16,7 +16,7 @@ from slmselect.evidence.db import BenchmarkDB, load_db
 from slmselect.errors import NoCandidatesError, ParameterError
 from slmselect.predict.artifact import get_predictor
 from slmselect.predict.observed import OBJECTIVE_VALUE
-from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, gap_sd, p_best_normal, predict
+from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, gaps_below, p_best_normal, predict
 from slmselect.predict.static import blend_edge
 from slmselect.predict.text import unit_text
 from slmselect.recommender.constraints import DEFAULT_EDGE_TOLERANCE, feasible_models, normalise_objective, relax_message
@@ -86,6 +86,9 @@ def recommend(
         from slmselect.profile.profiler import profile_task
 
         profile = profile_task(examples, description=description)
+    if profile is not None and p["task_type"] is not None and p["task_type"] != profile.task_type:
+        profile = profile.model_copy(update={
+            "task_type": p["task_type"], "reasons": [f"set with task_type={p['task_type']!r}"] + profile.reasons})
     base_db = db if db is not None else load_db()
     db = local_units(base_db, store) if include_local else base_db
     M = db.models
@@ -140,26 +143,39 @@ def recommend(
     # the standings among these candidates (the static advice blended in by the cross-validated weight), and
     # what a measurement on this very task fixes: the level, from which every other score follows by its gap
     rel, score, lower, upper = pred.among(idx)
-    rv = pred.rel_var[idx]
-    meas = measured_scores(db, kind, p["measured"], profile)
-    anchor = anchor_level(pred, pos, meas, rel, idx)
-    own_sd = st.gap_scale * pred.spread * np.sqrt(rv)  # each standing's uncertainty, the task's level aside
-    if anchor is not None:
-        level, a_rel, a_var = anchor
-        score = level + pred.spread * rel
-        own_sd = gap_sd(pred.spread, pred.spread_var, rel, rv, a_rel, a_var, st.gap_scale)
+    R, V = pred.relative.copy(), pred.rel_var
+    R[idx] = rel
+
+    def gaps(a: int, among: np.ndarray = np.arange(len(idx))) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate ``a``'s expected score minus each of ``among``'s (positions in ``idx``), with the sds."""
+        return gaps_below(pred.bound, pred.unit_weights, int(idx[a]), idx[among], pred.spread, pred.spread_var, R, V,
+                          st.gap_scale)
+
+    given = measured_scores(db, kind, p["measured"], profile)
+    anchor = bool(given)
+    if anchor:
+        # every score follows from a measured model's score less the predicted gap to it (inverse-variance mean
+        # over the measured models); the measured ones show their measurement
+        ests, ws = [], []
+        for m, y in given.items():
+            g, sd = gaps_below(pred.bound, pred.unit_weights, pos[m], idx, pred.spread, pred.spread_var, R, V, st.gap_scale)
+            ests.append(y - g)
+            ws.append(1.0 / np.maximum(sd, 1e-3) ** 2)
+        W = np.array(ws)
+        score = (W * np.array(ests)).sum(0) / W.sum(0)
+        own_sd = 1.0 / np.sqrt(W.sum(0))
         for j, m in enumerate(ids):
-            if m in meas:
-                score[j], own_sd[j] = meas[m], 0.0
+            if m in given:
+                score[j], own_sd[j] = given[m], 0.0
         lower, upper = clip_interval(score - INTERVAL_Z * own_sd, score + INTERVAL_Z * own_sd, kind)
-        notes.append(f"Anchored by {len(meas)} measurement(s) on this very task ({', '.join(f'{m} {v:.3f}' for m, v in meas.items())}): "
-                     "the task's level is fixed by what was measured, and every other candidate's score is the measured "
-                     "level plus its predicted gap, with the gap's interval.")
-    order = list(np.lexsort((np.arange(len(idx)), -np.round(score if anchor is not None else rel, 9))))
+        notes.append(f"Anchored by {len(given)} measurement(s) on this very task ({', '.join(f'{m} {v:.3f}' for m, v in given.items())}): "
+                     "the task's level is fixed by what was measured, and every other candidate's score is a measured "
+                     "score less its predicted gap to that model, with the gap's interval.")
+    order = list(np.lexsort((np.arange(len(idx)), -np.round(score if anchor else rel, 9))))
     if obj == "edge":
         points, ekey = blend_edge(pred.score[idx], pred.relative[idx], pred.bound.ranks, idx,
                                   pred.static_weights(idx, st.edge_static_weight))
-        if anchor is not None:
+        if anchor:
             points = score.copy()
         ref = points[~pred.cold[idx]] if (~pred.cold[idx]).any() else points
         best = float(np.max(ref))
@@ -170,7 +186,7 @@ def recommend(
                      "feasible one comes first"
                      + (f"; that band and order blend in the models' mean published score with weight {st.edge_static_weight:g}, "
                         "chosen by cross-validation (the scores shown are the predictions themselves)."
-                        if st.edge_static_weight > 0 and anchor is None else "."))
+                        if st.edge_static_weight > 0 and not anchor else "."))
 
     # requirements before averages, one row per model, no superseded generation above its successor
     rows = [M.loc[m] for m in ids]
@@ -184,8 +200,8 @@ def recommend(
     def beats(a: int, b: int) -> bool:
         if pred.low_evidence[idx[a]] or pred.low_evidence[idx[b]]:
             return False
-        sd = own_sd[a] ** 2 + own_sd[b] ** 2
-        return bool(score[a] - score[b] > SUPERSEDED_MARGIN_Z * np.sqrt(max(sd, 1e-12)))
+        g, sd = gaps(a, np.array([b]))
+        return bool(g[0] > SUPERSEDED_MARGIN_Z * max(float(sd[0]), 1e-6))
 
     shown_before = set(order[:top_k])
     order, moves = successors_first(order, ids, superseded, twins, fits, beats)
@@ -196,14 +212,17 @@ def recommend(
                      "feasible successor unless the evidence close to your task says the older model is better.")
 
     first = order[0]
-    gap = score[first] - score
-    if anchor is not None:
+    if anchor:
+        gap = score[first] - score
         gsd = np.sqrt(own_sd**2 + own_sd[first] ** 2)
     else:
-        gsd = gap_sd(pred.spread, pred.spread_var, rel[first], rv[first], rel, rv, st.gap_scale)
+        # the gaps below the first candidate (every shown score is the first one's less its gap); each absolute
+        # range is its score's range on tasks like this one
+        gap, gsd = gaps(first)
     gsd[first] = 0.0
+    gap[first] = 0.0
     glo, ghi = np.clip(gap - INTERVAL_Z * gsd, -1, 1), np.clip(gap + INTERVAL_Z * gsd, -1, 1)
-    pb = p_best_normal(score[order], own_sd[order])
+    pb = p_best_normal(score[order], gsd[order])
     pbest = {i: float(v) for i, v in zip(order, pb)}
     notes += pick_notes(pred, idx, np.array(order), feasible[main], st, obj)
     floor = majority_floor(profile, kind, obj)
@@ -216,7 +235,7 @@ def recommend(
     def candidate(rank: int, j: int) -> Candidate:
         i = int(idx[j])
         c = _candidate(pred, M, kind, rank, i, float(score[j]), float(lower[j]), float(upper[j]), float(rel[j]),
-                       p_best=round(pbest.get(j, 0.0), 3), measured=ids[j] in meas)
+                       p_best=round(pbest.get(j, 0.0), 3), measured=ids[j] in given)
         c.gap, c.gap_lower, c.gap_upper = round(float(gap[j]), 4), round(float(glo[j]), 4), round(float(ghi[j]), 4)
         if j in merged:
             c.other_variant = ids[merged[j]]
@@ -248,14 +267,15 @@ def recommend(
         notes.append("Fewer measured models satisfy the constraints than asked for: cold-start models (no score of this kind; "
                      "predicted from metadata) fill the list after them.")
     notes.append("gap: how far below the first candidate each one is expected to score on this task (0-1 scale), with a "
-                 "95% interval; the standings of models on one task are known far better than the task's absolute level, "
-                 "which is shown as a range for tasks like this one" + (" (here fixed by your measurement)." if anchor else "."))
+                 "95% interval: their paired score differences on the benchmark tasks most like yours (the standings' "
+                 "difference where two models share too few tasks). The task's absolute level is less certain, and is "
+                 "shown as a range for tasks like this one" + (", here fixed by your measurement." if anchor else "."))
     context_notes(profile, cands, notes, M.loc[feasible, "context_len"].max())
     lo0, hi0 = (cands[0].lower, cands[0].upper) if cands else (None, None)
     return Recommendation(objective=obj, value=kind, candidates=cands, excluded=feas.excluded, constraints=constraints,
                           profile=profile, description=description, embedder=emb_name, task_type=ttype,
                           task_type_reason=type_reason, notes=notes, requirements=req.as_dict(),
-                          level_lower=lo0, level_upper=hi0, anchored=anchor is not None, measured=meas,
+                          level_lower=lo0, level_upper=hi0, anchored=anchor, measured=given,
                           floor=None if floor is None else floor[1],
                           cold_start=[cold_candidate(r, i) for r, i in enumerate(cold_idx[:top_k], start=1)])
 
@@ -282,23 +302,6 @@ def measured_scores(db: BenchmarkDB, kind: str, given: dict[str, float] | None, 
     for m, v in (given or {}).items():
         out[db.resolve_model(m)] = float(v)
     return out
-
-
-def anchor_level(pred: Prediction, pos: dict[str, int], meas: dict[str, float], rel: np.ndarray,
-                 idx: np.ndarray) -> tuple[float, float, float] | None:
-    """(the task's level fixed by the measurements, the measured models' mean standing, its variance), or None
-    without measurements. A measured candidate's standing is its blended one (``rel``), others' their own."""
-    if not meas:
-        return None
-    where = {int(i): j for j, i in enumerate(idx)}
-    r, v, y = [], [], []
-    for m, val in meas.items():
-        i = pos[m]
-        r.append(rel[where[i]] if i in where else pred.relative[i])
-        v.append(pred.rel_var[i])
-        y.append(val)
-    r_a, y_a = np.array(r), np.array(y)
-    return float(np.mean(y_a - pred.spread * r_a)), float(np.mean(r_a)), float(np.mean(v) / len(v))
 
 
 def majority_floor(profile: TaskProfile | None, kind: str, objective: str) -> tuple[str, float] | None:
@@ -416,17 +419,20 @@ def query_similarity(db: BenchmarkDB, units: pd.DataFrame, query: str, embedder:
 
 
 def evidence(pred: Prediction, i: int, k: int = 5) -> list[Evidence]:
+    """The ``k`` results that weigh most in model ``i``'s prediction, each with its share of the prediction's
+    task-specific basis: the results' kernel weights and the prior (the model's overall standing, with the
+    pseudo-weight ``shrink``) together make 1."""
     V = pred.values[i]
     present = ~np.isnan(V)
     w = np.where(present, pred.unit_weights, 0.0)
-    total = w.sum()
-    if total <= 0:
+    if w.sum() <= 0:
         return []
+    total = w.sum() + pred.settings.shrink
     order = np.argsort(-w, kind="stable")[:k]
     units = pred.units
     return [
         Evidence(source_id=units.at[j, "source_id"], task_id=units.at[j, "task_id"], category=str(units.at[j, "category"]),
                  metric=str(units.at[j, "metric"]), score=round(float(V[j]), 4),
-                 similarity=round(float(pred.similarity[j]), 3), weight=round(float(w[j] / total), 3))
+                 similarity=round(float(pred.similarity[j]), 3), weight=round(float(w[j] / total), 4))
         for j in order if w[j] > 0
     ]

@@ -21,7 +21,8 @@ class Evidence(BaseModel):
     metric: str
     score: float
     similarity: float = Field(description="similarity of this benchmark task to yours (type and meaning), -1..1")
-    weight: float = Field(description="share of this candidate's evidence weight, 0-1")
+    weight: float = Field(description="share of this candidate's prediction that rests on this result, 0-1 (the rest: other "
+                                      "results and the model's overall standing)")
 
 
 class Candidate(BaseModel):

@@ -115,26 +115,38 @@ def _evidence(c: Any) -> str:
 
 
 def _candidates_section(rec: Any) -> str:
+    """The same numbers as the table and the JSON: gap to #1 with its interval, P(best), and the score (a range on
+    tasks like this one, or the measurement that anchors it)."""
     rows = []
     for c in rec.candidates:
-        pred = "<span class='pill low'>low evidence</span>" if c.predicted_score is None or c.low_evidence else _f(c.predicted_score)
-        if c.low_evidence and c.predicted_score is not None:
-            pred = f"{_f(c.predicted_score)} <span class='pill low'>low evidence</span>"
+        flags = []
+        if getattr(c, "measured", False):
+            flags.append("<span class='pill'>measured</span>")
+        if c.cold_start:
+            flags.append("<span class='pill low'>cold start</span>")
+        elif c.low_evidence:
+            flags.append("<span class='pill low'>low evidence</span>")
+        gap = "—" if c.gap is None else ("#1" if c.rank == 1 else f"{c.gap:+.3f} [{c.gap_lower:+.2f}, {c.gap_upper:+.2f}]")
+        facts = (f"context {c.context_len or 'unknown'}; languages {_e(c.languages or 'unknown')}; tools {_e(c.tool_calls or 'unknown')}"
+                 + (f"; superseded by {_e(c.superseded_by)}" if c.superseded_by else "")
+                 + (f"; also {_e(c.other_variant)}" if c.other_variant else ""))
         rows.append([
-            str(c.rank), f"<span class='{'pick' if c.rank == 1 else ''}'>{_e(c.model_id)}</span>",
+            str(c.rank), f"<span class='{'pick' if c.rank == 1 else ''}'>{_e(c.model_id)}</span><div class='muted'>{facts}</div>",
             _f(c.params_b, "g") + ("B" if c.params_b is not None else ""), _f(c.memory_gb, ".1f"),
-            _e(c.license or "—"), pred, f"{c.lower:.2f} – {c.upper:.2f}", _evidence(c),
+            _e(c.license or "—"), gap, "—" if c.p_best is None else f"{c.p_best:.0%}",
+            f"{_f(c.predicted_score)} [{c.lower:.2f} – {c.upper:.2f}] {' '.join(flags)}", _evidence(c),
         ])
-    table = _table(["#", "model", "params", "memory GB", "licence", f"predicted {_e(rec.value)}", "95% interval",
-                    "evidence (top 3)"], rows, numeric={0, 2, 3, 5, 6})
+    what = "measured-anchored" if getattr(rec, "anchored", False) else "range on tasks like this one"
+    table = _table(["#", "model", "params", "memory GB", "licence", "gap vs #1 (95%)", "P(best)",
+                    f"{_e(rec.value)} score ({what})", "evidence (top 3)"], rows, numeric={0, 2, 3, 5, 6, 7})
     chart = interval_chart(
-        [IntervalRow(_short(c.model_id), c.predicted_score if not c.low_evidence else None, c.lower, c.upper,
-                     highlight=c.rank == 1) for c in rec.candidates],
-        f"Predicted {rec.value} score with 95% interval",
+        [IntervalRow(_short(c.model_id), c.predicted_score, c.lower, c.upper, highlight=c.rank == 1) for c in rec.candidates],
+        f"{rec.value} score with 95% interval ({what})",
     )
     notes = "".join(f"<p class='muted'>• {_e(n)}</p>" for n in getattr(rec, "notes", None) or [])
-    head = (f"<p class='sub'>objective <b>{_e(rec.objective)}</b>; predicted score = {_e(rec.value)} score (0-1); "
-            f"similarity by {_e(str(getattr(rec, 'embedder', '?')).split(' (')[0])}</p>")
+    head = (f"<p class='sub'>objective <b>{_e(rec.objective)}</b>; gap = expected {_e(rec.value)} score below #1 on your "
+            f"task (0-1), P(best) = chance of being the best candidate; similarity by "
+            f"{_e(str(getattr(rec, 'embedder', '?')).split(' (')[0])}</p>")
     return f"<section id='candidates'><h2>Ranked candidates</h2>{head}{table}<div>{chart}</div>{notes}</section>"
 
 
@@ -154,7 +166,7 @@ def _size_points_from_rec(rec: Any) -> list[SizePoint]:
     return [
         SizePoint(_short(c.model_id), c.params_b, c.predicted_score, c.lower, c.upper)
         for c in rec.candidates
-        if c.params_b and c.predicted_score is not None and not c.low_evidence
+        if c.params_b and c.predicted_score is not None
     ]
 
 
@@ -162,7 +174,7 @@ def _size_section(rec: Any | None, confirm: Any | None) -> str:
     charts = []
     if rec is not None:
         points = _size_points_from_rec(rec)
-        charts.append(size_chart(points, f"Predicted {rec.value} score vs size (recommendation)", f"predicted {rec.value} score"))
+        charts.append(size_chart(points, f"{rec.value} score vs size (recommendation)", f"{rec.value} score"))
     if confirm is not None:
         points = []
         for c in confirm.candidates:
