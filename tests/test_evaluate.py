@@ -43,6 +43,20 @@ def test_figures_in_range(report: EvaluationReport) -> None:
         for c in (f.spearman, f.kendall):
             assert c is None or -1 <= c <= 1
         assert (f.coverage is not None) == (f.method == "slmselect")
+        assert (f.gap_coverage is not None) == (f.method == "slmselect")
+        if f.method == "slmselect":
+            assert 0 <= f.gap_coverage <= 1 and 0 < f.gap_width <= 2
+            assert (f.anchored_rmse is not None) == (f.objective != "edge")
+
+
+def test_gaps_and_anchored_scores_on_planted_data(planted: EvaluationReport) -> None:
+    """Planted standings are exact up to noise: the gaps below the pick are known far better than the levels,
+    and with the pick's true score revealed the others follow closely."""
+    f = planted.figure("accuracy", "slmselect", "study_a")
+    assert f.gap_width < f.interval_width
+    assert f.anchored_rmse < 0.05 and f.anchored_coverage >= 0.8
+    rows = planted.to_pandas("tasks")
+    assert rows.loc[rows.method == "slmselect", "gap_coverage"].notna().all()
 
 
 def test_baselines_present(report: EvaluationReport) -> None:

@@ -182,6 +182,8 @@ def recommend(
         mem = M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float)
         good = points >= best - float(edge_tolerance)
         order = list(np.lexsort((-ekey, np.where(good, mem, np.inf), ~good)))
+        edge_band = {j: float(points[j]) for j in range(len(idx)) if not good[j] and points[j] > -1e8}
+        edge_best = best
         notes.append(f"edge: the smallest model by memory whose fine-tuned score is within {edge_tolerance:.2f} of the best "
                      "feasible one comes first"
                      + (f"; that band and order blend in the models' mean published score with weight {st.edge_static_weight:g}, "
@@ -189,6 +191,8 @@ def recommend(
                         if st.edge_static_weight > 0 and not anchor else "."))
 
     # requirements before averages, one row per model, no superseded generation above its successor
+    if obj != "edge":
+        edge_band, edge_best = {}, None
     rows = [M.loc[m] for m in ids]
     fits = [check_model(r, req) for r in rows]
     order = requirements_first(order, fits)
@@ -245,6 +249,9 @@ def recommend(
             c.other_variant = twins[ids[j]]
         c.requirements = fits[j].missing + fits[j].unknown
         c.notes += [f"requirement not met: {m}" for m in fits[j].missing] + [f"unknown: {u}" for u in fits[j].unknown]
+        if j in edge_band and M.at[ids[j], "memory_gb"] < M.at[ids[order[0]], "memory_gb"]:
+            c.notes.append(f"edge: smaller than #1, but outside the band: its band score {edge_band[j]:.3f} (blending in its "
+                           f"mean published fine-tuned score) is more than {edge_tolerance:.2f} below the best ({edge_best:.3f})")
         if floor is not None and score[j] < floor[1] - 1e-9:
             c.notes.append(f"predicted below the majority-class rate of your labels ({floor[1]:.3f})")
         return c

@@ -89,7 +89,9 @@ def render_recommendation(rec: Any) -> Iterator[Any]:
                    + (f", majority label {p.majority_label!r} {p.majority_rate:.0%}" if p.majority_rate is not None else ""),
                    style="dim")
     for c in rec.candidates:
-        ev = ", ".join(f"{e.task_id} [{e.source_id}] {e.score:.2f} (w {e.weight:.1%})" for e in c.evidence[:3]) or "none"
+        ev = ", ".join(f"{e.task_id} [{e.source_id}] {e.score:.2f}" + (f" ({e.weight:.0%})" if e.weight >= 0.005 else "")
+                       for e in c.evidence[:3]) or "none"
+        ev += f" — {c.evidence_share:.0%} of the prediction rests on results close to your task, the rest on its overall standing"
         lic = f"{c.license or 'licence unknown'}" + (f" (commercial use: {c.commercial_use})" if c.commercial_use else "")
         facts = (f"context {c.context_len or 'unknown'}, languages {c.languages or 'unknown'}, tools "
                  f"{c.tool_calls or 'unknown'}")
