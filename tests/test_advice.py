@@ -208,3 +208,34 @@ def test_flagged_source_carries_little_of_a_pick():
     for c in rec.candidates:
         share = sum(e.weight for e in c.evidence if e.source_id == "distil_guide_2025")
         assert share < 0.5, (c.model_id, share)
+
+
+def test_table_json_and_html_tell_one_story(tmp_path):
+    import io
+    import subprocess
+    import sys
+
+    from rich.console import Console
+
+    rec = recommend(sms_spam(n=40, seed=1), top_k=4, include_local=False)
+    buf = io.StringIO()
+    Console(file=buf, width=400).print(rec)
+    table = buf.getvalue()
+    html = rec.to_html()
+    data = json.loads(rec.to_json())
+    for c, j in zip(rec.candidates, data["candidates"]):
+        score = f"{c.predicted_score:.2f} [{c.lower:.2f}–{c.upper:.2f}]"
+        assert score in table
+        assert f"{c.predicted_score:.3f} [{c.lower:.2f} – {c.upper:.2f}]" in html
+        assert j["predicted_score"] == c.predicted_score and j["gap"] == c.gap and j["p_best"] == c.p_best
+        if c.rank > 1:
+            gap = f"{c.gap:+.3f} [{c.gap_lower:+.2f}, {c.gap_upper:+.2f}]"
+            assert gap in table and gap in html
+    assert "no prediction" not in html and "—*" not in table
+    assert "gap = expected fine-tuned score below #1" in table
+    # piped to a file, the table keeps every column (no cut at 120 characters)
+    out = subprocess.run([sys.executable, "-m", "slmselect", "recommend", "--description", "classify sms spam",
+                          "--top-k", "3", "--no-local"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    header = next(line for line in out.stdout.splitlines() if "P(best)" in line and "┃" in line)
+    assert len(header) > 120 and "notes" in header

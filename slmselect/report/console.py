@@ -8,15 +8,11 @@ from typing import Any
 
 
 def make_console(stderr: bool = False) -> Any:
-    """A rich console; a log or a pipe is not cut to a terminal's width (tables keep every column; ``COLUMNS``
-    sets a width)."""
-    import os
-
+    """A rich console; a log or a pipe is not cut to a terminal's width: tables keep every column."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS", "0") or 0) or PIPE_WIDTH
-    return Console(stderr=stderr, soft_wrap=False, width=width)
+    return Console(stderr=stderr, soft_wrap=False, width=None if stream.isatty() else PIPE_WIDTH)
 
 
 #: Width of a console that writes to a file or a pipe: wide enough that no table is cut.
