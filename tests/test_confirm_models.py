@@ -111,8 +111,12 @@ def test_end_to_end_both_models_on_trec(models_ready, trec_rows, tmp_path):
     assert not any(e.source_id == "local" for c in before.candidates for e in c.evidence)
     for c in after.candidates:
         top = c.evidence[0]
-        assert top.source_id == "local" and top.task_id.startswith("local_") and top.weight > 0.9
+        assert top.source_id == "local" and top.task_id.startswith("local_")
+        assert top.weight == max(e.weight for e in c.evidence) and top.weight > 0
         assert top.score == pytest.approx(report.result(c.model_id).finetuned_score, abs=1e-4)
+        # the measurement anchors the recommendation: each measured model shows what was measured
+        assert c.measured and c.predicted_score == pytest.approx(report.result(c.model_id).finetuned_score, abs=1e-4)
+    assert after.anchored and set(after.measured) == {SMOL, GEMMA}
     best_score = max(r.finetuned_score for r in report.candidates)
     assert report.result(after.best.model_id).finetuned_score == best_score
 

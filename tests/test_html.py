@@ -79,13 +79,13 @@ def test_the_report_renders_in_a_real_browser(rec, confirmed, tmp_path):
         assert k in text
 
     shot = tmp_path / "report.png"
-    run = _chromium(f"--screenshot={shot}", "--window-size=1280,3000", page.as_uri())
+    run = _chromium(f"--screenshot={shot}", "--window-size=1280,4000", page.as_uri())
     assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
     from PIL import Image
 
     img = Image.open(shot).convert("RGB")
-    assert img.size == (1280, 3000)
-    small = img.resize((320, 750))
+    assert img.size == (1280, 4000)
+    small = img.resize((320, 1000))
     colours = small.getcolors(maxcolors=1 << 16) or []
     assert len(colours) > 200  # text, tables and charts, not a blank page
     raw = small.tobytes()
