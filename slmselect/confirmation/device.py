@@ -87,12 +87,22 @@ def choose_device(
     return DeviceChoice("cpu", "float32", None, False, f"{why}: CPU, fp32")
 
 
+#: Compute capability from which a CUDA GPU runs bf16 natively (Ampere). Below it (T4, V100) torch's
+#: ``is_bf16_supported()`` still says True, through emulation: slow, and not what fp16 + GradScaler gives.
+NATIVE_BF16_CAPABILITY = (8, 0)
+
+
+def native_bf16(capability: tuple[int, int] | None) -> bool:
+    """Whether a CUDA GPU of compute ``capability`` (major, minor) computes in bf16 natively."""
+    return capability is not None and tuple(capability) >= NATIVE_BF16_CAPABILITY
+
+
 def detect_device(requested: str = "auto") -> DeviceChoice:
-    """:func:`choose_device` with what torch reports about this machine."""
+    """:func:`choose_device` with what torch reports about this machine (bf16 only where the GPU has it natively)."""
     import torch
 
     cuda = torch.cuda.is_available()
-    bf16 = bool(cuda and torch.cuda.is_bf16_supported())
+    bf16 = bool(cuda and native_bf16(torch.cuda.get_device_capability(0)))
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     return choose_device(requested, cuda_available=cuda, cuda_bf16=bf16, mps_available=mps)
 

@@ -171,6 +171,7 @@ def estimate_memory(
     seq_len: int,
     answer_len: int | None = None,
     lora_r: int = 8,
+    conversion_on_device: bool = True,
 ) -> MemoryEstimate | None:
     """Memory a LoRA fine-tune of this model needs (None when the size is unknown).
 
@@ -178,7 +179,9 @@ def estimate_memory(
     de-quantised); LoRA parameters with their gradients and two AdamW moments in fp32; per-token
     activations kept for the backward pass (about 10 x hidden + 3 x intermediate values per layer) and
     the logits with their log-softmax and gradient (3 x vocab floats per answer token: the loop computes
-    logits only where the loss needs them; ``answer_len`` defaults to ``seq_len``).
+    logits only where the loss needs them; ``answer_len`` defaults to ``seq_len``). The GGUF copy is
+    counted only when the conversion uses the same memory as training (``conversion_on_device``: the CPU);
+    on a GPU it happens in host RAM first.
     """
     if not info.n_params:
         return None
@@ -191,7 +194,7 @@ def estimate_memory(
     lora_params = layers * 4 * lora_r * 2 * hidden
     return MemoryEstimate(
         weights=info.n_params * weight_bytes,
-        conversion=info.n_params * 4 if info.gguf else 0,
+        conversion=info.n_params * 4 if info.gguf and conversion_on_device else 0,
         training=lora_params * 4 * 4,
         activations=tokens * layers * (10 * hidden + 3 * inter) * act_bytes
         + batch_size * min(seq_len, answer_len or seq_len) * vocab * 4 * 3,

@@ -59,12 +59,14 @@ def connect(address: str | None) -> bool:
     return True
 
 
-def resources(n_candidates: int) -> dict[str, float]:
-    """One GPU (and one CPU) per candidate where the cluster has GPUs; else an equal share of its CPUs."""
+def resources(n_candidates: int, device: str = "auto") -> dict[str, float]:
+    """One GPU (and one CPU) per candidate where the cluster has GPUs and the run may use them; else an equal
+    share of its CPUs (``device="cpu"`` reserves no GPU). More candidates than GPUs wait for one: every actor
+    ends when its call is done (a halving rung hands its state back to the driver), so none holds a GPU idle."""
     import ray
 
     total = ray.cluster_resources()
-    if total.get("GPU", 0) >= 1:
+    if total.get("GPU", 0) >= 1 and device.split(":")[0] in ("auto", "cuda"):
         return {"num_gpus": 1, "num_cpus": 1}
     cpus = int(total.get("CPU", 1))
     return {"num_gpus": 0, "num_cpus": max(1, cpus // max(1, n_candidates))}
@@ -128,25 +130,35 @@ class CandidateWorker:
 
         return run_trial(self.trial, steps)
 
-    def rung(self, steps: int) -> tuple[bool, CandidateResult, float | None]:
-        """The first halving rung: train ``steps``, score, and park the adapter (the base model is freed)."""
+    def rung(self, steps: int) -> tuple[bool, CandidateResult, float | None, bytes | None]:
+        """The first halving rung: train ``steps``, score, and park; returns the parked state (adapter, optimizer,
+        schedule and counters, packed), so that the driver can end this actor and a new one can finish."""
         from slmselect.confirmation.stages import run_stages
 
         scores: dict[str, float] = {}
         ok = run_stages(self.trial, rung_stages(self.trial, steps, scores), finish=False)
-        return ok, self.trial.result, scores.get(self.trial.model_id)
+        state = self.trial.pack() if ok else None
+        if ok:
+            self.trial.release()
+        return ok, self.trial.result, scores.get(self.trial.model_id), state
 
-    def finish(self, steps: int) -> CandidateResult:
-        """A survivor: reload, train the remaining ``steps``, score and save."""
+    def finish(self, steps: int, state: bytes | None = None) -> CandidateResult:
+        """A survivor: reload (from a packed rung state when it comes from another actor), train the remaining
+        ``steps``, score and save."""
         from slmselect.confirmation.stages import run_stages
 
+        if state is not None:
+            self.trial.unpack(state)
         run_stages(self.trial, finish_stages(self.trial, steps))
         return self.trial.result
 
-    def eliminate(self, reason: str) -> CandidateResult:
+    def eliminate(self, reason: str, result: CandidateResult | None = None) -> CandidateResult:
+        if result is not None:
+            self.trial.result = result
         self.trial.complete("eliminated", reason)
         self.trial.release()
         return self.trial.result
+
 
 
 # ---------------------------------------------------------------------------------------------- driver
@@ -210,15 +222,20 @@ class _Pool:
         self.ray, self.setup = ray, setup
         self.queue = Queue()
         self.relay = Relay(self.queue, setup)
-        res = resources(len(model_ids))
-        env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
-        remote = ray.remote(max_restarts=0, max_task_retries=0, **res)(CandidateWorker)
-        worker_setup = replace(setup, progress=None)  # the bars stay on the driver
-        self.actors = {
-            m: remote.remote(m, worker_setup, device, env, self.queue, int(res["num_cpus"]))
-            for m in model_ids
-        }
+        res = resources(len(model_ids), device)
+        self.env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+        self.remote = ray.remote(max_restarts=0, max_task_retries=0, **res)(CandidateWorker)
+        self.worker_setup = replace(setup, progress=None)  # the bars stay on the driver
+        self.device, self.threads = device, int(res["num_cpus"])
+        self.actors = {m: self.start(m) for m in model_ids}
         self.pending: dict[Any, str] = {}
+
+    def start(self, model_id: str) -> Any:
+        """A new actor for ``model_id`` (it starts when the cluster has its resources free)."""
+        return self.remote.remote(model_id, self.worker_setup, self.device, self.env, self.queue, self.threads)
+
+    def restart(self, model_id: str) -> None:
+        self.actors[model_id] = self.start(model_id)
 
     def call(self, model_id: str, method: str, *args: Any) -> None:
         self.pending[getattr(self.actors[model_id], method).remote(*args)] = model_id
@@ -293,22 +310,27 @@ def _halving(
     for m in model_ids:
         pool.call(m, "rung", rung)
     parked: dict[str, CandidateResult] = {}
+    states: dict[str, bytes] = {}
     scores: dict[str, float] = {}
     for model_id, value in pool.results():
+        # every rung's actor ends here, so that candidates waiting for a GPU (more candidates than GPUs) start
+        pool.release(model_id)
         if isinstance(value, CandidateResult):  # the worker died
             record(value)
             continue
-        ok, result, score = value
-        if ok and score is not None:
-            parked[model_id], scores[model_id] = result, score
+        ok, result, score, state = value
+        if ok and score is not None and state is not None:
+            parked[model_id], scores[model_id], states[model_id] = result, score, state
         else:
-            pool.release(model_id)
             record(result)
     keep, cut = split(model_ids, scores)
     for m in cut:
-        pool.call(m, "eliminate", cut_reason(setup.metric, scores[m], rung, keep))
-    for m in keep:
-        pool.call(m, "finish", steps - rung)
+        result = parked[m]
+        result.status, result.reason = "eliminated", cut_reason(setup.metric, scores[m], rung, keep)
+        record(result)
+    for m in keep:  # a new actor each, resuming from the packed rung state
+        pool.restart(m)
+        pool.call(m, "finish", steps - rung, states.pop(m))
     for model_id, result in pool.results():
         pool.release(model_id)
         parked[model_id] = result

@@ -50,6 +50,7 @@ class CandidateResult(BaseModel):
     trainable_params: int | None = None
     adapter_path: str | None = None
     final_loss: float | None = None
+    oom_retries: int = Field(default=0, description="times training was restarted at half the batch after running out of memory")
     config: dict[str, Any] = Field(default_factory=dict)
     samples: list[dict[str, str]] = Field(
         default_factory=list, description="the first held-out examples: input, reference, base and fine-tuned output"

@@ -93,6 +93,12 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def workers_label(results: Sequence[CandidateResult]) -> str:
+    """Where the candidates ran and at which precision, as the workers reported it (``device/dtype``)."""
+    seen = sorted({f"{r.config['device']}/{r.config['dtype']}" for r in results if r.config.get("device")})
+    return ", ".join(seen) + " (Ray workers)" if seen else "unknown (Ray workers)"
+
+
 def _hardware(device: str) -> dict[str, Any]:
     from slmselect.confirmation.device import available_memory
 
@@ -334,7 +340,7 @@ def confirm(
         eval_indices=eval_idx,
         n_validation=len(validation),
         validation_indices=val_idx,
-        device=choice.label,
+        device=workers_label(results) if backend == "ray" else choice.label,
         candidates=results,
         first_choice=first_choice,
         interrupted=interrupted,

@@ -95,13 +95,14 @@ def label_logprobs(
     *,
     device: str,
     batch_size: int = 16,
-    max_len: int = 1024,
+    max_len: int | None = None,
     on_batch: Progress | None = None,
 ) -> list[list[float]]:
     """Sum of log-probabilities of each label's answer tokens after each example's prompt."""
     import torch
 
     label_ids = [fmt.answer_ids(lab) for lab in labels]
+    max_len = max_len or scoring_len(fmt)
     prompts = [fmt.encode(ex, labels[0], max_len=max_len).prompt for ex in examples]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     vocab = int(getattr(model.config, "vocab_size", 0) or getattr(model.config.get_text_config(), "vocab_size", 50_000))
@@ -138,7 +139,7 @@ def generate(
     device: str,
     max_new_tokens: int,
     batch_size: int = 16,
-    max_len: int = 1024,
+    max_len: int | None = None,
     on_batch: Progress | None = None,
 ) -> list[str]:
     """Greedy answers, batched with left padding (prompts sorted by length)."""
@@ -146,6 +147,7 @@ def generate(
     from transformers import GenerationConfig
 
     tok = fmt.tokenizer
+    max_len = max_len or scoring_len(fmt)
     prompts = [fmt.encode(ex, "", max_len=max_len).prompt for ex in examples]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out: list[str] = [""] * len(prompts)
@@ -172,6 +174,15 @@ def generate(
             if on_batch:
                 on_batch(len(idx))
     return out
+
+
+#: Prompt length scoring cuts at when the format has no length of its own.
+DEFAULT_SCORING_LEN = 1024
+
+
+def scoring_len(fmt: PromptFormat) -> int:
+    """The length training used (the format's ``max_len``), so that held-out prompts are cut as trained ones were."""
+    return int(getattr(fmt, "max_len", None) or DEFAULT_SCORING_LEN)
 
 
 def max_new_tokens_for(fmt: PromptFormat, outputs: Sequence[str], *, cap: int = 256) -> int:

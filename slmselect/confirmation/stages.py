@@ -16,6 +16,7 @@ def run_stages(trial: Trial, stages: Sequence[Callable[[], Any]], *, finish: boo
     re-raised as :class:`Interrupted` carrying the partial result. With ``finish`` the candidate is completed
     and released after the last stage (without, the caller keeps the loaded model, e.g. to park it).
     """
+    failed: BaseException | None = None
     try:
         for stage in stages:
             stage()
@@ -23,12 +24,20 @@ def run_stages(trial: Trial, stages: Sequence[Callable[[], Any]], *, finish: boo
             trial.complete()
     except KeyboardInterrupt as err:
         trial.fail(err)
-        trial.release()
-        trial.setup.progress.log(f"{trial.model_id}: interrupted")
-        raise Interrupted(trial.result) from None
+        failed = err
     except Exception as err:  # noqa: BLE001 - one candidate's failure must not stop the others
         trial.fail(err)
+        failed = err
+    if failed is not None:
+        # released here, after the handler: inside it the traceback still holds the stage's frames (the
+        # Trainer, the model, the optimizer), so nothing would be freed before the next candidate's memory check
+        interrupted = isinstance(failed, KeyboardInterrupt)
+        failed.__traceback__ = None
+        failed = None
         trial.release()
+        if interrupted:
+            trial.setup.progress.log(f"{trial.model_id}: interrupted")
+            raise Interrupted(trial.result) from None
         trial.setup.progress.log(f"{trial.model_id}: {trial.result.status}: {trial.result.reason}")
         return False
     if finish:

@@ -82,6 +82,9 @@ class TrainConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.05
     batch_size: int = 8
+    #: optimizer steps accumulate this many batches (an out-of-memory retry halves the batch and doubles this,
+    #: so each step still sees ``batch_size * grad_accum`` examples)
+    grad_accum: int = 1
     max_seq_len: int = 512
     warmup_fraction: float = 0.1
     grad_clip: float = 1.0
@@ -97,6 +100,7 @@ class TrainConfig:
             "lora_alpha": self.lora_alpha,
             "lora_dropout": self.lora_dropout,
             "batch_size": self.batch_size,
+            "grad_accum": self.grad_accum,
             "max_seq_len": self.max_seq_len,
             "warmup_fraction": self.warmup_fraction,
             "grad_clip": self.grad_clip,
@@ -179,15 +183,30 @@ def per_device_batch(batch_size: int, n_devices: int) -> int:
 
 
 def _n_devices(choice: DeviceChoice) -> int:
+    """Devices one optimizer step spreads over: the processes of an accelerate / torchrun launch, else one (a
+    local run is pinned to one GPU: :func:`pin_one_gpu`)."""
     import os
 
     if "WORLD_SIZE" in os.environ:  # launched by accelerate / torchrun: one process per device
         return int(os.environ["WORLD_SIZE"])
-    if choice.device.startswith("cuda"):  # one process over every visible GPU (DataParallel)
-        import torch
-
-        return max(1, torch.cuda.device_count())
     return 1
+
+
+def pin_one_gpu(args: Any) -> Any:
+    """Keep a local run on one GPU (the first visible one: choose it with CUDA_VISIBLE_DEVICES).
+
+    With several visible GPUs and no distributed launch, Trainer wraps the model in ``DataParallel`` and
+    skips accelerate's mixed-precision preparation (no autocast), while memory checks and peaks cover one
+    device. ``TrainingArguments`` has no public switch for this; it counts the GPUs in ``_n_gpu`` when it sets
+    up its device, which this sets to 1 (``tests/test_gpu_path.py`` fails if transformers stops doing so). To
+    use several GPUs, launch with ``accelerate launch`` / ``torchrun`` (one process per GPU), or run the
+    candidates on Ray, one GPU each."""
+    if args.use_cpu or getattr(args, "world_size", 1) > 1:
+        return args
+    _ = args.device  # sets _n_gpu
+    if getattr(args, "_n_gpu", 1) > 1:
+        args._n_gpu = 1
+    return args
 
 
 def training_arguments(config: TrainConfig, choice: DeviceChoice, output_dir: str) -> Any:
@@ -198,9 +217,10 @@ def training_arguments(config: TrainConfig, choice: DeviceChoice, output_dir: st
     grouping = (
         {"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in names else {"group_by_length": True}
     )
-    return TrainingArguments(
+    return pin_one_gpu(TrainingArguments(
         output_dir=output_dir,
         per_device_train_batch_size=per_device_batch(config.batch_size, _n_devices(choice)),
+        gradient_accumulation_steps=max(1, config.grad_accum),
         max_steps=config.steps,
         learning_rate=config.learning_rate,
         lr_scheduler_type="linear",
@@ -222,7 +242,7 @@ def training_arguments(config: TrainConfig, choice: DeviceChoice, output_dir: st
         remove_unused_columns=False,
         dataloader_num_workers=0,
         dataloader_pin_memory=choice.device.startswith("cuda"),
-    )
+    ))
 
 
 @dataclass
@@ -289,6 +309,13 @@ def _monitor(run: LoraRun, stop_at: int, on_step: Callable[[int, float], None] |
     return Monitor()
 
 
+def unwrap_autocast(model: Any) -> Any:
+    """``model`` without the autocast (and fp32-output) wrapper accelerate puts on its forward for mixed precision."""
+    from accelerate.utils import extract_model_from_parallel
+
+    return extract_model_from_parallel(model, keep_fp32_wrapper=False)
+
+
 class LoraRun:
     """LoRA fine-tuning of one model through ``transformers.Trainer``, resumable across calls to :meth:`train`."""
 
@@ -314,6 +341,19 @@ class LoraRun:
         self.stats = TrainStats()
         self.workdir = Path(tempfile.mkdtemp(prefix="slmselect-train-"))
         self._checkpoint: str | None = None
+
+    @classmethod
+    def restore(cls, items: Sequence[Encoded], pad_id: int, config: TrainConfig, choice: DeviceChoice, workdir: Path,
+                checkpoint: str | None, stats: TrainStats) -> "LoraRun":
+        """A parked run rebuilt in another process from its work folder (a Trainer checkpoint, or the finished
+        adapter in ``final``); :meth:`resume` then puts it on a freshly loaded base model."""
+        run = cls.__new__(cls)
+        run.config, run.choice = config, choice
+        run.rows = [{"input_ids": it.ids, "prompt_len": len(it.prompt)} for it in items]
+        run.collator = AnswerCollator(pad_id)
+        run.model = None
+        run.stats, run.workdir, run._checkpoint = stats, Path(workdir), checkpoint
+        return run
 
     @property
     def trainable_parameters(self) -> int:
@@ -341,6 +381,9 @@ class LoraRun:
         with quiet_hf():
             trainer.train(resume_from_checkpoint=self._checkpoint)
         self.stats.seconds += time.perf_counter() - start
+        # accelerate's mixed-precision preparation replaced the model's forward with an autocast wrapper; take
+        # it off, so that the fine-tuned model is scored at the precision the base model was scored at
+        self.model = unwrap_autocast(self.model)
         state = trainer.state
         self.stats.tokens = int(state.num_input_tokens_seen)
         self.stats.steps = int(state.global_step)

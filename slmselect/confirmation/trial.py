@@ -7,6 +7,7 @@ Failures become the result's status and reason; the caller decides what to do ne
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from slmselect.confirmation.metrics import PRIMARY_METRIC, compute_metrics, item
 from slmselect.report.progress import ConfirmProgress
 from slmselect.confirmation.results import CandidateResult
 from slmselect.confirmation.scoring import max_new_tokens_for, predict
-from slmselect.confirmation.training import LoraRun, TrainConfig
+from slmselect.confirmation.training import LoraRun, TrainConfig, TrainStats
 from slmselect.confirmation.weights import load_model, safe_id
 
 GB = 1024**3
@@ -73,16 +74,17 @@ class Trial:
         self.eval_seconds = 0.0
         self._peak_before: int | None = None
         self._max_new_tokens = 32
+        self._unpacked: tuple[Path, str | None, TrainStats] | None = None
 
     # ------------------------------------------------------------------------------------------ stages
 
     def check_memory(self) -> None:
         self.stage = "memory check"
         s = self.setup
+        collect(s.choice.device)  # what an earlier candidate left is freed before free memory is read
         info = inspect_weights(self.model_id)
-        seq = s.max_seq_len or int(
-            min(MAX_SEQ_CAP["cpu"], s.profile.input_tokens.p95 + s.profile.output_tokens.p95 + 96)
-        )
+        cap = MAX_SEQ_CAP["cpu" if s.choice.device == "cpu" else "gpu"]
+        seq = s.max_seq_len or int(min(cap, s.profile.input_tokens.p95 + s.profile.output_tokens.p95 + 96))
         answer = int(s.profile.output_tokens.p95 * 1.5) + 8
         est = estimate_memory(
             info,
@@ -91,6 +93,7 @@ class Trial:
             seq_len=seq,
             answer_len=answer,
             lora_r=self.config.lora_r,
+            conversion_on_device=s.choice.device == "cpu",  # GGUF is de-quantised in host RAM, not on a GPU
         )
         if est is None:
             return
@@ -103,8 +106,8 @@ class Trial:
                 else ("free GPU memory" if s.choice.device.startswith("cuda") else "available RAM (MemAvailable)")
             )
             raise Refused(
-                f"needs {est.describe()} but {where} is {budget / GB:.2f} GB; lower batch_size or max_seq_len, "
-                "use a GPU, or leave this candidate out"
+                f"does not fit: needs {est.describe()} but {where} is {budget / GB:.2f} GB; lower batch_size or "
+                "max_seq_len, use a GPU, or leave this candidate out"
             )
 
     def load(self) -> None:
@@ -187,12 +190,53 @@ class Trial:
             self.run = LoraRun(self.loaded.model, items, tok.pad_token_id, self.config, s.choice)
             self.result.trainable_params = self.run.trainable_parameters
         bar = s.progress.stage(self.model_id, "LoRA train", n_steps)
-        self.run.train(n_steps, on_step=lambda step, loss: bar.advance(1, note=f"loss {loss:.3f}"))
+        while True:
+            try:
+                self.run.train(n_steps, on_step=lambda step, loss: bar.advance(1, note=f"loss {loss:.3f}"))
+                break
+            except Exception as err:  # noqa: BLE001 - only an out-of-memory error is retried
+                if not _is_oom(err) or self.config.batch_size <= 1:
+                    if _is_oom(err):
+                        raise self._does_not_fit(err) from None
+                    raise
+            # after the handler, so that the failed attempt's frames are gone before memory is freed
+            self._retry_smaller_batch(bar)
         st = self.run.stats
         bar.done(f"loss {st.losses[-1]:.3f}" if st.losses else "")
         r = self.result
         r.steps, r.train_seconds, r.tokens_per_second = st.steps, st.seconds, st.tokens_per_second
         r.final_loss = st.losses[-1] if st.losses else None
+
+    def _retry_smaller_batch(self, bar: Any) -> None:
+        """Start this candidate's training over at half the batch and twice the gradient accumulation (the same
+        examples per optimizer step)."""
+        assert self.run is not None and self.loaded is not None
+        old = self.config.batch_size
+        base = self.run.model.unload()  # the base model without the LoRA layers of the failed attempt
+        self.run.cleanup()
+        self.run = None
+        collect(self.setup.choice.device)
+        self.config.batch_size = max(1, old // 2)
+        self.config.grad_accum *= 2
+        self.result.oom_retries += 1
+        note = (f"out of memory at batch {old}: retrying at batch {self.config.batch_size} x {self.config.grad_accum} "
+                "accumulated (the same examples per step)")
+        self.setup.progress.log(f"{self.model_id}: {note}")
+        bar.advance(0, note=note)
+        self.loaded.model = base
+        items = [self.fmt.encode(ex) for ex in self.setup.train]
+        self.run = LoraRun(base, items, self.loaded.tokenizer.pad_token_id, self.config, self.setup.choice)
+
+    def _does_not_fit(self, err: BaseException) -> Refused:
+        """An out-of-memory error at batch 1: what it needed against what the device has free."""
+        need = self.result.memory_estimate_bytes
+        free = available_memory(self.setup.choice.device)
+        return Refused(
+            f"does not fit: out of memory during training even at batch 1 ({type(err).__name__}); estimated need "
+            + (f"{need / GB:.2f} GB" if need else "unknown")
+            + (f", free on {self.setup.choice.device} now {free / GB:.2f} GB" if free is not None else "")
+            + "; lower max_seq_len, use a larger device, or leave this candidate out"
+        )
 
     def finetuned_score(self) -> None:
         r = self.result
@@ -247,8 +291,52 @@ class Trial:
         self.run.park()
         self.release_model()
 
+    def pack(self) -> dict[str, Any]:
+        """This parked candidate (after :meth:`park`) as plain data another process can :meth:`unpack`: the
+        result so far, the training counters and settings, and the Trainer checkpoint's files (or the finished
+        adapter) as a tar archive."""
+        import io
+        import tarfile
+
+        assert self.run is not None
+        self.complete("eliminated", "parked after the first rung")  # eval seconds, peak memory, configuration
+        folder = Path(self.run._checkpoint) if self.run._checkpoint else self.run.workdir / "final"
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            tar.add(str(folder), arcname=folder.name)
+        return {"result": self.result.model_dump(mode="json"), "config": self.config.as_dict(),
+                "stats": dataclasses.asdict(self.run.stats), "eval_seconds": self.eval_seconds,
+                "peak": self._peak_bytes(), "folder": folder.name, "checkpoint": self.run._checkpoint is not None,
+                "files": buf.getvalue()}
+
+    def unpack(self, state: dict[str, Any]) -> None:
+        """Take over a candidate :meth:`pack` packed in another process; :meth:`resume` then reloads it."""
+        import io
+        import tarfile
+        import tempfile
+
+        self.result = CandidateResult.model_validate(state["result"])
+        for key, value in state["config"].items():
+            if hasattr(self.config, key) and key != "trainer":
+                setattr(self.config, key, value)
+        self.eval_seconds, self._peak_before = state["eval_seconds"], state["peak"]
+        workdir = Path(tempfile.mkdtemp(prefix="slmselect-train-"))
+        with tarfile.open(fileobj=io.BytesIO(state["files"]), mode="r:gz") as tar:
+            tar.extractall(workdir, filter="data")
+        self._unpacked = (workdir, str(workdir / state["folder"]) if state["checkpoint"] else None,
+                          TrainStats(**state["stats"]))
+
     def resume(self) -> None:
         self.stage = "reloading"
+        if self.run is None and self._unpacked is not None:
+            workdir, checkpoint, stats = self._unpacked
+            self.load()
+            assert self.fmt is not None
+            items = [self.fmt.encode(ex) for ex in self.setup.train]
+            self.run = LoraRun.restore(items, self.loaded.tokenizer.pad_token_id, self.config, self.setup.choice,
+                                       workdir, checkpoint, stats)
+            self.run.resume(self.loaded.model)
+            return
         assert self.run is not None
         self.peak.reset()
         self.loaded = load_model(self.model_id, self.setup.choice, trust_remote_code=self.setup.trust_remote_code)
@@ -280,11 +368,7 @@ class Trial:
         self.loaded = None
         if self.run is not None:
             self.run.model = None
-        gc.collect()
-        if self.setup.choice.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
+        collect(self.setup.choice.device)
 
     def release(self) -> None:
         self.release_model()
@@ -292,6 +376,19 @@ class Trial:
             self.run.cleanup()
         self.run = None
         gc.collect()
+
+
+def collect(device: str) -> None:
+    """Free what nothing references any more: Python's garbage, then the GPU allocator's cached blocks."""
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
+    elif device == "mps":
+        import torch
+
+        torch.mps.empty_cache()
 
 
 def _ci(span: Interval) -> tuple[float, float]:

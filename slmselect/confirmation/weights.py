@@ -275,6 +275,15 @@ def _load_gguf(path: Path, choice: DeviceChoice) -> tuple[Any, Any]:
     return model, _finish(tokenizer)
 
 
+def _as_later_runs(model: Any, tokenizer: Any, saved: Path | None, choice: DeviceChoice) -> tuple[Any, Any]:
+    """A model just converted from GGUF, loaded as every later run loads it: from the converted copy at the
+    chosen dtype (the conversion itself reads fp32), so that a first run measures what later runs measure."""
+    if saved is None:
+        return model.to(_torch_dtype(choice.weights_dtype)), tokenizer
+    del model
+    return _load_dir(saved, choice, use_safetensors=True)
+
+
 def _save_converted(model: Any, tokenizer: Any, model_id: str, origin: str) -> Path:
     """Write an fp32 safetensors copy atomically and return its folder."""
     target = converted_dir(model_id)
@@ -436,15 +445,16 @@ def load_model(
             source, where = "offline-package", str(gguf_path)
             model, tokenizer = _load_gguf(gguf_path, choice)
             if use_cache:
-                _save_converted(model, tokenizer, model_id, where)
+                saved = _save_converted(model, tokenizer, model_id, where)
                 if gguf_path.is_relative_to(cache_root()):
                     gguf_path.unlink(missing_ok=True)  # the fp32 copy replaces the assembled GGUF
+            model, tokenizer = _as_later_runs(model, tokenizer, saved if use_cache else None, choice)
         elif gguf_local:
             gguf_path = path if path.is_file() else next(path.glob("*.gguf"))
             source, where = "gguf", str(gguf_path)
             model, tokenizer = _load_gguf(gguf_path, choice)
-            if use_cache:
-                _save_converted(model, tokenizer, model_id, where)
+            saved = _save_converted(model, tokenizer, model_id, where) if use_cache else None
+            model, tokenizer = _as_later_runs(model, tokenizer, saved, choice)
         elif local_dir:
             source, where = "local", str(path)
             has_st = any(path.glob("*.safetensors"))
