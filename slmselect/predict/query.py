@@ -46,9 +46,6 @@ INTERVAL_Z = 1.96
 LEVEL_Q = 0.025
 #: p_best draws only among this many leading contenders (by mean + 2 sd).
 MAX_CONTENDERS = 64
-#: Kernel weight factor of a unit whose task is of an unrelated type (affinity 0) when the task type is known:
-#: evidence from another kind of task says little about this one.
-OTHER_TYPE_WEIGHT = 0.1
 
 
 @dataclass(frozen=True)
@@ -158,8 +155,8 @@ def kernel(b: Bound, semantic: np.ndarray, affinity: np.ndarray, st: Settings, e
     sim = (1 - st.type_weight) * semantic + st.type_weight * affinity
     w = np.exp((np.minimum(sim, 1.0) - 1.0) / st.temperature)
     w = np.where(b.O.any(1)[None, :], w, 0.0)
-    # a unit of an unrelated task type (affinity 0: only when the type is known) and a flagged source count less
-    w = np.where(affinity <= 0.0, OTHER_TYPE_WEIGHT * w, w)
+    # a unit of a source the database flags counts less (an unrelated task type already does: its affinity of 0
+    # lowers the similarity by ``type_weight``, a factor exp(-type_weight / temperature) on its weight)
     if b.trust is not None:
         w = w * b.trust[None, :]
     if exclude is not None:
