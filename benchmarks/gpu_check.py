@@ -1,6 +1,7 @@
 """One script that settles the GPU path on a CUDA machine (about ten minutes on one GPU).
 
     python benchmarks/gpu_check.py [--out FOLDER]
+    python benchmarks/gpu_check.py --smoke     # the same steps on the CPU with tiny shapes: checks the script itself
 
 It needs no network: the models it trains are built here from real architectures' shapes (Qwen2.5-0.5B,
 Llama-3.2-1B) with random weights and the offline SmolLM2 tokenizer; the offline models themselves run too
@@ -32,6 +33,12 @@ SHAPES = {  # hidden, intermediate, layers, heads, kv heads (from the models' co
     "qwen2.5-0.5b-shape": ("qwen2", 896, 4864, 24, 14, 2),
     "llama-3.2-1b-shape": ("llama", 2048, 8192, 16, 32, 8),
 }
+#: --smoke: the same architectures, scaled down to run on a CPU in seconds
+SMOKE_SHAPES = {
+    "qwen2.5-0.5b-shape": ("qwen2", 64, 128, 2, 4, 2),
+    "llama-3.2-1b-shape": ("llama", 64, 128, 2, 4, 2),
+}
+DEVICE = "cuda"
 
 
 def rows(n: int = 96) -> list[dict[str, str]]:
@@ -41,7 +48,7 @@ def rows(n: int = 96) -> list[dict[str, str]]:
             for i, (w, lab) in enumerate(items * (n // len(items)))]
 
 
-def build_models(work: Path) -> dict[str, str]:
+def build_models(work: Path, shapes: dict[str, tuple] = SHAPES) -> dict[str, str]:
     """Random-weight models of real shapes, saved as local folders with the SmolLM2 tokenizer."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
@@ -51,7 +58,7 @@ def build_models(work: Path) -> dict[str, str]:
     ensure_converted(SMOL)
     tok = AutoTokenizer.from_pretrained(str(converted_dir(SMOL)))
     out = {}
-    for name, (arch, hidden, inter, layers, heads, kv) in SHAPES.items():
+    for name, (arch, hidden, inter, layers, heads, kv) in shapes.items():
         cfg_cls, model_cls = (Qwen2Config, Qwen2ForCausalLM) if arch == "qwen2" else (LlamaConfig, LlamaForCausalLM)
         cfg = cfg_cls(vocab_size=len(tok), hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
                       num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=4096,
@@ -69,7 +76,7 @@ def run_confirm(models: list[str], work: Path, **kw):  # type: ignore[no-untyped
     from slmselect.errors import ConfirmError
 
     args = dict(steps=4, batch_size=8, eval_examples=16, validation_examples=8, seed=0, progress=False,
-                store=work / "results.sqlite", output_dir=work / "adapters", device="cuda")
+                store=work / "results.sqlite", output_dir=work / "adapters", device=DEVICE)
     try:
         return confirm(rows(), models=models, **(args | kw))
     except ConfirmError as err:
@@ -79,9 +86,12 @@ def run_confirm(models: list[str], work: Path, **kw):  # type: ignore[no-untyped
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.environ.get("OUT"), help="folder for gpu_check.json")
+    parser.add_argument("--smoke", action="store_true", help="run the steps on the CPU with tiny shapes (checks the script)")
     a = parser.parse_args()
     import torch
 
+    if a.smoke:
+        return smoke()
     if not torch.cuda.is_available():
         print("gpu_check: no CUDA GPU here (torch.cuda.is_available() is False, torch "
               f"{torch.__version__}); nothing to check. Run it on a machine with a CUDA GPU and a CUDA build of torch.")
@@ -161,6 +171,34 @@ def main() -> int:
         Path(a.out).mkdir(parents=True, exist_ok=True)
         (Path(a.out) / "gpu_check.json").write_text(text + "\n")
     print(text)
+    return 0
+
+
+def smoke() -> int:
+    """Steps 2, 3 and 5 on the CPU with tiny shapes (1 and 4 need a GPU's precision and allocator)."""
+    global DEVICE
+    DEVICE = "cpu"
+    work = Path(tempfile.mkdtemp(prefix="slmselect-gpu-check-smoke-"))
+    folders = build_models(work, SMOKE_SHAPES)
+    rep = run_confirm(list(folders.values()), work / "peaks", steps=2, batch_size=4)
+    print("2. memory estimate vs peak:", [(Path(c.model_id).name, c.status, c.memory_estimate_bytes, c.peak_memory_bytes)
+                                          for c in rep.candidates], flush=True)
+    broken = work / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    rep = run_confirm([folders["llama-3.2-1b-shape"], str(broken), folders["qwen2.5-0.5b-shape"]], work / "release", steps=2)
+    print("3. statuses with a broken candidate:", [c.status for c in rep.candidates], flush=True)
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    copies = []
+    for i, m in enumerate((list(folders.values()) * 2)[:3]):
+        dst = work / f"cand{i}"
+        os.symlink(m, dst)
+        copies.append(str(dst))
+    rep = run_confirm(copies, work / "ray", backend="ray", successive_halving=True, steps=4)
+    print("5. Ray halving, 3 candidates on 2 CPUs:", [c.status for c in rep.candidates], rep.device, flush=True)
+    ray.shutdown()
     return 0
 
 
