@@ -258,6 +258,7 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "include_local": Flag(),
         "embedder": Options(("auto", "minilm", "tfidf")),
         "languages": Languages(),
+        "split": Text(max_len=200),
         "task_type": Options(TASK_TYPES, aliases=TASK_TYPE_ALIASES, none_ok=True),
         "measured": Scores(),
     },
@@ -274,6 +275,10 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "memory_limit_gb": Interval(float, 0, None, closed="neither", none_ok=True, unit="GB"),
         "models": StrList(),
         "description": Text(),
+        "split": Text(max_len=200),
+    },
+    "profile_task": {
+        "split": Text(max_len=200),
     },
     "compare": {
         "max_params": Size(),

@@ -56,6 +56,13 @@ class Case:
 # --------------------------------------------------------------------------------------------- file makers
 
 
+def _gzip_half(data: str) -> bytes:
+    import gzip
+
+    packed = gzip.compress(data.encode())
+    return packed[: len(packed) // 2]
+
+
 def _write(name: str, content: str | bytes) -> Callable[[Path], None]:
     def setup(tmp: Path) -> None:
         path = tmp / name
@@ -208,8 +215,17 @@ CASES: list[Case] = [
          argv=["profile", "tickest.jsonl"], setup=_write("tickets.jsonl", _jsonl(TICKETS))),
     Case("folder-as-file", "a folder instead of an examples file", 2, r"is a folder; pass a \.jsonl",
          argv=["profile", "data"], setup=lambda t: (t / "data").mkdir()),
-    Case("xlsx", "a spreadsheet (.xlsx)", 2, r"Unsupported examples file type '\.xlsx'",
+    Case("xlsx", "a spreadsheet (.xlsx) without the Excel extra", 2, r"Reading tickets\.xlsx needs the 'openpyxl' package.*pip install 'slmselect\[excel\]'",
          argv=["profile", "tickets.xlsx"], setup=_write("tickets.xlsx", b"PK\x03\x04\x14\x00")),
+    Case("gz-truncated", "a .jsonl.gz file cut off half way (an interrupted download)", 2,
+         r"cut\.jsonl\.gz cannot be read as JSONL \(gzip\).*complete",
+         argv=["profile", "cut.jsonl.gz"], setup=_write("cut.jsonl.gz", _gzip_half(_jsonl(TICKETS * 40)))),
+    Case("csv-semicolon", "a semicolon-separated CSV, as spreadsheets in much of Europe write it", 0,
+         r"read as semicolon-separated",
+         argv=["profile", "eu.csv"], setup=_write("eu.csv", CSV_TEXT.replace(",", ";"))),
+    Case("ner-ids-without-names", "token NER with ner_tags as bare class ids", 2, r"class id without its name",
+         call=_profile(lambda: [{"tokens": ["Peter", "Blackburn"], "ner_tags": [1, 2]},
+                                {"tokens": ["Brussels"], "ner_tags": [5]}], "[{'tokens': [...], 'ner_tags': [1, 2]}, ...]")),
     Case("empty-file", "an empty .jsonl file", 2, r"No examples found",
          argv=["profile", "empty.jsonl"], setup=_write("empty.jsonl", "\n\n")),
     Case("latin1", "a CSV saved as Latin-1", 2, r"not valid UTF-8: byte 0xe9 .*line 8.*Latin-1",

@@ -50,13 +50,24 @@ def test_file_does_not_exist(tmp_path: Path) -> None:
 
 
 def test_unsupported_extension(tmp_path: Path) -> None:
-    path = tmp_path / "examples.xlsx"
+    path = tmp_path / "examples.docx"
     path.write_bytes(b"PK\x03\x04")
     with pytest.raises(InputError) as err:
         profile_task(path)
     message = str(err.value)
-    assert "Unsupported" in message and "'.xlsx'" in message
-    assert ".jsonl" in message and ".csv" in message
+    assert "Unsupported" in message and "'.docx'" in message
+    assert ".jsonl" in message and ".csv" in message and ".parquet" in message
+
+
+def test_excel_without_its_extra_names_the_extra(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("openpyxl") is not None:
+        pytest.skip("openpyxl is installed here: the workbook would be read")
+    path = tmp_path / "examples.xlsx"
+    path.write_bytes(b"PK\x03\x04")
+    with pytest.raises(InputError, match=r"needs the 'openpyxl' package.*pip install 'slmselect\[excel\]'"):
+        profile_task(path)
 
 
 def test_non_utf8_file(tmp_path: Path) -> None:
@@ -179,8 +190,9 @@ def test_dataset_dict_asks_for_a_split() -> None:
     import datasets
 
     ds = datasets.DatasetDict({"train": datasets.Dataset.from_list(GOOD), "test": datasets.Dataset.from_list(GOOD)})
-    with pytest.raises(InputError, match=r"DatasetDict with splits 'train', 'test'; pass one split, e.g. ds\['train'\]"):
+    with pytest.raises(InputError, match=r"DatasetDict with splits 'train', 'test'; say which with split=, e.g. split='train'"):
         profile_task(ds)
+    assert profile_task(ds, split="test").n_examples == len(GOOD)
 
 
 def test_offline_dataset_typo() -> None:

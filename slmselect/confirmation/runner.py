@@ -18,6 +18,7 @@ from typing import Any
 
 from slmselect.errors import ConfirmError, ParameterError, check_choice
 from slmselect.confirmation.data import instruction_for, split_examples
+from slmselect._validate import check_params
 from slmselect.confirmation.device import cpu_count, detect_device, gpu_name
 from slmselect.report.progress import ConfirmProgress
 from slmselect.confirmation.results import CandidateResult, ConfirmReport, HalvingSummary
@@ -141,6 +142,7 @@ def confirm(
     eval_examples: int | None = None,
     validation_examples: int | None = None,
     train_examples: Any = None,
+    split: str | None = None,
     seed: int = 0,
     device: str = "auto",
     output_dir: str | os.PathLike[str] | None = None,
@@ -190,6 +192,7 @@ def confirm(
     from slmselect.profile.readers import read_examples
     from slmselect.profile.profiler import profile_task
 
+    check_params("confirm", split=split)
     _int_param("steps", steps, 1)
     _int_param("batch_size", batch_size, 1)
     _int_param("top_k", top_k, 1)
@@ -212,7 +215,7 @@ def confirm(
     if description is None and recommendation is not None:
         description = getattr(recommendation, "description", None)
 
-    normalised, _fields = read_examples(examples)
+    normalised, _fields = read_examples(examples, split=split)
     profile = profile_task(normalised, description=description)
     task = profile.task_type
     if eval_examples is None and round(len(normalised) * eval_fraction) > MAX_DEFAULT_EVAL:

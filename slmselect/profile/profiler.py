@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from slmselect._validate import check_params
 from slmselect.profile.readers import read_examples
 from slmselect.profile.task_types import type_by_meaning, type_of_field
 from slmselect._types import TASK_TYPES, Example, LengthStats, TaskProfile
@@ -308,15 +309,18 @@ def profile_task(
     input_field: str | None = None,
     output_field: str | None = None,
     context_field: str | None = None,
+    split: str | None = None,
 ) -> TaskProfile:
     """Profile a task from its examples (and optionally a one-line description of it).
 
     ``examples`` is anything :func:`slmselect.profile.readers.load_examples` reads (list of dicts, DataFrame,
-    .jsonl/.json/.csv path, ``datasets.Dataset``) or a list of :class:`Example`. ``input_tokens``
-    counts everything the model reads: the input plus any context and tool schemas.
+    .jsonl/.json/.csv/.parquet path, compressed or not, ``datasets.Dataset``, a ``DatasetDict`` with ``split``)
+    or a list of :class:`Example`. ``input_tokens`` counts everything the model reads: the input plus any
+    context and tool schemas.
     """
+    check_params("profile_task", split=split)
     normalised, fields = read_examples(
-        examples, input_field=input_field, output_field=output_field, context_field=context_field
+        examples, input_field=input_field, output_field=output_field, context_field=context_field, split=split
     )
     inputs = [e.input for e in normalised]
     in_tok, counter = count_tokens(inputs)

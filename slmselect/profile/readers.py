@@ -37,8 +37,16 @@ CALL_FIELDS = ("call", "tool_call", "tool_calls", "function_call", "answer", "ou
 NER_FIELDS = ("entities", "spans")
 CHAT_FIELDS = ("messages", "conversations")
 OPTION_FIELDS = ("options", "choices")
-FILE_TYPES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv")
+TEXT_TYPES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv")
+#: Compression around a text file, read by pandas (``.zst`` needs the ``zstandard`` package).
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
+FILE_TYPES = (*TEXT_TYPES, ".parquet", ".xlsx", ".xls")
 MIN_EXAMPLES = 2
+#: CSV separators tried when a file's header has no comma (spreadsheets in much of Europe write ';').
+CSV_SEPARATORS = ",;\t|"
+SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+#: CoNLL-style entity tags, spelled as the entity-span form names them.
+ENTITY_NAMES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "miscellaneous"}
 
 
 def _missing(value: Any) -> bool:
@@ -242,7 +250,7 @@ def _read_csv(text: str, where: str, delimiter: str) -> list[dict[str, str]]:
                 raise InputError(
                     f"{where}: line {reader.line_num} (row {len(rows)}) has {len(cells)} cells but the header has "
                     f"{len(names)} columns ({more} cells than columns). Put cells that hold a "
-                    f"{'tab' if delimiter == chr(9) else 'comma'} or a line break in double quotes, or fix that line."
+                    f"{SEPARATOR_NAMES.get(delimiter, repr(delimiter))} or a line break in double quotes, or fix that line."
                 )
             rows.append(dict(zip(names, cells)))
     except csv.Error as err:
@@ -255,6 +263,93 @@ def _read_csv(text: str, where: str, delimiter: str) -> list[dict[str, str]]:
     return rows
 
 
+def _kinds(path: Path) -> tuple[str, str | None]:
+    """(the file's own type, its compression or None): ``train.jsonl.gz`` -> (".jsonl", "gzip")."""
+    suffixes = [x.lower() for x in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSIONS:
+        return (suffixes[-2] if len(suffixes) > 1 else ""), COMPRESSIONS[suffixes[-1]]
+    return (suffixes[-1] if suffixes else ""), None
+
+
+def _sniff_separator(text: str, default: str, where: str) -> str:
+    """The CSV separator: ``default`` unless the header holds none of it and another one splits it (said in a warning)."""
+    header = text.split("\n", 1)[0]
+    if default in header:
+        return default
+    try:
+        found = csv.Sniffer().sniff(text[:65536], delimiters=CSV_SEPARATORS).delimiter
+    except csv.Error:
+        return default
+    if found != default and found in header:
+        name = SEPARATOR_NAMES.get(found, repr(found))
+        warnings.warn(f"{where}: read as {name}-separated (detected from the header row, which has no "
+                      f"{'comma' if default == ',' else 'tab'}).", SlmselectWarning, stacklevel=4)
+        return found
+    return default
+
+
+def _open_text(path: Path, compression: str | None) -> Any:
+    """A text handle on a possibly compressed file (for a sample, or a JSON array)."""
+    import bz2
+    import gzip
+    import lzma
+
+    if compression == "zstd":
+        import zstandard
+
+        return io.TextIOWrapper(zstandard.open(path, "rb"), encoding="utf-8-sig", errors="replace")
+    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(compression or "")
+    if opener is None:
+        return open(path, encoding="utf-8-sig", errors="replace")
+    return opener(path, "rt", encoding="utf-8-sig", errors="replace")
+
+
+def _read_frame(path: Path, kind: str, compression: str | None) -> list[Any]:
+    """Parquet, Excel and compressed files through pandas (and pyarrow), as records."""
+    import pandas as pd
+
+    where = str(path)
+    try:
+        if kind == ".parquet":
+            frame = pd.read_parquet(path)
+        elif kind in (".xlsx", ".xls"):
+            import importlib.util
+
+            engine = "openpyxl" if kind == ".xlsx" else "xlrd"
+            if importlib.util.find_spec(engine) is None:
+                raise ImportError(f"No module named {engine!r}")
+            frame = pd.read_excel(path, dtype=object, engine=engine)
+        elif kind in (".csv", ".tsv"):
+            with _open_text(path, compression) as fh:
+                sample = fh.read(65536)
+            sep = _sniff_separator(sample, "\t" if kind == ".tsv" else ",", where)
+            frame = pd.read_csv(path, sep=sep, compression=compression, dtype=str, keep_default_na=False,
+                                encoding="utf-8-sig")
+        elif kind in (".jsonl", ".ndjson"):
+            frame = pd.read_json(path, lines=True, compression=compression, dtype=False)
+        elif kind == ".json":
+            with _open_text(path, compression) as fh:
+                return _read_json(fh.read(), where)
+        else:
+            raise InputError(
+                f"{path.name} is {compression}-compressed but its own type {kind or '(no extension)'!r} is none of "
+                f"{', '.join(TEXT_TYPES)}; name it like train.jsonl.gz, or decompress it."
+            )
+    except ImportError as err:
+        extra = {".parquet": "pyarrow", ".xlsx": "openpyxl", ".xls": "xlrd"}.get(kind, "zstandard")
+        how = "pip install 'slmselect[excel]'" if kind in (".xlsx", ".xls") else f"pip install {extra}"
+        raise InputError(f"Reading {path.name} needs the {extra!r} package ({err}); install it with {how}, "
+                         "or export the file as JSON Lines or CSV.") from None
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any reader's complaint about the file becomes one clear message
+        raise InputError(f"{where} cannot be read as {kind.lstrip('.').upper() or 'data'}"
+                         f"{f' ({compression})' if compression else ''}: {str(err)[:300]}. Check that the file is "
+                         "complete and of the type its name says.") from None
+    _check_columns([str(c).strip() for c in frame.columns], where)
+    return frame.to_dict(orient="records")
+
+
 def _read_file(path: Path) -> list[Any]:
     if not path.exists():
         near = difflib.get_close_matches(path.name, [p.name for p in path.parent.iterdir()], n=1, cutoff=0.8) if path.parent.is_dir() else []
@@ -262,29 +357,37 @@ def _read_file(path: Path) -> list[Any]:
         raise InputError(f"Examples file {str(path)!r} does not exist; check the path.{hint}")
     if path.is_dir():
         raise InputError(f"{path} is a folder; pass a {', '.join(FILE_TYPES)} file inside it.")
-    suffix = path.suffix.lower()
-    if suffix not in FILE_TYPES:
+    suffix, compression = _kinds(path)
+    if compression is None and suffix not in FILE_TYPES:
         raise InputError(
             f"Unsupported examples file type {suffix or '(no extension)'!r} for {path.name}; use one of "
-            f"{', '.join(FILE_TYPES)} (JSON Lines, a JSON array of objects, or CSV with a header row), "
-            "or load it yourself and pass a list of dicts or a pandas DataFrame."
+            f"{', '.join(FILE_TYPES)}, optionally compressed ({', '.join(COMPRESSIONS)}: JSON Lines, a JSON array "
+            "of objects, CSV with a header row, Parquet, Excel), or load it yourself and pass a list of dicts or a "
+            "pandas DataFrame."
         )
+    if compression is not None or suffix not in TEXT_TYPES:
+        return _read_frame(path, suffix, compression)
     text, encoding = _decode(path)
     where = str(path) if encoding.startswith("UTF-8") else f"{path} (read as {encoding})"
     if suffix in (".csv", ".tsv"):
-        return _read_csv(text, where, "\t" if suffix == ".tsv" else ",")
+        default = "\t" if suffix == ".tsv" else ","
+        return _read_csv(text, where, _sniff_separator(text, default, where))
     if suffix == ".json":
         return _read_json(text, where)
     return _parse_json_lines(text, where)
 
 
-def load_examples(source: Any) -> list[dict[str, Any]]:
+def load_examples(source: Any, *, split: str | None = None) -> list[dict[str, Any]]:
     """Read examples into a list of dicts.
 
-    ``source`` may be a list (or tuple) of dicts, a pandas DataFrame, a ``datasets.Dataset``, or a
-    ``str``/``Path`` to a .jsonl/.ndjson, .json (an array of objects, or JSON lines), .csv or .tsv file.
+    ``source`` may be a list (or tuple) of dicts, a pandas DataFrame, a ``datasets.Dataset`` (a
+    ``DatasetDict`` with ``split``), or a ``str``/``Path`` to a .jsonl/.ndjson, .json (an array of objects, or
+    JSON lines), .csv/.tsv (the separator detected), .parquet or .xlsx file, optionally compressed (.gz, .bz2,
+    .xz, .zst). Token-level NER (``tokens`` + ``ner_tags``, as strings or as ``ClassLabel`` ids of a Dataset)
+    becomes the entity-span form ``{"text", "entities"}`` that confirm trains on.
     """
     module = type(source).__module__ or ""
+    tag_names: list[str] | None = None
     if isinstance(source, (str, Path)):
         records: list[Any] = _read_file(Path(source).expanduser())
     elif module.startswith("pandas") and hasattr(source, "to_dict"):
@@ -296,9 +399,18 @@ def load_examples(source: Any) -> list[dict[str, Any]]:
         import datasets
 
         if isinstance(source, (datasets.DatasetDict, datasets.IterableDatasetDict)):
-            raise InputError(
-                f"Got a DatasetDict with splits {', '.join(map(repr, source))}; pass one split, e.g. ds[{next(iter(source))!r}]."
-            )
+            if split is None:
+                raise InputError(
+                    f"Got a DatasetDict with splits {', '.join(map(repr, source))}; say which with split=, e.g. "
+                    f"split={next(iter(source))!r}, or pass one split, e.g. ds[{next(iter(source))!r}]."
+                )
+            if split not in source:
+                raise InputError(f"The DatasetDict has no split {split!r}; it has {', '.join(map(repr, source))}."
+                                 + did_you_mean(split, list(source)))
+            source = source[split]
+        features = getattr(source, "features", None) or {}
+        tag_feature = getattr(features.get("ner_tags"), "feature", None) if hasattr(features, "get") else None
+        tag_names = list(getattr(tag_feature, "names", None) or []) or None
         try:
             records = list(source)
         except TypeError as err:  # an IterableDataset of a broken generator, a Dataset of a bad format
@@ -323,6 +435,8 @@ def load_examples(source: Any) -> list[dict[str, Any]]:
             f"{type(records[bad[0]]).__name__} ({len(bad)} such rows: {_rows(bad)}). "
             "Use records like {'input': ..., 'output': ...} or {'text': ..., 'label': ...}."
         )
+    if all("tokens" in r and "ner_tags" in r for r in records):
+        records = token_ner_to_spans(records, tag_names)
     out = []
     for i, r in enumerate(records):
         row = {str(k).strip() if not isinstance(k, str) else k: v for k, v in r.items()}
@@ -334,6 +448,76 @@ def load_examples(source: Any) -> list[dict[str, Any]]:
                 "{'input': ..., 'output': ...}: flatten it or store the nested part as text."
             )
         out.append(row)
+    return out
+
+
+def _tag_text(tag: Any, names: list[str] | None, row: int) -> str:
+    if isinstance(tag, str):
+        return tag
+    if names is not None and isinstance(tag, (int,)) and 0 <= tag < len(names):
+        return names[tag]
+    raise InputError(
+        f"Row {row}: ner_tags holds {tag!r}, a class id without its name. Pass the datasets.Dataset itself (its "
+        "ClassLabel feature names the ids), or tags as strings such as 'B-PER', 'I-PER', 'O'."
+    )
+
+
+def bio_spans(tokens: list[str], tags: list[str]) -> list[tuple[str, str]]:
+    """(entity type, text) of each entity in BIO / IOB / BIOES tags over ``tokens``."""
+    spans: list[tuple[str, str]] = []
+    current: list[str] = []
+    kind = ""
+
+    def flush() -> None:
+        if current and kind:
+            spans.append((kind, " ".join(current)))
+        current.clear()
+
+    for token, tag in zip(tokens, tags):
+        prefix, _, label = str(tag).partition("-")
+        if not label and prefix not in ("O", ""):  # a bare type (IO tagging)
+            prefix, label = "I", prefix
+        if prefix in ("B", "S") or (prefix in ("I", "E") and label != kind):
+            flush()
+            kind = label
+            current.append(token)
+        elif prefix in ("I", "E"):
+            current.append(token)
+        else:
+            flush()
+            kind = ""
+        if prefix in ("E", "S"):
+            flush()
+            kind = ""
+    flush()
+    return spans
+
+
+def token_ner_to_spans(records: list[Any], names: list[str] | None = None) -> list[dict[str, Any]]:
+    """Token-level NER rows (``tokens`` + ``ner_tags``) as ``{"text", "entities"}``: the tokens joined by spaces,
+    and every entity type of the data (CoNLL's PER/ORG/LOC/MISC spelled out) with the spans found in the row."""
+    rows = []
+    types: dict[str, None] = {}
+    for i, r in enumerate(records):
+        tokens = [str(t) for t in r["tokens"]]
+        tags = [_tag_text(t, names, i) for t in r["ner_tags"]]
+        if len(tokens) != len(tags):
+            raise InputError(f"Row {i} has {len(tokens)} tokens but {len(tags)} ner_tags; give one tag per token.")
+        spans = [(ENTITY_NAMES.get(k.upper(), k.lower()), text) for k, text in bio_spans(tokens, tags)]
+        for k, _ in spans:
+            types.setdefault(k, None)
+        rows.append((r, tokens, spans))
+    for name in names or []:
+        kind = name.partition("-")[2]
+        if kind:
+            types.setdefault(ENTITY_NAMES.get(kind.upper(), kind.lower()), None)
+    out = []
+    for r, tokens, spans in rows:
+        entities: dict[str, list[str]] = {k: [] for k in types}
+        for k, text in spans:
+            entities[k].append(text)
+        rest = {k: v for k, v in r.items() if k not in ("tokens", "ner_tags", "pos_tags", "chunk_tags")}
+        out.append({"text": " ".join(tokens), "entities": entities, **{k: v for k, v in rest.items() if k not in ("text", "entities")}})
     return out
 
 
@@ -471,13 +655,14 @@ def normalise(
     input_field: str | None = None,
     output_field: str | None = None,
     context_field: str | None = None,
+    split: str | None = None,
 ) -> tuple[list[Example], dict[str, str]]:
     """Turn records into :class:`Example` objects and report which field played which role.
 
     Dict or list outputs (entities, tool calls) become JSON text. Raises :class:`InputError` for too few
     examples, unknown fields, outputs of mixed types, and rows without an input or an output.
     """
-    records = load_examples(records)  # checks emptiness and that rows are dicts
+    records = load_examples(records, split=split)  # checks emptiness and that rows are dicts
     if len(records) < MIN_EXAMPLES:
         raise InputError(
             f"Only 1 example was given; at least {MIN_EXAMPLES} are needed to profile a task "
@@ -567,10 +752,12 @@ def read_examples(
     input_field: str | None = None,
     output_field: str | None = None,
     context_field: str | None = None,
+    split: str | None = None,
 ) -> tuple[list[Example], dict[str, str]]:
     """``load_examples`` then ``normalise``; a list of :class:`Example` passes straight through."""
     if isinstance(source, (list, tuple)) and source and all(isinstance(e, Example) for e in source):
         if len(source) < MIN_EXAMPLES:
             raise InputError(f"Only 1 example was given; at least {MIN_EXAMPLES} are needed to profile a task.")
         return list(source), {"input": "input", "output": "output"}
-    return normalise(source, input_field=input_field, output_field=output_field, context_field=context_field)
+    return normalise(source, input_field=input_field, output_field=output_field, context_field=context_field,
+                     split=split)

@@ -48,6 +48,7 @@ def recommend(
     languages: str | Sequence[str] | None = None,
     task_type: str | None = None,
     measured: Mapping[str, float] | str | None = None,
+    split: str | None = None,
     edge_tolerance: float = DEFAULT_EDGE_TOLERANCE,
     include_local: bool = True,
     store: str | os.PathLike[str] | None = None,
@@ -56,7 +57,8 @@ def recommend(
 ) -> Recommendation:
     """Recommend base models to fine-tune for a task.
 
-    Give ``examples`` (list of dicts, DataFrame, JSONL/CSV path or ``datasets.Dataset``), a ``description``,
+    Give ``examples`` (list of dicts, DataFrame, a JSONL/JSON/CSV/Parquet file, compressed or not, a
+    ``datasets.Dataset``, or a ``DatasetDict`` with ``split``), a ``description``,
     or both. ``objective``: ``"accuracy"`` (best score after fine-tuning), ``"tunability"`` (largest gain
     from fine-tuning), ``"edge"`` (smallest model by memory whose predicted fine-tuned score is within
     ``edge_tolerance`` of the best feasible one), ``"no_finetune"`` (best base score).
@@ -74,7 +76,7 @@ def recommend(
         "recommend", top_k=top_k, max_params=max_params, max_memory_gb=max_memory_gb, min_context=min_context,
         edge_tolerance=edge_tolerance, licenses=licenses, families=families, models=models,
         description=description, include_local=include_local, embedder=embedder, languages=languages,
-        task_type=task_type, measured=measured,
+        task_type=task_type, measured=measured, split=split,
     )
     top_k, max_params, max_memory_gb, min_context = p["top_k"], p["max_params"], p["max_memory_gb"], p["min_context"]
     edge_tolerance, licenses, families, models = p["edge_tolerance"], p["licenses"], p["families"], p["models"]
@@ -85,7 +87,7 @@ def recommend(
     if examples is not None:
         from slmselect.profile.profiler import profile_task
 
-        profile = profile_task(examples, description=description)
+        profile = profile_task(examples, description=description, split=p["split"])
     if profile is not None and p["task_type"] is not None and p["task_type"] != profile.task_type:
         profile = profile.model_copy(update={
             "task_type": p["task_type"], "reasons": [f"set with task_type={p['task_type']!r}"] + profile.reasons})
