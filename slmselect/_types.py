@@ -62,6 +62,9 @@ class TaskProfile(BaseModel):
     majority_label: str | None = Field(default=None, description="classification: the most frequent label")
     majority_rate: float | None = Field(
         default=None, description="classification: the share of examples with the most frequent label (the accuracy of always answering it)")
+    duplicate_inputs: int = Field(
+        default=0, description="examples whose input (and context) repeats another's, exactly or but for case, whitespace "
+                               "and punctuation; confirm keeps such copies on one side of every split")
     output_format: OutputFormat
     input_tokens: LengthStats
     output_tokens: LengthStats

@@ -259,6 +259,7 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "embedder": Options(("auto", "minilm", "tfidf")),
         "languages": Languages(),
         "split": Text(max_len=200),
+        "normalize_labels": Flag(),
         "task_type": Options(TASK_TYPES, aliases=TASK_TYPE_ALIASES, none_ok=True),
         "measured": Scores(),
     },
@@ -276,9 +277,11 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "models": StrList(),
         "description": Text(),
         "split": Text(max_len=200),
+        "normalize_labels": Flag(),
     },
     "profile_task": {
         "split": Text(max_len=200),
+        "normalize_labels": Flag(),
     },
     "compare": {
         "max_params": Size(),

@@ -122,14 +122,15 @@ def _main(
 @app.command()
 @command
 def profile(
-    path: Annotated[str, typer.Argument(help="examples file (.jsonl, .json, .csv or .tsv)")],
+    path: Annotated[str, typer.Argument(help="examples file (.jsonl, .json, .csv, .tsv, .parquet, .xlsx; .gz/.bz2/.xz/.zst)")],
     description: DescOpt = None,
+    normalize_labels: Annotated[bool, typer.Option("--normalize-labels", help="merge labels that differ only in case, spacing or punctuation")] = False,
     as_json: JsonOpt = False,
 ) -> int:
     """Profile the task in PATH: type (and why), labels, lengths, language, output format."""
     from slmselect.profile.profiler import profile_task
 
-    prof = profile_task(path, description=description)
+    prof = profile_task(path, description=description, normalize_labels=normalize_labels)
     if as_json:
         _print_json(prof.model_dump_json(indent=2))
         return EXIT_OK
@@ -152,6 +153,7 @@ def recommend(
     models: Annotated[Optional[str], typer.Option(help="comma-separated model ids to choose among")] = None,
     min_context: Annotated[Optional[int], typer.Option(help="smallest context length in tokens (a hard constraint; replaces the context read from your examples)")] = None,
     languages: Annotated[Optional[str], typer.Option(help="languages the model must support, e.g. 'de' or 'de,fr' (default: your examples' language); 'any' for none")] = None,
+    normalize_labels: Annotated[bool, typer.Option("--normalize-labels", help="merge labels that differ only in case, spacing or punctuation")] = False,
     task_type: Annotated[Optional[str], typer.Option(help="set the task type when the profile guesses wrong: classification, ner_extraction, qa_open_book, qa_closed_book, tool_calling, summarization, generation")] = None,
     measured: Annotated[Optional[str], typer.Option(help="scores measured on this task, 'MODEL=SCORE,MODEL=SCORE': they anchor every other prediction")] = None,
     top_k: Annotated[int, typer.Option(help="how many candidates to show")] = 3,
@@ -170,7 +172,7 @@ def recommend(
         path, description=description, objective=objective, top_k=top_k, max_params=max_params,
         max_memory_gb=max_memory, licenses=_csv(license), families=_csv(family), models=_csv(models),
         min_context=min_context, edge_tolerance=edge_tolerance, include_local=not no_local, store=store, db=_db(),
-        languages=languages, task_type=task_type, measured=measured,
+        languages=languages, task_type=task_type, measured=measured, normalize_labels=normalize_labels,
     )
     _write_html(html, recommendation=rec)
     if as_json:
@@ -385,6 +387,7 @@ def confirm(
     successive_halving: Annotated[bool, typer.Option("--successive-halving", help="train all candidates briefly, finish only the better half")] = False,
     store: StoreOpt = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="do not record the results")] = False,
+    normalize_labels: Annotated[bool, typer.Option("--normalize-labels", help="merge labels that differ only in case, spacing or punctuation")] = False,
     keep_samples: Annotated[bool, typer.Option("--keep-samples", help="also keep a few sample inputs of your data in the store (default: profile statistics only)")] = False,
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="allow models that run their own code")] = False,
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="run each candidate as a Ray task: 'local' (a Ray on this machine), 'auto' (the cluster this node is in) or ray://HEAD:10001; needs pip install 'slmselect\\[ray]'")] = None,
@@ -400,7 +403,8 @@ def confirm(
     else:
         from slmselect.recommender import recommend as _recommend
 
-        kwargs["recommendation"] = _recommend(path, description=description, top_k=top_k, store=store, db=_db())
+        kwargs["recommendation"] = _recommend(path, description=description, top_k=top_k, store=store, db=_db(),
+                                              normalize_labels=normalize_labels)
         kwargs["top_k"] = top_k
     if ray:
         kwargs.update(backend="ray", address=None if ray == "local" else ray)
@@ -409,7 +413,7 @@ def confirm(
         learning_rate=learning_rate,
         lora_r=lora_r, max_seq_len=max_seq_len, seed=seed, device=device, output_dir=output_dir,
         successive_halving=successive_halving, store=False if no_store else store, description=description,
-        keep_samples=keep_samples,
+        keep_samples=keep_samples, normalize_labels=normalize_labels,
         trust_remote_code=trust_remote_code, progress=not as_json, **kwargs,
     )
     _write_html(html, confirm_report=report, recommendation=kwargs.get("recommendation"))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slmselect.errors import InputError, ParameterError
+from slmselect.profile.readers import text_key
 from slmselect._types import Example, TaskProfile
 
 IGNORE = -100
@@ -78,14 +79,15 @@ def split_examples(
     ``validation_fraction`` of the examples, 0 for none) serves successive halving and the choice of the
     winner, so the reported scores come from examples no choice was made on. For classification each label
     keeps its share in every part (largest-remainder allocation). Examples with the same input and context
-    form one group that is never split, so no held-out input is seen in training.
+    (exactly, or but for case, whitespace and punctuation) form one group that is never split, so no held-out
+    input is seen in training.
     """
     n = len(examples)
     n_test = _held_out_count(n, eval_examples, eval_fraction, "eval")
     n_val = _held_out_count(n, validation_examples, validation_fraction, "validation")
-    groups: dict[tuple[str, str | None], list[int]] = {}
-    for i, ex in enumerate(examples):
-        groups.setdefault((ex.input, ex.context), []).append(i)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, ex in enumerate(examples):  # exact and near copies (case, whitespace, punctuation) form one group
+        groups.setdefault((text_key(ex.input), text_key(ex.context)), []).append(i)
     group_list = list(groups.values())
     if n_test + n_val >= len(group_list):
         raise InputError(

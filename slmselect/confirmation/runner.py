@@ -143,6 +143,7 @@ def confirm(
     validation_examples: int | None = None,
     train_examples: Any = None,
     split: str | None = None,
+    normalize_labels: bool = False,
     seed: int = 0,
     device: str = "auto",
     output_dir: str | os.PathLike[str] | None = None,
@@ -192,7 +193,7 @@ def confirm(
     from slmselect.profile.readers import read_examples
     from slmselect.profile.profiler import profile_task
 
-    check_params("confirm", split=split)
+    check_params("confirm", split=split, normalize_labels=normalize_labels)
     _int_param("steps", steps, 1)
     _int_param("batch_size", batch_size, 1)
     _int_param("top_k", top_k, 1)
@@ -215,7 +216,7 @@ def confirm(
     if description is None and recommendation is not None:
         description = getattr(recommendation, "description", None)
 
-    normalised, _fields = read_examples(examples, split=split)
+    normalised, _fields = read_examples(examples, split=split, normalize_labels=normalize_labels)
     profile = profile_task(normalised, description=description)
     task = profile.task_type
     if eval_examples is None and round(len(normalised) * eval_fraction) > MAX_DEFAULT_EVAL:

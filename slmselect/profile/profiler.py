@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import json
 import re
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from slmselect._validate import check_params
-from slmselect.profile.readers import read_examples
+from slmselect.errors import SlmselectWarning
+from slmselect.profile.readers import label_variants, read_examples, text_key
 from slmselect.profile.task_types import type_by_meaning, type_of_field
 from slmselect._types import TASK_TYPES, Example, LengthStats, TaskProfile
 
@@ -302,6 +304,42 @@ def _fingerprint(examples: list[Example]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+#: A class with fewer examples than this is warned about (the split cannot hold it out and train on it).
+MIN_CLASS_EXAMPLES = 3
+#: The largest class's share above which the data set is called imbalanced.
+IMBALANCE_SHARE = 0.8
+
+
+def label_hygiene(examples: list[Example], field: str) -> None:
+    """Say, before anything runs, what a careful engineer would about a classification data set's labels:
+    spellings of one label, classes too small to split, and a dominant class."""
+    counts = Counter(e.output.strip() for e in examples)
+    variants = label_variants(examples)
+    if variants:
+        shown = "; ".join(", ".join(f"{lab!r} x{n}" for lab, n in g) for g in variants[:5])
+        warnings.warn(
+            f"Labels in field {field!r} that differ only in case, spacing or punctuation are separate classes now: "
+            f"{shown}{' ...' if len(variants) > 5 else ''}. If they are one class, pass normalize_labels=True "
+            "(--normalize-labels) to merge each group into its most frequent spelling.",
+            SlmselectWarning, stacklevel=3)
+    rare = [(lab, n) for lab, n in counts.most_common() if n < MIN_CLASS_EXAMPLES]
+    if rare and len(counts) > 1:
+        shown = ", ".join(f"{lab!r} ({n})" for lab, n in rare[:8])
+        warnings.warn(
+            f"{len(rare)} class(es) have fewer than {MIN_CLASS_EXAMPLES} examples: {shown}{' ...' if len(rare) > 8 else ''}. "
+            "confirm's split keeps each class's share in every part, so such a class lands whole in one part: "
+            "either it is never tested or the model never trains on it. Give each class at least "
+            f"{MIN_CLASS_EXAMPLES} examples, or merge or drop these.",
+            SlmselectWarning, stacklevel=3)
+    top, n_top = counts.most_common(1)[0]
+    if len(counts) > 1 and n_top / len(examples) > IMBALANCE_SHARE:
+        warnings.warn(
+            f"Imbalanced classes: {top!r} is {n_top / len(examples):.0%} of the examples, so always answering it "
+            f"scores {n_top / len(examples):.3f} accuracy. confirm reports macro-F1 beside accuracy; judge the "
+            "candidates on it, or balance the examples.",
+            SlmselectWarning, stacklevel=3)
+
+
 def profile_task(
     examples: Any,
     *,
@@ -310,6 +348,7 @@ def profile_task(
     output_field: str | None = None,
     context_field: str | None = None,
     split: str | None = None,
+    normalize_labels: bool = False,
 ) -> TaskProfile:
     """Profile a task from its examples (and optionally a one-line description of it).
 
@@ -318,9 +357,10 @@ def profile_task(
     or a list of :class:`Example`. ``input_tokens`` counts everything the model reads: the input plus any
     context and tool schemas.
     """
-    check_params("profile_task", split=split)
+    check_params("profile_task", split=split, normalize_labels=normalize_labels)
     normalised, fields = read_examples(
-        examples, input_field=input_field, output_field=output_field, context_field=context_field, split=split
+        examples, input_field=input_field, output_field=output_field, context_field=context_field, split=split,
+        normalize_labels=normalize_labels,
     )
     inputs = [e.input for e in normalised]
     in_tok, counter = count_tokens(inputs)
@@ -333,6 +373,8 @@ def profile_task(
     if labels:
         top_label, top_n = Counter(e.output.strip() for e in normalised).most_common(1)[0]
         majority = (top_label, round(top_n / len(normalised), 4))
+        label_hygiene(normalised, fields.get("output", "output"))
+    distinct = {(text_key(e.input), text_key(e.context)) for e in normalised}
     return TaskProfile(
         task_type=task,
         confidence=confidence,
@@ -342,6 +384,7 @@ def profile_task(
         labels=labels,
         majority_label=None if majority is None else majority[0],
         majority_rate=None if majority is None else majority[1],
+        duplicate_inputs=len(normalised) - len(distinct),
         output_format=fmt,
         input_tokens=_stats(read_tok),
         output_tokens=_stats(out_tok),

@@ -14,9 +14,10 @@ import difflib
 import io
 import json
 import math
+import re
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -753,11 +754,47 @@ def read_examples(
     output_field: str | None = None,
     context_field: str | None = None,
     split: str | None = None,
+    normalize_labels: bool = False,
 ) -> tuple[list[Example], dict[str, str]]:
-    """``load_examples`` then ``normalise``; a list of :class:`Example` passes straight through."""
+    """``load_examples`` then ``normalise``; a list of :class:`Example` passes straight through.
+    ``normalize_labels`` merges labels that differ only in case, spacing or punctuation (:func:`merge_label_variants`)."""
     if isinstance(source, (list, tuple)) and source and all(isinstance(e, Example) for e in source):
         if len(source) < MIN_EXAMPLES:
             raise InputError(f"Only 1 example was given; at least {MIN_EXAMPLES} are needed to profile a task.")
-        return list(source), {"input": "input", "output": "output"}
-    return normalise(source, input_field=input_field, output_field=output_field, context_field=context_field,
-                     split=split)
+        examples, fields = list(source), {"input": "input", "output": "output"}
+    else:
+        examples, fields = normalise(source, input_field=input_field, output_field=output_field,
+                                     context_field=context_field, split=split)
+    return (merge_label_variants(examples) if normalize_labels else examples), fields
+
+
+#: Outputs longer than this are not labels (no variant merging, no label checks).
+LABEL_MAX_CHARS = 64
+
+
+def label_key(text: str) -> str:
+    """A label as its variants share it: lower case, no spaces, punctuation or underscores."""
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+def text_key(text: str | None) -> str:
+    """An input as its near-duplicates share it: lower case, whitespace collapsed, punctuation dropped."""
+    return " ".join(re.sub(r"[^\w\s]+", " ", (text or "").casefold()).split())
+
+
+def label_variants(examples: Sequence[Example]) -> list[list[tuple[str, int]]]:
+    """Groups of two or more labels that differ only in case, spacing or punctuation, each as (label, count),
+    most frequent first (empty when the outputs are not short labels)."""
+    counts = Counter(e.output.strip() for e in examples)
+    if not counts or max(map(len, counts)) > LABEL_MAX_CHARS:
+        return []
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for label, n in counts.most_common():
+        groups.setdefault(label_key(label), []).append((label, n))
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def merge_label_variants(examples: Sequence[Example]) -> list[Example]:
+    """Examples with each group of label variants merged into its most frequent spelling."""
+    to = {label: group[0][0] for group in label_variants(examples) for label, _ in group[1:]}
+    return [e.model_copy(update={"output": to[e.output.strip()]}) if e.output.strip() in to else e for e in examples]

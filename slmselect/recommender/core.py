@@ -49,6 +49,7 @@ def recommend(
     task_type: str | None = None,
     measured: Mapping[str, float] | str | None = None,
     split: str | None = None,
+    normalize_labels: bool = False,
     edge_tolerance: float = DEFAULT_EDGE_TOLERANCE,
     include_local: bool = True,
     store: str | os.PathLike[str] | None = None,
@@ -76,7 +77,7 @@ def recommend(
         "recommend", top_k=top_k, max_params=max_params, max_memory_gb=max_memory_gb, min_context=min_context,
         edge_tolerance=edge_tolerance, licenses=licenses, families=families, models=models,
         description=description, include_local=include_local, embedder=embedder, languages=languages,
-        task_type=task_type, measured=measured, split=split,
+        task_type=task_type, measured=measured, split=split, normalize_labels=normalize_labels,
     )
     top_k, max_params, max_memory_gb, min_context = p["top_k"], p["max_params"], p["max_memory_gb"], p["min_context"]
     edge_tolerance, licenses, families, models = p["edge_tolerance"], p["licenses"], p["families"], p["models"]
@@ -87,7 +88,8 @@ def recommend(
     if examples is not None:
         from slmselect.profile.profiler import profile_task
 
-        profile = profile_task(examples, description=description, split=p["split"])
+        profile = profile_task(examples, description=description, split=p["split"],
+                               normalize_labels=p["normalize_labels"])
     if profile is not None and p["task_type"] is not None and p["task_type"] != profile.task_type:
         profile = profile.model_copy(update={
             "task_type": p["task_type"], "reasons": [f"set with task_type={p['task_type']!r}"] + profile.reasons})
