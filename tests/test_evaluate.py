@@ -158,6 +158,9 @@ def test_rich_rendering(report: EvaluationReport) -> None:
     con.print(report)
     text = con.export_text()
     assert f"accuracy — {LL}" in text
+    # regret in points of a 0-100 scale, as docs/evaluation.md gives it
+    f = report.figure("accuracy", "slmselect", LL)
+    assert f"{100 * f.regret:.1f}" in text and "in points (0-100)" in text
 
 
 def test_bad_arguments() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -181,8 +180,3 @@ def _summarise(rows: list[TaskResult], objectives: list[str]) -> tuple[list[Meth
                     mean_regret_difference=float(diff.mean()),
                 ))
     return figures, comparisons
-
-
-def report_json(rep: EvaluationReport) -> str:
-    """Compact JSON of the figures only (for scripts)."""
-    return json.dumps([f.model_dump() for f in rep.figures], indent=2)

@@ -1,6 +1,6 @@
 """The static advice ("take the model that is best on average"), in one place.
 
-:func:`avg_rank` is each model's average within-unit rank among a set of candidates; the evaluation's
+:meth:`RankIndex.avg_rank` is each model's average within-unit rank among a set of candidates; the evaluation's
 ``best_avg_rank`` baseline and the predictor's fallback (:func:`blend_static`, weight ``static_weight``)
 both use it, so that a fallback chosen as fully static picks exactly what the baseline picks.
 :func:`mean_points` is the static edge advice's score (a model's mean score over the evidence units).
@@ -80,12 +80,6 @@ class RankIndex:
         count = np.bincount(r, minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def avg_rank(Y: np.ndarray) -> np.ndarray:
-    """Average rank of each row of ``Y`` (rows: candidates, columns: units, NaN where not measured) among the
-    rows, over the columns where at least two rows have a value (see :meth:`RankIndex.avg_rank`)."""
-    return RankIndex(Y).avg_rank()
 
 
 def static_key(avg: np.ndarray) -> np.ndarray:

@@ -179,7 +179,7 @@ def render_evaluation(rep: Any) -> Iterator[Any]:
             for c in cols:
                 t.add_column(c, justify="right")
             for f in figs:
-                cells = [_fmt_eval(f.top1, True), _fmt_eval(f.top3_recall, True), _fmt_eval(f.regret), _fmt_eval(f.spearman), _fmt_eval(f.kendall)]
+                cells = [_fmt_eval(f.top1, True), _fmt_eval(f.top3_recall, True), _pts(f.regret), _fmt_eval(f.spearman), _fmt_eval(f.kendall)]
                 if obj == "edge":
                     cells += [_fmt_eval(f.within_tolerance, True), "—" if f.memory_ratio is None else f"{f.memory_ratio:.2f}"]
                 else:
@@ -196,7 +196,7 @@ def render_evaluation(rep: Any) -> Iterator[Any]:
                     for c in comps), style="dim")
     yield Text("Methods: " + "; ".join(f"{SHORT_LABELS[m]} = {METHOD_LABELS[m]}" for m in dict.fromkeys(f.method for f in rep.figures)) + ". "
                "top-1: the pick is a true best; top-3: a true best is among the first three; regret: best true score - "
-               "the pick's, in points (0-1); Spearman/Kendall: predicted vs true order; cover: true scores inside the "
+               "the pick's, in points (0-100); Spearman/Kendall: predicted vs true order; cover: true scores inside the "
                "95% interval; gap cover / gap width: true gaps below the pick inside their 95% gap interval, and its mean width in points; "
                "anch. RMSE / anch. cover: with the pick's true score revealed, the other candidates' error in points and "
                "their 95% coverage (edge: in tol = the pick is within the tolerance of the best; mem × = pick memory / "
