@@ -15,15 +15,11 @@ import pytest
 from slmselect import profile_task
 from slmselect.errors import InputError, SlmselectWarning
 from slmselect.profile.readers import load_examples
+from bad_input_cases import TICKETS
 
-ROWS = [
-    {"text": "My invoice shows the wrong amount, twice", "label": "billing"},
-    {"text": "The app crashes when I open settings", "label": "bug"},
-    {"text": "How do I change my password?", "label": "account"},
-    {"text": "I was charged twice this month", "label": "billing"},
-    {"text": "Login page shows error 500", "label": "bug"},
-    {"text": "Can I add a second user to my plan?", "label": "account"},
-]
+# the support tickets of the bad-input cases, one with a comma inside its text (a semicolon CSV must keep it)
+ROWS = [dict(r) for r in TICKETS]
+ROWS[0]["text"] += ", twice"
 
 
 def _jsonl(rows) -> bytes:

@@ -216,11 +216,10 @@ PAIR_FLOOR = 0.05
 PAIR_MIN_UNITS = 3.0
 
 
-def pair_gaps(b: Bound, w: np.ndarray, a: int, others: np.ndarray, floor: float = PAIR_FLOOR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Model ``a``'s expected score minus each of ``others``' on the new task, read from their paired differences
-    on the units where both were measured, weighted by the query's kernel weights ``w`` (U,) plus ``floor``.
-    Returns (gap, sd as a prediction for one new task, effective number of shared units); NaN where they share
-    fewer than ``PAIR_MIN_UNITS`` effective units."""
+def pair_gap_sd(b: Bound, w: np.ndarray, a: int, others: np.ndarray, floor: float = PAIR_FLOOR) -> np.ndarray:
+    """The sd, as a prediction for one new task, of model ``a``'s score minus each of ``others``': the spread of
+    their paired differences on the units where both were measured, weighted by the query's kernel weights ``w``
+    (U,) plus ``floor``. NaN where they share fewer than ``PAIR_MIN_UNITS`` effective units."""
     Y = b.obs.Y
     O = b.O
     others = np.asarray(others, dtype=int)
@@ -228,8 +227,7 @@ def pair_gaps(b: Bound, w: np.ndarray, a: int, others: np.ndarray, floor: float 
     om = w / wmax + floor * (O.any(1))
     if b.trust is not None:
         om = om * b.trust
-    both = O[:, a][:, None] * O[:, others]
-    W = om[:, None] * both
+    W = om[:, None] * (O[:, a][:, None] * O[:, others])
     D = np.nan_to_num(Y[a][:, None] - Y[others].T)
     n = W.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -237,8 +235,7 @@ def pair_gaps(b: Bound, w: np.ndarray, a: int, others: np.ndarray, floor: float 
         var = (W * (D - mean) ** 2).sum(0) / n
         n_eff = n**2 / (W**2).sum(0)
         sd = np.sqrt(var * (1 + 1 / n_eff) * n_eff / np.maximum(n_eff - 1, 1e-9))
-    bad = ~(n_eff >= PAIR_MIN_UNITS)
-    return np.where(bad, np.nan, mean), np.where(bad, np.nan, sd), np.nan_to_num(n_eff)
+    return np.where(n_eff >= PAIR_MIN_UNITS, sd, np.nan)
 
 
 def gaps_below(b: Bound, w: np.ndarray, a: int, others: np.ndarray, spread: float, spread_var: float, rel: np.ndarray,
@@ -247,11 +244,11 @@ def gaps_below(b: Bound, w: np.ndarray, a: int, others: np.ndarray, spread: floa
 
     The gap is the difference of their standings on the task's spread (so the shown scores follow the order);
     its sd is read from the spread of the two models' paired score differences on the units where both were
-    measured, weighted toward the tasks like this one (:func:`pair_gaps`), or, where they share too few units,
+    measured, weighted toward the tasks like this one (:func:`pair_gap_sd`), or, where they share too few units,
     from the standings' uncertainty (:func:`gap_sd`, scaled by the calibrated ``scale``). ``rel`` and ``rel_var``
     are indexed by model like ``others`` and ``a``."""
     others = np.asarray(others, dtype=int)
-    _, ps, _ = pair_gaps(b, w, a, others)
+    ps = pair_gap_sd(b, w, a, others)
     gap = spread * (rel[a] - rel[others])
     ms = gap_sd(spread, spread_var, rel[a], rel_var[a], rel[others], rel_var[others], scale)
     sd = np.where(np.isfinite(ps), ps, ms)
@@ -367,12 +364,6 @@ def clip_interval(lower: np.ndarray, upper: np.ndarray, kind: str) -> tuple[np.n
     """Scores live in 0-1, gains in -1..1."""
     lo = 0.0 if kind != "gain" else -1.0
     return np.clip(lower, lo, 1), np.clip(upper, lo, 1)
-
-
-def p_best(pred: Prediction, idx: np.ndarray, *, mu: np.ndarray | None = None, draws: int = 4000, seed: int = 0) -> np.ndarray:
-    """Probability that each candidate ``idx`` is the best of them on the new task (normal draws, seeded), around
-    the standings ``mu`` (the candidates' final standings; the predicted ones when None)."""
-    return p_best_normal(pred.relative[idx] if mu is None else mu, pred.relative_sd[idx], draws=draws, seed=seed)
 
 
 def p_best_normal(mu: np.ndarray, sd: np.ndarray, *, draws: int = 4000, seed: int = 0) -> np.ndarray:

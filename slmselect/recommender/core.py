@@ -176,6 +176,8 @@ def recommend(
                      "the task's level is fixed by what was measured, and every other candidate's score is a measured "
                      "score less its predicted gap to that model, with the gap's interval.")
     order = list(np.lexsort((np.arange(len(idx)), -np.round(score if anchor else rel, 9))))
+    edge_band: dict[int, float] = {}  # edge: candidates outside the tolerance band, with their band score
+    edge_best: float | None = None
     if obj == "edge":
         points, ekey = blend_edge(pred.score[idx], pred.relative[idx], pred.bound.ranks, idx,
                                   pred.static_weights(idx, st.edge_static_weight))
@@ -195,10 +197,9 @@ def recommend(
                         if st.edge_static_weight > 0 and not anchor else "."))
 
     # requirements before averages, one row per model, no superseded generation above its successor
-    if obj != "edge":
-        edge_band, edge_best = {}, None
-    rows = [M.loc[m] for m in ids]
-    fits = [check_model(r, req) for r in rows]
+    facts = M.loc[ids, [c for c in ("languages", "languages_source", "context_len", "context_source", "tool_calls",
+                                     "tool_calls_source") if c in M]].to_dict("records")
+    fits = [check_model(r, req) for r in facts]
     order = requirements_first(order, fits)
     twins = lookup(M, "twin")
     named = set(db.resolve_model(m) for m in models) if models is not None else set()
@@ -274,7 +275,7 @@ def recommend(
     def cold_candidate(rank: int, i: int) -> Candidate:
         c = _candidate(pred, M, kind, rank, int(i), float(pred.score[i]), float(pred.lower[i]), float(pred.upper[i]),
                        float(pred.relative[i]), p_best=None, measured=False)
-        fit = check_model(M.loc[str(pred.models[i])], req)
+        fit = check_model(M.loc[str(pred.models[i])].to_dict(), req)
         c.requirements = fit.missing + fit.unknown
         return c
 
@@ -310,8 +311,8 @@ def measured_scores(db: BenchmarkDB, kind: str, given: dict[str, float] | None, 
     """Scores measured on this very task: the user's ``measured`` ({model: score}, ids resolved), then the
     results store's runs on the same data (same fingerprint; the mean of runs), the user's winning."""
     out: dict[str, float] = {}
-    if profile is not None and "local" in set(db.results["source_id"]):
-        r = db.results[(db.results["source_id"] == "local") & (db.results["task_id"] == "local_" + profile.fingerprint[:12])]
+    if profile is not None and "local" in db.sources.index:  # local_units added the store's runs
+        r = db.results[(db.results["task_id"] == "local_" + profile.fingerprint[:12]) & (db.results["source_id"] == "local")]
         for row in r.itertuples():
             v = {"finetuned": row.finetuned_score, "base": row.base_score,
                  "gain": row.finetuned_score - row.base_score}[kind]

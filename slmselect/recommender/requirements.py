@@ -15,25 +15,19 @@ prediction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from slmselect._types import TaskProfile
+from slmselect.recommender.results import text_cell
 
 #: An unknown context is taken to hold this many tokens (every model in the database does).
 UNKNOWN_CONTEXT_OK = 2048
 #: The one-sided z a superseded model must lead its successor by, on the evidence close to the task, to stay above it.
 SUPERSEDED_MARGIN_Z = 1.645
-
-
-def cell(v: Any) -> Any:
-    """A models-frame cell, None when empty."""
-    if v is None or (isinstance(v, float) and v != v) or v is pd.NA or v == "":
-        return None
-    return v
 
 
 @dataclass(frozen=True)
@@ -84,7 +78,7 @@ def requirements_for(profile: TaskProfile | None, task_type: str | None, languag
 
 def supports(codes: Any, lang: str) -> bool | None:
     """Whether a models.csv ``languages`` cell covers ``lang`` (None: unknown)."""
-    codes = cell(codes)
+    codes = text_cell(codes)
     if codes is None:
         return None
     return codes == "many" or lang in str(codes).split(";")
@@ -102,10 +96,10 @@ class Fit:
         return len(self.missing), len(self.unknown)
 
 
-def check_model(row: pd.Series, req: Requirements) -> Fit:
-    """``row`` (a models.csv row) against ``req``, each finding with the fact's source."""
+def check_model(row: Mapping[str, Any], req: Requirements) -> Fit:
+    """``row`` (a models.csv row as a mapping) against ``req``, each finding with the fact's source."""
     out = Fit()
-    langs = cell(row.get("languages"))
+    langs = text_cell(row.get("languages"))
     for lang in req.languages:
         s = supports(langs, lang)
         if s is False:
@@ -114,14 +108,14 @@ def check_model(row: pd.Series, req: Requirements) -> Fit:
         elif s is None and lang != "en":
             out.unknown.append(f"language: whether it supports {lang} is unknown")
     if req.context:
-        c = cell(row.get("context_len"))
-        if c is not None and int(c) < req.context:
-            out.missing.append(f"context: {int(c)} tokens ({row.get('context_source')}), less than the {req.context} "
+        c = text_cell(row.get("context_len"))
+        if c is not None and int(float(c)) < req.context:
+            out.missing.append(f"context: {int(float(c))} tokens ({row.get('context_source')}), less than the {req.context} "
                                "your task needs")
         elif c is None and req.context > UNKNOWN_CONTEXT_OK:
             out.unknown.append(f"context: unknown, and your task needs {req.context} tokens")
     if req.tools:
-        t = cell(row.get("tool_calls"))
+        t = text_cell(row.get("tool_calls"))
         if t == "no":
             out.missing.append(f"tools: its chat template takes no tools ({row.get('tool_calls_source')})")
         elif t is None:
@@ -192,9 +186,11 @@ def successors_first(order: list[int], ids: list[str], superseded: dict[str, str
     return out, moves
 
 
-def lookup(M: pd.DataFrame, column: str, ids: Iterable[str] | None = None) -> dict[str, str]:
-    """{model id: non-empty ``column`` value} of the models frame (all models, or ``ids``)."""
-    col = M[column] if column in M else pd.Series(dtype=object)
-    if ids is not None:
-        col = col.reindex(list(ids))
-    return {str(k): str(v) for k, v in col.items() if cell(v) is not None}
+def lookup(M: pd.DataFrame, column: str) -> dict[str, str]:
+    """{model id: value} of the models frame's non-empty ``column`` cells."""
+    if column not in M:
+        return {}
+    col = M[column]
+    col = col[col.notna()].astype(str)
+    col = col[col != ""]
+    return dict(zip(col.index.astype(str), col))
