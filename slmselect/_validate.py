@@ -278,6 +278,10 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "description": Text(),
         "split": Text(max_len=200),
         "normalize_labels": Flag(),
+        "metric": Options(("accuracy", "macro_f1", "entity_f1", "token_f1", "exact_match", "call_accuracy",
+                           "rougeL_f1"), none_ok=True),
+        "resume": Flag(),
+        "checkpoint_every": Interval(int, 0, None, closed="left", none_ok=True, unit="steps"),
     },
     "profile_task": {
         "split": Text(max_len=200),

@@ -391,6 +391,9 @@ def confirm(
     keep_samples: Annotated[bool, typer.Option("--keep-samples", help="also keep a few sample inputs of your data in the store (default: profile statistics only)")] = False,
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="allow models that run their own code")] = False,
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="run each candidate as a Ray task: 'local' (a Ray on this machine), 'auto' (the cluster this node is in) or ray://HEAD:10001; needs pip install 'slmselect\\[ray]'")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="what scores and the pick use: accuracy | macro_f1 (classification), token_f1 | exact_match (QA); default: the task's main metric")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="after a killed run: reuse candidates already measured with the same data and settings, go on from the last checkpoint")] = False,
+    checkpoint_every: Annotated[Optional[int], typer.Option(help="checkpoint training every N steps for --resume (default: a quarter of --steps, at least 5; 0: never)")] = None,
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> int:
@@ -413,8 +416,8 @@ def confirm(
         learning_rate=learning_rate,
         lora_r=lora_r, max_seq_len=max_seq_len, seed=seed, device=device, output_dir=output_dir,
         successive_halving=successive_halving, store=False if no_store else store, description=description,
-        keep_samples=keep_samples, normalize_labels=normalize_labels,
-        trust_remote_code=trust_remote_code, progress=not as_json, **kwargs,
+        keep_samples=keep_samples, normalize_labels=normalize_labels, metric=metric, resume=resume,
+        checkpoint_every=checkpoint_every, trust_remote_code=trust_remote_code, progress=not as_json, **kwargs,
     )
     _write_html(html, confirm_report=report, recommendation=kwargs.get("recommendation"))
     if as_json:

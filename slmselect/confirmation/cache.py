@@ -6,7 +6,9 @@ dir, ``~/.cache/slmselect`` on Linux) holds:
 * ``models/<id>/`` — fp32 safetensors copies of models converted from GGUF (about 0.5 GB for
   SmolLM2-135M, 1.1 GB for Gemma 3 270M); they turn a 15-50 s conversion into a 1-3 s load;
 * ``gguf/`` — GGUF files assembled from multi-part packages while they are converted;
-* ``adapters/<run id>/<model>/`` — the LoRA adapters of confirm runs that gave no ``output_dir``.
+* ``adapters/<run id>/<model>/`` — the LoRA adapters of confirm runs that gave no ``output_dir``;
+* ``checkpoints/<run key>/<model>/`` — the newest Trainer checkpoint of a candidate still training, kept so
+  that ``confirm(resume=True)`` goes on from it after a kill; deleted when the candidate finishes.
 
 The local results store (``~/.local/share/slmselect/results.sqlite``) is data, not cache: it is listed so
 the user knows where it is, and never cleared here.
@@ -22,14 +24,14 @@ from pathlib import Path
 from slmselect.errors import ParameterError, did_you_mean
 from slmselect.confirmation.weights import cache_root
 
-KINDS = ("models", "gguf", "adapters")
+KINDS = ("models", "gguf", "adapters", "checkpoints")
 
 
 @dataclass(frozen=True)
 class CacheEntry:
     """One thing in the cache (a converted model, an adapter run, ...) or the results store."""
 
-    kind: str  # "models" | "gguf" | "adapters" | "other" | "results store"
+    kind: str  # "models" | "gguf" | "adapters" | "checkpoints" | "other" | "results store"
     name: str
     path: str
     bytes: int

@@ -40,6 +40,17 @@ PRIMARY_METRIC: dict[str, str] = {
     "generation": "rougeL_f1",
 }
 
+#: Every metric confirm measures per task type; ``confirm(metric=...)`` picks on one of them.
+METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "macro_f1"),
+    "ner_extraction": ("entity_f1",),
+    "qa_open_book": ("token_f1", "exact_match"),
+    "qa_closed_book": ("token_f1", "exact_match"),
+    "tool_calling": ("call_accuracy",),
+    "summarization": ("rougeL_f1",),
+    "generation": ("rougeL_f1",),
+}
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = set(string.punctuation)
 
@@ -66,14 +77,28 @@ def accuracy(predictions: Sequence[str], references: Sequence[str]) -> float:
     return float(accuracy_score([r.strip() for r in references], [p.strip() for p in predictions]))
 
 
-def macro_f1(predictions: Sequence[str], references: Sequence[str]) -> float:
-    """Unweighted mean of per-label F1 over the labels that occur in the references or predictions."""
+def macro_f1(predictions: Sequence[str], references: Sequence[str], labels: Sequence[str] | None = None) -> float:
+    """Unweighted mean of per-label F1 over the labels that occur in the references or predictions.
+
+    With ``labels`` (the task's classes), only those count as classes: an answer outside them is a miss for
+    its reference's class and adds no class of its own, which keeps the metric comparable across models."""
     from sklearn.metrics import f1_score
 
     preds = [p.strip() for p in predictions]
     refs = [r.strip() for r in references]
-    labels = sorted(set(preds) | set(refs))
-    return float(f1_score(refs, preds, labels=labels, average="macro", zero_division=0))
+    seen = set(preds) | set(refs)
+    classes = sorted(seen) if labels is None else [c for c in dict.fromkeys(x.strip() for x in labels) if c in seen]
+    if not classes:
+        return 0.0
+    return float(f1_score(refs, preds, labels=classes, average="macro", zero_division=0))
+
+
+def class_counts(prediction: str, reference: str, labels: Sequence[str]) -> list[float]:
+    """One example's ``[tp per class..., predicted per class..., reference per class...]`` over ``labels``;
+    summed over examples, the per-class F1s of these give :func:`macro_f1` (and its bootstrap)."""
+    pred, ref = prediction.strip(), reference.strip()
+    hit = [float(pred == c and ref == c) for c in labels]
+    return hit + [float(pred == c) for c in labels] + [float(ref == c) for c in labels]
 
 
 # --------------------------------------------------------------------------------------------- QA
@@ -260,11 +285,14 @@ def rouge_l(prediction: str, reference: str) -> float:
 # --------------------------------------------------------------------------------------------- by task
 
 
-def compute_metrics(task_type: str, predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """All metrics of ``task_type``; the primary one is ``PRIMARY_METRIC[task_type]``."""
+def compute_metrics(
+    task_type: str, predictions: Sequence[str], references: Sequence[str], labels: Sequence[str] | None = None
+) -> dict[str, float]:
+    """All metrics of ``task_type`` (:data:`METRICS`); the default one is ``PRIMARY_METRIC[task_type]``.
+    ``labels``: a classification task's classes (see :func:`macro_f1`)."""
     _check(task_type, predictions, references)
     if task_type == "classification":
-        return {"accuracy": accuracy(predictions, references), "macro_f1": macro_f1(predictions, references)}
+        return {"accuracy": accuracy(predictions, references), "macro_f1": macro_f1(predictions, references, labels)}
     if task_type == "ner_extraction":
         parse = _mean([float(parse_json(p) is not None) for p in predictions])
         return {"entity_f1": entity_f1(predictions, references), "parse_rate": parse}
@@ -278,11 +306,25 @@ def compute_metrics(task_type: str, predictions: Sequence[str], references: Sequ
     return {"rougeL_f1": _mean([rouge_l(p, r) for p, r in zip(predictions, references)])}
 
 
-def item_scores(task_type: str, predictions: Sequence[str], references: Sequence[str]) -> list[list[float]]:
-    """The primary metric per example: ``[score]`` each (its mean is the metric), or for ``entity_f1``
-    ``[true positives, predicted, reference]`` each (the metric is the F1 of their sums)."""
+def item_scores(
+    task_type: str,
+    predictions: Sequence[str],
+    references: Sequence[str],
+    metric: str | None = None,
+    labels: Sequence[str] | None = None,
+) -> list[list[float]]:
+    """``metric`` (default: the task's primary one) per example: ``[score]`` each (its mean is the metric),
+    for ``entity_f1`` ``[true positives, predicted, reference]`` each (the metric is the F1 of their sums), and
+    for ``macro_f1`` those three counts per class (:func:`class_counts`; the metric is the mean of the
+    per-class F1s of their sums)."""
     _check(task_type, predictions, references)
     pairs = list(zip(predictions, references))
+    if metric == "macro_f1":
+        classes = list(dict.fromkeys(x.strip() for x in labels)) if labels else sorted(
+            {p.strip() for p in predictions} | {r.strip() for r in references})
+        return [class_counts(p, r, classes) for p, r in pairs]
+    if metric == "exact_match":
+        return [[exact_match(p, r)] for p, r in pairs]
     if task_type == "classification":
         return [[float(p.strip() == r.strip())] for p, r in pairs]
     if task_type == "ner_extraction":

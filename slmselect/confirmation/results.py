@@ -52,6 +52,10 @@ class CandidateResult(BaseModel):
     final_loss: float | None = None
     oom_retries: int = Field(default=0, description="times training was restarted at half the batch after running out of memory")
     config: dict[str, Any] = Field(default_factory=dict)
+    reused_from: str | None = Field(
+        default=None, description="run id whose stored measurement this is (confirm(resume=True)); None: measured now")
+    resumed_from_step: int | None = Field(
+        default=None, description="the training step of the checkpoint a killed run left, which training went on from")
     samples: list[dict[str, str]] = Field(
         default_factory=list, description="the first held-out examples: input, reference, base and fine-tuned output"
     )
@@ -185,6 +189,19 @@ class ConfirmReport(BaseModel):
         return f"too close to call: {pick} vs {', '.join(c.other for c in close)}{tail}"
 
     @property
+    def beside_metric(self) -> str | None:
+        """The metric shown beside the chosen one: macro-F1 beside accuracy for classification, and the other
+        way round (None for other task types)."""
+        if self.task_type != "classification":
+            return None
+        return "accuracy" if self.metric == "macro_f1" else "macro_f1"
+
+    @property
+    def reused(self) -> list[str]:
+        """The candidates taken from the store (``confirm(resume=True)``) instead of trained again."""
+        return [c.model_id for c in self.candidates if c.reused_from]
+
+    @property
     def agrees_with_first_choice(self) -> bool | None:
         pick = self.pick
         return None if pick is None or self.first_choice is None else pick == self.first_choice
@@ -213,6 +230,7 @@ class ConfirmReport(BaseModel):
         data["pick"] = self.pick
         data["verdict"] = self.verdict
         data["agrees_with_first_choice"] = self.agrees_with_first_choice
+        data["reused"] = self.reused
         for c, out in zip(self.candidates, data["candidates"]):
             out["gain"] = c.gain
         if self.halving is not None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from slmselect.errors import ConfirmError, ParameterError, check_choice
+from slmselect.errors import ConfirmError, ParameterError, check_choice, did_you_mean
 from slmselect.confirmation.data import instruction_for, split_examples
 from slmselect._validate import check_params
 from slmselect.confirmation.device import cpu_count, detect_device, gpu_name
@@ -27,6 +27,7 @@ from slmselect.errors import StoreError
 from slmselect.confirmation.training import TrainConfig
 from slmselect.confirmation.stages import Interrupted, run_trial
 from slmselect.confirmation.stats import compare_to_pick
+from slmselect.confirmation.resume import candidate_key, checkpoint_dir, reused_results, run_key, stored_result
 from slmselect.confirmation.trial import GB, Setup, Trial
 from slmselect.confirmation.weights import cache_root, check_model_path
 
@@ -161,6 +162,9 @@ def confirm(
     on_candidate_done: Callable[[CandidateResult], None] | None = None,
     backend: str = "local",
     address: str | None = None,
+    metric: str | None = None,
+    resume: bool = False,
+    checkpoint_every: int | None = None,
 ) -> ConfirmReport:
     """Fine-tune the candidates briefly with LoRA on ``examples`` and measure each before and after.
 
@@ -186,6 +190,15 @@ def confirm(
     candidate may need (default: what is free); ``on_candidate_done`` is called with each result.
     ``backend="ray"`` runs each candidate as a Ray task on the cluster at ``address`` ('auto',
     'ray://host:10001'; default: a local Ray) and keeps the store writes on this process (docs/scale-out.md).
+    ``metric`` chooses what the scores, intervals and the pick use, among those the task type measures
+    (classification: ``accuracy``, the default, or ``macro_f1``, better for imbalanced classes; QA:
+    ``token_f1`` or ``exact_match``); every metric is reported either way.
+
+    ``resume=True`` (after a run was killed) reuses each candidate the store already holds for the same
+    examples, split, model and settings, trains only the others, and goes on from the last checkpoint of a
+    candidate killed mid-training; the report lists what it reused (:attr:`ConfirmReport.reused`).
+    ``checkpoint_every`` sets how often a candidate's training is checkpointed for that (default: every
+    quarter of ``steps``, at least 5; 0 for never). See :mod:`slmselect.confirmation.resume`.
     Raises :class:`ConfirmError` (with ``.report``) when no candidate could be measured.
     """
     import torch
@@ -193,7 +206,9 @@ def confirm(
     from slmselect.profile.readers import read_examples
     from slmselect.profile.profiler import profile_task
 
-    check_params("confirm", split=split, normalize_labels=normalize_labels)
+    checked = check_params("confirm", split=split, normalize_labels=normalize_labels, metric=metric, resume=resume,
+                           checkpoint_every=checkpoint_every)
+    metric, resume, checkpoint_every = checked["metric"], checked["resume"], checked["checkpoint_every"]
     _int_param("steps", steps, 1)
     _int_param("batch_size", batch_size, 1)
     _int_param("top_k", top_k, 1)
@@ -211,7 +226,13 @@ def confirm(
         from slmselect.confirmation.ray_backend import import_ray
 
         import_ray()  # says how to install Ray before any work is done
+    if resume and successive_halving:
+        raise ParameterError(
+            "resume=True does not combine with successive_halving=True yet: halving decides on every candidate's "
+            "first rung together. Rerun with halving off to reuse what a killed run measured.")
     results_store = open_store(store)  # integrity, schema, lock, write access: before any training
+    if resume and results_store is None:
+        raise ParameterError("resume=True reuses results from the results store; it cannot work with store=False.")
     writer = ResultWriter(results_store)
     if description is None and recommendation is not None:
         description = getattr(recommendation, "description", None)
@@ -241,6 +262,14 @@ def confirm(
     labels = None
     if task == "classification":
         labels = list(profile.labels or sorted({e.output.strip() for e in normalised}))
+    from slmselect.confirmation.metrics import METRICS, PRIMARY_METRIC
+
+    if metric is not None:
+        if metric not in METRICS[task]:
+            raise ParameterError(
+                f"The 'metric' parameter of confirm must be one of {', '.join(map(repr, METRICS[task]))} for a "
+                f"{task} task; got {metric!r}." + did_you_mean(metric, METRICS[task]))
+    chosen_metric = metric or PRIMARY_METRIC[task]
 
     choice = detect_device(device)
     threads_before = torch.get_num_threads()
@@ -273,7 +302,18 @@ def confirm(
         extra_config={"successive_halving": bool(successive_halving), "run_steps": steps},
         validation=validation,
         seed=seed,
+        chosen_metric=chosen_metric,
+        resume=resume,
     )
+    settings = {**config.as_dict(), "max_seq_len": max_seq_len, "metric": chosen_metric, "device": choice.label,
+                "successive_halving": bool(successive_halving), "task_type": task, "labels": labels}
+    key = run_key(profile.fingerprint, {"train": train_idx, "validation": val_idx, "test": eval_idx}, train,
+                  setup.instruction, settings)
+    keys = {m: candidate_key(key, m) for m in model_ids}
+    if backend == "local" and not successive_halving:
+        setup.checkpoint_every = max(5, steps // 4) if checkpoint_every is None else checkpoint_every
+        setup.checkpoints = {m: checkpoint_dir(key, m) for m in model_ids}
+    reused = reused_results(results_store, keys) if resume else {}
     shared = {
         "run_id": run_id,
         "task_fingerprint": profile.fingerprint,
@@ -294,25 +334,35 @@ def confirm(
     def record(result: CandidateResult) -> None:
         results.append(result)
         if result.status != "interrupted":
-            writer.add(_row(result, shared))
+            writer.add({**_row(result, shared), "resume_key": keys[result.model_id],
+                        "result": stored_result(result, keep_samples)})
         if on_candidate_done is not None and result.status != "interrupted":
             on_candidate_done(result)
 
     interrupted = False
     halving: HalvingSummary | None = None
+    to_train = [m for m in model_ids if m not in reused]
     try:
         with prog:
-            if backend == "ray":
+            for model_id, result in reused.items():
+                prog.log(f"{model_id}: reused the result run {result.reused_from} stored for the same data and "
+                         "settings (resume=True)")
+                results.append(result)
+                if on_candidate_done is not None:
+                    on_candidate_done(result)
+            if not to_train:
+                pass
+            elif backend == "ray":
                 from slmselect.confirmation.ray_backend import run_on_ray
 
-                halving = run_on_ray(model_ids, setup, steps, record, address=address, device=device,
+                halving = run_on_ray(to_train, setup, steps, record, address=address, device=device,
                                      successive_halving=successive_halving)
-            elif successive_halving and len(model_ids) > 1:
+            elif successive_halving and len(to_train) > 1:
                 from slmselect.confirmation.halving import run_halving
 
-                halving = run_halving(model_ids, setup, steps, record)
+                halving = run_halving(to_train, setup, steps, record)
             else:
-                for model_id in model_ids:
+                for model_id in to_train:
                     record(run_trial(Trial(model_id, setup), steps))
     except Interrupted as stop:
         interrupted = True

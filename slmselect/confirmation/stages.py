@@ -34,7 +34,7 @@ def run_stages(trial: Trial, stages: Sequence[Callable[[], Any]], *, finish: boo
         interrupted = isinstance(failed, KeyboardInterrupt)
         failed.__traceback__ = None
         failed = None
-        trial.release()
+        trial.release(keep_checkpoints=interrupted)
         if interrupted:
             trial.setup.progress.log(f"{trial.model_id}: interrupted")
             raise Interrupted(trial.result) from None

@@ -7,7 +7,8 @@ the spread that comes from which examples happened to be drawn.
 
 The per-example inputs come from :func:`slmselect.confirmation.metrics.item_scores`: one score per example
 (the metric is their mean) or, for entity F1, one ``[true positives, predicted, reference]`` row per
-example (the metric is the F1 of the column sums).
+example (the metric is the F1 of the column sums), or for macro-F1 those three counts per class (``3k`` columns
+for ``k`` classes: the metric is the mean F1 of the classes that occur in the resample).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ def _array(items: Sequence[Sequence[float]]):  # type: ignore[no-untyped-def]
     import numpy as np
 
     arr = np.asarray(items, dtype=float)
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] not in (1, 3):
-        raise ValueError("item scores must be a non-empty list of [score] or [tp, predicted, reference] rows")
+    if arr.ndim != 2 or arr.shape[0] == 0 or (arr.shape[1] != 1 and arr.shape[1] % 3):
+        raise ValueError(
+            "item scores must be a non-empty list of [score] rows or [tp, predicted, reference] rows (per class)")
     return arr
 
 
@@ -37,11 +39,14 @@ def _metric(arr, idx):  # type: ignore[no-untyped-def]
 
     if arr.shape[1] == 1:
         return arr[idx, 0].mean(axis=-1)
-    sums = arr[idx].sum(axis=-2)  # (resamples, 3)
-    tp, pred, ref = sums[..., 0], sums[..., 1], sums[..., 2]
+    k = arr.shape[1] // 3
+    sums = arr[idx].sum(axis=-2)  # (resamples, 3k)
+    tp, pred, ref = sums[..., :k], sums[..., k:2 * k], sums[..., 2 * k:]
+    seen = pred + ref > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        f1 = np.where(pred + ref > 0, 2 * tp / (pred + ref), 1.0)
-    return f1
+        f1 = np.where(seen, 2 * tp / (pred + ref), 0.0)
+        n_seen = seen.sum(axis=-1)
+        return np.where(n_seen > 0, f1.sum(axis=-1) / np.maximum(n_seen, 1), 1.0)
 
 
 def point(items: Sequence[Sequence[float]]) -> float:

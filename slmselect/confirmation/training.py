@@ -209,8 +209,9 @@ def pin_one_gpu(args: Any) -> Any:
     return args
 
 
-def training_arguments(config: TrainConfig, choice: DeviceChoice, output_dir: str) -> Any:
-    """The ``TrainingArguments`` of one run; the same on CPU, Apple MPS and one or several CUDA GPUs."""
+def training_arguments(config: TrainConfig, choice: DeviceChoice, output_dir: str, save_every: int = 0) -> Any:
+    """The ``TrainingArguments`` of one run; the same on CPU, Apple MPS and one or several CUDA GPUs.
+    ``save_every``: keep a checkpoint every that many steps (only the newest), so a killed run can go on."""
     from transformers import TrainingArguments
 
     names = {f.name for f in dataclasses.fields(TrainingArguments)}
@@ -236,7 +237,9 @@ def training_arguments(config: TrainConfig, choice: DeviceChoice, output_dir: st
         logging_steps=1,
         logging_nan_inf_filter=False,
         include_num_input_tokens_seen="non_padding",
-        save_strategy="no",  # :class:`_Monitor` asks for a checkpoint when a call stops early
+        # :class:`_Monitor` asks for a checkpoint when a call stops early, whatever the strategy
+        **({"save_strategy": "steps", "save_steps": save_every, "save_total_limit": 1} if save_every > 0
+           else {"save_strategy": "no"}),
         report_to="none",
         disable_tqdm=True,
         remove_unused_columns=False,
@@ -316,6 +319,24 @@ def unwrap_autocast(model: Any) -> Any:
     return extract_model_from_parallel(model, keep_fp32_wrapper=False)
 
 
+def latest_checkpoint(folder: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest complete Trainer checkpoint in ``folder`` and its state (one whose ``trainer_state.json``
+    was written last, so a checkpoint a kill cut short is skipped)."""
+    import json
+
+    found = []
+    for path in folder.glob("checkpoint-*"):
+        try:
+            state = json.loads((path / "trainer_state.json").read_text())
+            found.append((int(state["global_step"]), path, state))
+        except (OSError, ValueError, KeyError):
+            continue
+    if not found:
+        return None
+    _, path, state = max(found, key=lambda f: f[0])
+    return path, state
+
+
 class LoraRun:
     """LoRA fine-tuning of one model through ``transformers.Trainer``, resumable across calls to :meth:`train`."""
 
@@ -339,8 +360,27 @@ class LoraRun:
             config.target_modules = find_target_modules(model)
         self.model = _wrap(model, config)
         self.stats = TrainStats()
+        self.save_every = 0
         self.workdir = Path(tempfile.mkdtemp(prefix="slmselect-train-"))
         self._checkpoint: str | None = None
+
+    def keep_checkpoints(self, folder: Path, every: int, resume: bool) -> int | None:
+        """Write a checkpoint to ``folder`` every ``every`` steps; with ``resume``, go on from the newest one a
+        killed run left there (returns its step), else start afresh. Call before :meth:`train`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir, self.save_every = folder, max(0, every)
+        found = latest_checkpoint(folder) if resume else None
+        if found is None:
+            for old in folder.glob("checkpoint-*"):
+                shutil.rmtree(old, ignore_errors=True)
+            return None
+        path, state = found
+        self._checkpoint = str(path)
+        self.stats.steps = int(state["global_step"])
+        self.stats.tokens = int(state.get("num_input_tokens_seen") or 0)
+        self.stats.losses = [float(h["loss"]) for h in state.get("log_history", []) if "loss" in h]
+        return self.stats.steps
 
     @classmethod
     def restore(cls, items: Sequence[Encoded], pad_id: int, config: TrainConfig, choice: DeviceChoice, workdir: Path,
@@ -370,7 +410,7 @@ class LoraRun:
             return self.stats
         trainer = _trainer_class()(
             model=self.model,
-            args=training_arguments(self.config, self.choice, str(self.workdir)),
+            args=training_arguments(self.config, self.choice, str(self.workdir), self.save_every),
             train_dataset=self.rows,
             data_collator=self.collator,
             callbacks=[_monitor(self, self.stats.steps + n_steps, on_step)],

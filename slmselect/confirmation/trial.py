@@ -54,10 +54,15 @@ class Setup:
     extra_config: dict[str, Any] = field(default_factory=dict)
     validation: list[Example] = field(default_factory=list)  # halving and the pick
     seed: int = 0
+    chosen_metric: str | None = None  # what scores, intervals and the pick use (default: the task's primary one)
+    #: model id -> folder for its mid-training checkpoints (a killed run goes on from them); none: not kept
+    checkpoints: dict[str, Path] = field(default_factory=dict)
+    checkpoint_every: int = 0
+    resume: bool = False
 
     @property
     def metric(self) -> str:
-        return PRIMARY_METRIC[self.profile.task_type]
+        return self.chosen_metric or PRIMARY_METRIC[self.profile.task_type]
 
 
 class Trial:
@@ -75,6 +80,7 @@ class Trial:
         self._peak_before: int | None = None
         self._max_new_tokens = 32
         self._unpacked: tuple[Path, str | None, TrainStats] | None = None
+        self._lock: Any = None
 
     # ------------------------------------------------------------------------------------------ stages
 
@@ -153,11 +159,11 @@ class Trial:
         )
         self.eval_seconds += time.perf_counter() - start
         refs = [e.output for e in examples]
-        metrics = compute_metrics(s.profile.task_type, preds, refs)
+        metrics = compute_metrics(s.profile.task_type, preds, refs, labels=s.labels)
         bar.done(f"{s.metric} {metrics[s.metric]:.3f}")
         if examples is s.evals:
             self._record_samples(name, preds)
-        return metrics, item_scores(s.profile.task_type, preds, refs)
+        return metrics, item_scores(s.profile.task_type, preds, refs, metric=s.metric, labels=s.labels)
 
     def _record_samples(self, name: str, preds: list[str]) -> None:
         """Keep the first few test predictions, so a user can see what the scores mean."""
@@ -189,6 +195,7 @@ class Trial:
             items = [self.fmt.encode(ex) for ex in s.train]
             self.run = LoraRun(self.loaded.model, items, tok.pad_token_id, self.config, s.choice)
             self.result.trainable_params = self.run.trainable_parameters
+            self._keep_checkpoints()
         bar = s.progress.stage(self.model_id, "LoRA train", n_steps)
         while True:
             try:
@@ -206,6 +213,28 @@ class Trial:
         r = self.result
         r.steps, r.train_seconds, r.tokens_per_second = st.steps, st.seconds, st.tokens_per_second
         r.final_loss = st.losses[-1] if st.losses else None
+
+    def _keep_checkpoints(self) -> None:
+        """Checkpoint into this candidate's folder (and go on from a killed run's checkpoint when resuming),
+        unless another process holds the folder: then this run keeps none."""
+        s = self.setup
+        folder = s.checkpoints.get(self.model_id)
+        if folder is None or s.checkpoint_every <= 0 or self.run is None:
+            return
+        from filelock import FileLock, Timeout
+
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(folder) + ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            s.progress.log(f"{self.model_id}: another run is training the same candidate; no checkpoints kept")
+            return
+        self._lock = lock
+        step = self.run.keep_checkpoints(folder, s.checkpoint_every, resume=s.resume)
+        if step:
+            self.result.resumed_from_step = step
+            s.progress.log(f"{self.model_id}: going on from the checkpoint at step {step} that a killed run left")
 
     def _retry_smaller_batch(self, bar: Any) -> None:
         """Start this candidate's training over at half the batch and twice the gradient accumulation (the same
@@ -370,11 +399,16 @@ class Trial:
             self.run.model = None
         collect(self.setup.choice.device)
 
-    def release(self) -> None:
+    def release(self, keep_checkpoints: bool = False) -> None:
+        """Free the model and delete the run's checkpoints (``keep_checkpoints``: unless they are kept for a
+        later ``resume``, as after Ctrl-C)."""
         self.release_model()
-        if self.run is not None:
+        if self.run is not None and not (keep_checkpoints and self.run.save_every):
             self.run.cleanup()
         self.run = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         gc.collect()
 
 

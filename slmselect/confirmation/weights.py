@@ -107,7 +107,81 @@ def _cache_key(model_id: str) -> str:
 
 
 def is_cached(model_id: str) -> bool:
+    """A converted copy is in the cache (see :func:`cache_problem` for whether it is intact)."""
     return (converted_dir(model_id) / _MARKER).exists()
+
+
+def _file_record(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size, modification time and sha256 of every file of a converted copy (written into its marker)."""
+    out = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name != _MARKER:
+            st = path.stat()
+            out[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": _sha256(path)}
+    return out
+
+
+def cache_problem(folder: Path) -> str | None:
+    """What is wrong with a converted copy, or None when it is intact.
+
+    Every file must exist with the size its marker recorded; a file whose modification time changed since is
+    hashed and must match the recorded sha256 (``SLMSELECT_VERIFY_CACHE=1`` hashes every file on every load).
+    A copy whose marker records no files (written before these checks) counts as unverifiable."""
+    try:
+        marker = json.loads((folder / _MARKER).read_text())
+        files = marker["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its marker records no file sizes and hashes to check it against"
+    always = os.environ.get("SLMSELECT_VERIFY_CACHE", "").lower() in ("1", "true", "yes")
+    touched = False
+    for name, meta in files.items():
+        path = folder / name
+        try:
+            st = path.stat()
+        except OSError:
+            return f"{name} is missing"
+        if st.st_size != meta["size"]:
+            return f"{name} is {st.st_size:,} bytes where {meta['size']:,} were written (truncated or overwritten)"
+        if always or st.st_mtime_ns != meta["mtime_ns"]:
+            if _sha256(path) != meta["sha256"]:
+                return f"{name} does not match the sha256 recorded when it was written"
+            meta["mtime_ns"], touched = st.st_mtime_ns, True
+    if touched:  # the contents are right: remember the new time, so the next load does not hash again
+        tmp = folder / f"{_TMP}{os.getpid()}-{_MARKER}"
+        tmp.write_text(json.dumps(marker, indent=1))
+        os.replace(tmp, folder / _MARKER)
+    return None
+
+
+def _cached_copy(model_id: str) -> Path | None:
+    """The intact converted copy of ``model_id``; a damaged one is removed (with a warning) so it is rebuilt."""
+    folder = converted_dir(model_id)
+    if not (folder / _MARKER).exists():
+        return None
+    problem = cache_problem(folder)
+    if problem is None:
+        return folder
+    import warnings
+
+    from slmselect.errors import SlmselectWarning
+
+    warnings.warn(f"The cached copy of {model_id} in {folder} is not usable: {problem}. Rebuilding it.",
+                  SlmselectWarning, stacklevel=3)
+    shutil.rmtree(folder, ignore_errors=True)
+    return None
+
+
+@contextlib.contextmanager
+def conversion_lock(model_id: str) -> Iterator[None]:
+    """Hold the cache's lock for ``model_id`` while its copy is checked, converted or written: two processes
+    converting the same model make one copy (the second waits, then loads what the first wrote). The lock is
+    an OS file lock, so a process killed while holding it releases it."""
+    from filelock import FileLock
+
+    target = converted_dir(model_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.parent / f"{target.name}.lock")):
+        yield
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -310,14 +384,15 @@ def _save_converted(model: Any, tokenizer: Any, model_id: str, origin: str) -> P
                     "origin": origin,
                     "transformers": transformers.__version__,
                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "files": _file_record(tmp),
                 },
                 indent=1,
             )
         )
         try:
             os.rename(tmp, target)
-        except OSError:  # another process finished first, or a stale copy without marker is in the way
-            if (target / _MARKER).exists():
+        except OSError:  # a copy is in the way (callers hold conversion_lock, so it is a damaged or stale one)
+            if (target / _MARKER).exists() and cache_problem(target) is None:
                 shutil.rmtree(tmp, ignore_errors=True)
             else:
                 shutil.rmtree(target, ignore_errors=True)
@@ -428,18 +503,25 @@ def load_model(
     Raises :class:`ModelLoadError` saying what was tried and how to fix it.
     """
     start = time.perf_counter()
-    tried: list[str] = []
     path = Path(model_id).expanduser()
     kind = check_model_path(model_id)  # before anything is read: a wrong path gets a message, not a load attempt
-    pickle_ok = pickle_allowed(allow_pickle)
     sweep_stale(cache_root() / "models")
+    local_dir = kind == "folder"
+    gguf_local = kind == "gguf"
+    converts = use_cache and not local_dir and (gguf_local or model_id in OFFLINE_MODELS or is_cached(model_id))
+    with conversion_lock(model_id) if converts else contextlib.nullcontext():
+        return _load_unlocked(model_id, choice, path, local_dir, gguf_local, trust_remote_code, use_cache,
+                              pickle_allowed(allow_pickle), start)
+
+
+def _load_unlocked(model_id: str, choice: DeviceChoice, path: Path, local_dir: bool, gguf_local: bool,
+                   trust_remote_code: bool, use_cache: bool, pickle_ok: bool, start: float) -> LoadedModel:
+    tried: list[str] = []
     model = tokenizer = None
     source, where = "", ""
     try:
-        local_dir = kind == "folder"
-        gguf_local = kind == "gguf"
-        if use_cache and not local_dir and is_cached(model_id):
-            where, source = str(converted_dir(model_id)), "cache"
+        if use_cache and not local_dir and (cached := _cached_copy(model_id)) is not None:
+            where, source = str(cached), "cache"
             model, tokenizer = _load_dir(where, choice, use_safetensors=True)
         elif model_id in OFFLINE_MODELS and (gguf_path := _offline_gguf(model_id)) is not None:
             source, where = "offline-package", str(gguf_path)
@@ -487,7 +569,9 @@ def ensure_converted(model_id: str) -> Path | None:
     """Make sure a GGUF-sourced model has its fp32 cache copy (for test fixtures and warm-ups)."""
     from slmselect.confirmation.device import choose_device
 
-    if not is_cached(model_id):
+    with conversion_lock(model_id):
+        intact = _cached_copy(model_id) is not None
+    if not intact:
         loaded = load_model(model_id, choose_device("cpu", cuda_available=False))
         del loaded
     return converted_dir(model_id) if is_cached(model_id) else None

@@ -335,8 +335,8 @@ def label_hygiene(examples: list[Example], field: str) -> None:
     if len(counts) > 1 and n_top / len(examples) > IMBALANCE_SHARE:
         warnings.warn(
             f"Imbalanced classes: {top!r} is {n_top / len(examples):.0%} of the examples, so always answering it "
-            f"scores {n_top / len(examples):.3f} accuracy. confirm reports macro-F1 beside accuracy; judge the "
-            "candidates on it, or balance the examples.",
+            f"scores {n_top / len(examples):.3f} accuracy. confirm reports macro-F1 beside accuracy; pick on it "
+            "with metric='macro_f1' (--metric macro_f1), or balance the examples.",
             SlmselectWarning, stacklevel=3)
 
 

@@ -28,7 +28,10 @@ def render_report(report: Any, width: int = 120) -> Any:
     )
     table = Table(title=title, title_justify="left")
     wide = width >= 110
-    columns = ["status", "base", "tuned", "gain"] + (["val"] if report.n_validation else []) + ["steps", "train s"]
+    beside = report.beside_metric
+    beside_col = {"macro_f1": "macro-F1", "accuracy": "accuracy"}.get(beside or "", "")
+    columns = ["status", "base", "tuned"] + ([beside_col] if beside else []) + ["gain"]
+    columns += (["val"] if report.n_validation else []) + ["steps", "train s"]
     columns += ["tok/s", "peak GB"] if wide else []
     longest = max((len(c.model_id) + 2 for c in report.candidates), default=10)
     room = width - sum(max(len(n), 6) + 3 for n in columns) - 4  # cells, padding and borders of the others
@@ -44,6 +47,7 @@ def render_report(report: Any, width: int = 120) -> Any:
             "tuned": _with_ci(c.finetuned_score, c.finetuned_ci),
             "gain": _with_ci(gain, c.gain_ci, "+.2f"),
             "val": _fmt(c.validation_score, ".2f"),
+            beside_col: _fmt(c.finetuned_metrics.get(beside or ""), ".2f"),
             "steps": str(c.steps),
             "train s": _fmt(c.train_seconds, ".1f"),
             "tok/s": _fmt(c.tokens_per_second, ".0f"),
@@ -77,7 +81,12 @@ def render_report(report: Any, width: int = 120) -> Any:
             f"(saved {h.steps_saved}, ~{h.seconds_saved_estimate:.0f} s)"
         )
     if report.interrupted:
-        lines.append("interrupted: the candidates above that finished are kept")
+        lines.append("interrupted: the candidates above that finished are kept; --resume goes on from there")
+    for c in report.candidates:
+        if c.reused_from:
+            lines.append(f"{c.model_id}: reused from run {c.reused_from} (same data and settings; --resume)")
+        elif c.resumed_from_step:
+            lines.append(f"{c.model_id}: training went on from the step-{c.resumed_from_step} checkpoint of a killed run")
     if report.store_path:
         lines.append(f"results stored in {report.store_path}")
     lines.extend(report.notes)

@@ -201,6 +201,7 @@ def _interval(c: Any, which: str, report: Any) -> tuple[float, float] | None:
 def _confirm_section(report: Any, rec: Any | None) -> str:
     predicted = {c.model_id: (c.lower, c.upper) for c in rec.candidates} if rec is not None else {}
     pick = getattr(report, "pick", None)
+    beside = getattr(report, "beside_metric", None)
     rows, bars = [], []
     for c in report.candidates:
         b_ci, t_ci = _interval(c, "base", report), _interval(c, "finetuned", report)
@@ -211,13 +212,16 @@ def _confirm_section(report: Any, rec: Any | None) -> str:
             f"<span class='{'pick' if c.model_id == pick else ''}'>{_e(c.model_id)}</span>",
             f"<span class='pill {_e(c.status)}'>{_e(c.status)}</span>"
             + (f"<div class='note'>{_e((c.reason or '').splitlines()[0][:300])}</div>" if c.reason else ""),
-            ci(c.base_score, b_ci), ci(c.finetuned_score, t_ci), _f(gain, "+.3f"), str(c.steps),
+            ci(c.base_score, b_ci), ci(c.finetuned_score, t_ci),
+            *([_f(c.finetuned_metrics.get(beside))] if beside else []), _f(gain, "+.3f"), str(c.steps),
             _f(c.train_seconds, ".1f"), _f(None if peak is None else peak / 1024**3, ".2f"),
         ])
         bars.append(BeforeAfter(_short(c.model_id), c.base_score, b_ci, c.finetuned_score, t_ci, c.status,
                                 predicted.get(c.model_id)))
-    table = _table(["model", "status", f"base {_e(report.metric)}", f"fine-tuned {_e(report.metric)}", "gain", "steps",
-                    "train s", "peak GB"], rows, numeric={2, 3, 4, 5, 6, 7})
+    heads = ["model", "status", f"base {_e(report.metric)}", f"fine-tuned {_e(report.metric)}"]
+    heads += [f"fine-tuned {_e(beside)}"] if beside else []
+    heads += ["gain", "steps", "train s", "peak GB"]
+    table = _table(heads, rows, numeric=set(range(2, len(heads))))
     chart = before_after_chart(bars, f"Before and after fine-tuning: {report.metric} on {report.n_eval} held-out examples")
     if any(getattr(c, "finetuned_ci", None) or getattr(c, "base_ci", None) for c in report.candidates):
         how = "95% intervals as measured by the run (bootstrap over the test examples)"
@@ -236,7 +240,10 @@ def _confirm_section(report: Any, rec: Any | None) -> str:
         lines.append(f"successive halving: {halving.rung_steps}-step rung, kept {_e(', '.join(halving.kept))}; "
                      f"{halving.steps_used} of {halving.steps_full_budget} training steps")
     if getattr(report, "interrupted", False):
-        lines.append("interrupted: the candidates that finished are kept")
+        lines.append("interrupted: the candidates that finished are kept; --resume goes on from there")
+    for c in report.candidates:
+        if getattr(c, "reused_from", None):
+            lines.append(f"{_e(c.model_id)}: reused from run {_e(c.reused_from)} (same data and settings; --resume)")
     lines += [_e(n) for n in getattr(report, "notes", None) or []]
     text = "".join(f"<p class='muted'>{line}</p>" for line in lines)
     return f"<section id='confirm'><h2>Confirm: measured before and after</h2>{text}{table}<div>{chart}</div></section>"

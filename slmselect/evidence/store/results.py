@@ -217,6 +217,24 @@ class ResultsStore:
         except sa.exc.SQLAlchemyError as err:
             raise self._error("cannot be read", err) from None
 
+    def finished(self, resume_keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The newest finished (``status='ok'``) row stored under each of ``resume_keys`` that has one, as
+        ``{resume_key: {"run_id", "result"}}`` (``result`` decoded from JSON)."""
+        wanted = list(dict.fromkeys(resume_keys))
+        if not wanted or (self.kind == "sqlite" and self.path is not None and not self.path.exists()):
+            return {}
+        try:
+            self._migrate()
+            with self.engine.connect().execution_options(read_only=True) as conn:
+                t = results_table.c
+                query = (sa.select(t.resume_key, t.run_id, t.result)
+                         .where(t.resume_key.in_(wanted), t.status == "ok", t.result.is_not(None)).order_by(t.id))
+                found = {key: {"run_id": run_id, "result": json.loads(result)}
+                         for key, run_id, result in conn.execute(query)}
+        except (sa.exc.SQLAlchemyError, ValueError) as err:
+            raise self._error("cannot be read", err) from None
+        return found
+
     def __repr__(self) -> str:
         return f"ResultsStore({self.location!r})"
 

@@ -44,11 +44,13 @@ _SPEC: list[tuple[str, Any, bool, int]] = [
     ("schema_version", sa.Integer, True, 1),
     ("row_key", sa.Text, True, 2),  # unique per row: a retried or re-imported write stores it once
     ("profile", sa.Text, True, 2),  # JSON profile statistics (counts, lengths, language, format), no user text
+    ("resume_key", sa.Text, True, 3),  # same data, split, model and settings: what confirm(resume=True) reuses
+    ("result", sa.Text, True, 3),  # JSON: the whole candidate result (per-example test scores included)
 ]
 
 #: column -> SQL type name, in table order (what :func:`load_local_results` returns).
 COLUMNS: dict[str, str] = {name: kind.__visit_name__.upper() for name, kind, _, _ in _SPEC}
-JSON_COLUMNS = ("sample_inputs", "labels", "metrics", "config", "versions", "hardware", "profile")
+JSON_COLUMNS = ("sample_inputs", "labels", "metrics", "config", "versions", "hardware", "profile", "result")
 REQUIRED = ("run_id", "model_id", "status", "created_at")
 
 
@@ -64,6 +66,7 @@ def _table(metadata: sa.MetaData, upto: int) -> sa.Table:
         *_columns(upto),
         sa.Index(f"{TABLE}_task", "task_fingerprint", "model_id"),
         *([sa.Index(f"{TABLE}_row_key", "row_key", unique=True)] if upto >= 2 else []),
+        *([sa.Index(f"{TABLE}_resume_key", "resume_key")] if upto >= 3 else []),
         sqlite_autoincrement=True,
     )
 
@@ -94,10 +97,18 @@ def _v2(conn: sa.Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _v3(conn: sa.Connection) -> None:
+    """resume_key (indexed) and the whole candidate result, for confirm(resume=True)."""
+    _add_missing_columns(conn, 3)
+    for index in _table(sa.MetaData(), 3).indexes:
+        index.create(conn, checkfirst=True)
+
+
 #: The ordered, versioned migrations: (version, description, step).
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "confirm_results table", _v1),
     (2, "row_key (unique) and profile statistics", _v2),
+    (3, "resume_key (indexed) and whole candidate results", _v3),
 ]
 LATEST = MIGRATIONS[-1][0]
 
