@@ -54,7 +54,10 @@ class TaskProfile(BaseModel):
     task_type: TaskType
     confidence: float = Field(ge=0, le=1, description="how sure the type inference is, 0-1")
     reasons: list[str] = Field(default_factory=list, description="why this type was chosen, for the user")
-    n_examples: int
+    n_examples: int = Field(description="examples read (every one, exact)")
+    stats_sample: int | None = Field(
+        default=None, description="examples the token lengths, language, output format and type evidence were computed "
+                                  "on: all of them up to 2,000, else a seeded sample stratified by label (None: not recorded)")
     fields: dict[str, str] = Field(
         default_factory=dict, description="role -> source field name, e.g. {'input': 'text', 'output': 'label'}"
     )

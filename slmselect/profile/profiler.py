@@ -9,7 +9,6 @@ Importing this module pulls in no torch, transformers or datasets.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import re
@@ -22,7 +21,8 @@ from typing import Any
 
 from slmselect._validate import check_params
 from slmselect.errors import SlmselectWarning
-from slmselect.profile.readers import label_variants, read_examples, text_key
+from slmselect.profile.columns import Columns, duplicate_count, fingerprint, first_distinct, read_columns
+from slmselect.profile.readers import variant_groups
 from slmselect.profile.task_types import type_by_meaning, type_of_field
 from slmselect._types import TASK_TYPES, Example, LengthStats, TaskProfile
 
@@ -195,8 +195,12 @@ def _frac(flags: list[bool]) -> float:
 
 
 def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], ctx_tok: list[int],
-           out_tok: list[int], description: str | None) -> tuple[str, float, list[str], list[str] | None, str]:
+           out_tok: list[int], description: str | None, counts: Counter[str] | None = None,
+           n_all: int | None = None) -> tuple[str, float, list[str], list[str] | None, str]:
+    """The type from ``examples`` (all of them, or the statistics sample); ``counts`` (each output's count) and
+    ``n_all`` are over every example, so the label set and its share are exact when the rest is sampled."""
     n = len(examples)
+    n_all = n if n_all is None else n_all
     s = _Scores()
     outputs = [e.output for e in examples]
     parsed = [_parse_json(o) for o in outputs]
@@ -211,7 +215,7 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
     mean_ctx = sum(ctx_tok) / n
     mean_out = sum(out_tok) / n
     out_words = [len(o.split()) for o in outputs]
-    counts = Counter(outputs)
+    counts = Counter(outputs) if counts is None else counts
     distinct = len(counts)
     structured = _frac([p is not None for p in parsed]) >= 0.5
 
@@ -233,16 +237,16 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
         s.add("generation", 0.5, "outputs are JSON objects that are neither entity lists nor function calls")
 
     short = not structured and sum(out_words) / n <= 4 and max(out_words) <= 8
-    label_like = short and 1 < distinct <= max(2, 0.5 * n) and distinct <= 200
+    label_like = short and 1 < distinct <= max(2, 0.5 * n_all) and distinct <= MAX_LABELS
     top = ", ".join(f"{k!r} ×{v}" for k, v in counts.most_common(4))
     if label_like:
-        strong = distinct / n <= 0.3 and n >= 10
+        strong = distinct / n_all <= 0.3 and n_all >= 10
         s.add("classification", 0.9 if strong else 0.75,
-              f"{n} examples share {distinct} distinct short outputs ({top}): a fixed label set")
+              f"{n_all} examples share {distinct} distinct short outputs ({top}): a fixed label set")
     elif short and distinct == 1:
         s.add("classification", 0.5, f"every example has the same short output ({top}); a classifier needs several labels")
     elif short and distinct <= 50:
-        s.add("classification", 0.35, f"outputs are short but repeat too little to form a label set ({distinct} distinct of {n})")
+        s.add("classification", 0.35, f"outputs are short but repeat too little to form a label set ({distinct} distinct of {n_all})")
 
     if ctx_frac >= 0.5:
         if mean_out <= 0.6 * max(mean_ctx, 1):
@@ -253,7 +257,7 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
             s.add("qa_open_book", 0.45, "examples have a context passage but the outputs are as long as it")
     elif q_signal >= 0.3 and sum(out_words) / n <= 12 and not structured:
         score = (0.8 if q_signal >= 0.5 else 0.55) if not label_like else 0.45
-        score = min(score, 0.65) if n < 10 else score  # few examples: unique answers prove little
+        score = min(score, 0.65) if n_all < 10 else score  # few examples: unique answers prove little
         s.add("qa_closed_book", score, f"{q_why}, with short answers (~{mean_out:.0f} tokens) and no context")
 
     summarise_frac = _frac([bool(re.search(r"summar|tl;?dr", e.input[:400].lower())) for e in examples])
@@ -285,11 +289,11 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
         reasons.append(f"the examples alone pointed to {evidence_best}; the description decided it")
     elif gap < 0.15:
         reasons.append(f"could also be {second} ({'; '.join(s.why[second][:1])})")
-    if n < 10:
+    if n_all < 10:
         confidence *= 0.85
-        reasons.append(f"only {n} examples: 20 or more give a more reliable profile")
+        reasons.append(f"only {n_all} examples: 20 or more give a more reliable profile")
 
-    labels = sorted(counts) if best == "classification" and short and distinct <= 200 else None
+    labels = sorted(counts) if best == "classification" and short and distinct <= MAX_LABELS else None
     fmt = {"classification": "label", "ner_extraction": "spans", "tool_calling": "tool_call"}.get(best, "free_text")
     if fmt == "free_text" and structured:
         fmt = "json"
@@ -299,9 +303,14 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
 # --------------------------------------------------------------------------------------------- entry point
 
 
-def _fingerprint(examples: list[Example]) -> str:
-    payload = json.dumps([e.model_dump() for e in examples], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+#: Most distinct outputs a label set can have.
+MAX_LABELS = 200
+#: Examples the sampled statistics (token lengths, language, output format, type evidence) are computed on.
+STATS_SAMPLE = 2000
+#: Beside the sample, this many examples longest in characters are counted in tokens for the maximum lengths.
+LONGEST_COUNTED = 200
+#: Seed of the statistics sample.
+SAMPLE_SEED = 0
 
 
 #: A class with fewer examples than this is warned about (the split cannot hold it out and train on it).
@@ -310,11 +319,12 @@ MIN_CLASS_EXAMPLES = 3
 IMBALANCE_SHARE = 0.8
 
 
-def label_hygiene(examples: list[Example], field: str) -> None:
-    """Say, before anything runs, what a careful engineer would about a classification data set's labels:
-    spellings of one label, classes too small to split, and a dominant class."""
-    counts = Counter(e.output.strip() for e in examples)
-    variants = label_variants(examples)
+def label_hygiene(counts: Counter[str], field: str) -> None:
+    """Say, before anything runs, what a careful engineer would about a classification data set's labels
+    (``counts``: each stripped label's count over every example): spellings of one label, classes too small to
+    split, and a dominant class."""
+    n = sum(counts.values())
+    variants = variant_groups(counts)
     if variants:
         shown = "; ".join(", ".join(f"{lab!r} x{n}" for lab, n in g) for g in variants[:5])
         warnings.warn(
@@ -332,12 +342,64 @@ def label_hygiene(examples: list[Example], field: str) -> None:
             f"{MIN_CLASS_EXAMPLES} examples, or merge or drop these.",
             SlmselectWarning, stacklevel=3)
     top, n_top = counts.most_common(1)[0]
-    if len(counts) > 1 and n_top / len(examples) > IMBALANCE_SHARE:
+    if len(counts) > 1 and n_top / n > IMBALANCE_SHARE:
         warnings.warn(
-            f"Imbalanced classes: {top!r} is {n_top / len(examples):.0%} of the examples, so always answering it "
-            f"scores {n_top / len(examples):.3f} accuracy. confirm reports macro-F1 beside accuracy; pick on it "
+            f"Imbalanced classes: {top!r} is {n_top / n:.0%} of the examples, so always answering it "
+            f"scores {n_top / n:.3f} accuracy. confirm reports macro-F1 beside accuracy; pick on it "
             "with metric='macro_f1' (--metric macro_f1), or balance the examples.",
             SlmselectWarning, stacklevel=3)
+
+
+def stats_rows(outputs: list[str], counts: Counter[str], size: int = STATS_SAMPLE,
+               seed: int = SAMPLE_SEED) -> list[int] | None:
+    """The rows the sampled statistics are computed on, in file order: ``None`` (all of them) up to ``size``
+    examples; above, ``size`` rows drawn with ``seed``, each label's share kept when the outputs form a label
+    set (at most :data:`MAX_LABELS` distinct; every label at least once)."""
+    n = len(outputs)
+    if n <= size:
+        return None
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if len(counts) > MAX_LABELS:
+        return sorted(rng.choice(n, size, replace=False).tolist())
+    import pandas as pd
+
+    codes, _ = pd.factorize(pd.Series(outputs, dtype=object), sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes))
+    picked = []
+    for group in np.split(order, bounds[:-1]):
+        k = min(len(group), max(1, round(size * len(group) / n)))
+        picked.append(rng.choice(group, k, replace=False))
+    return sorted(np.concatenate(picked).tolist())
+
+
+def _longest(lengths: list[int], skip: list[int], k: int = LONGEST_COUNTED) -> list[int]:
+    """The ``k`` rows with the largest ``lengths`` outside ``skip`` (ties by row)."""
+    import numpy as np
+
+    arr = np.asarray(lengths)
+    arr[skip] = -1
+    k = min(k, int((arr >= 0).sum()))
+    top = np.argpartition(-arr, k - 1)[:k] if k else np.array([], dtype=int)
+    return sorted(top.tolist())
+
+
+def _max_tokens(cols: Columns, rows: list[int]) -> tuple[int, int]:
+    """Largest input-side (input + context + tools) and output token counts among the examples longest in
+    characters outside ``rows`` (which the sample counted)."""
+    def chars(texts: list[str | None]) -> list[int]:
+        missing = texts.count(None)
+        return [0] * len(texts) if missing == len(texts) else (
+            list(map(len, texts)) if not missing else [len(t) if t else 0 for t in texts])  # type: ignore[arg-type]
+
+    read = [a + b + c for a, b, c in zip(chars(cols.inputs), chars(cols.contexts), chars(cols.tools))]
+    top_in, top_out = _longest(read, rows), _longest(chars(cols.outputs), rows)
+    read_tok = [sum(x) for x in zip(*(count_tokens([c[i] or "" for i in top_in])[0]
+                                      for c in (cols.inputs, cols.contexts, cols.tools)))]
+    out_tok = count_tokens([cols.outputs[i] for i in top_out])[0]
+    return max(read_tok, default=0), max(out_tok, default=0)
 
 
 def profile_task(
@@ -356,41 +418,57 @@ def profile_task(
     .jsonl/.json/.csv/.parquet path, compressed or not, ``datasets.Dataset``, a ``DatasetDict`` with ``split``)
     or a list of :class:`Example`. ``input_tokens`` counts everything the model reads: the input plus any
     context and tool schemas.
+
+    Above :data:`STATS_SAMPLE` examples, token lengths (mean, p50, p95), language, output format and the
+    evidence for the type come from a seeded sample of that many (stratified by label), recorded as
+    ``stats_sample``; the example count, the label set and counts, the majority share, duplicate inputs and the
+    fingerprint are exact over every example, and so is ``max`` but for pathological data (the sample's and the
+    :data:`LONGEST_COUNTED` examples longest in characters are counted).
     """
     check_params("profile_task", split=split, normalize_labels=normalize_labels)
-    normalised, fields = read_examples(
+    cols, fields = read_columns(
         examples, input_field=input_field, output_field=output_field, context_field=context_field, split=split,
         normalize_labels=normalize_labels,
     )
-    inputs = [e.input for e in normalised]
-    in_tok, counter = count_tokens(inputs)
-    ctx_tok, _ = count_tokens([e.context or "" for e in normalised])
-    tool_tok, _ = count_tokens([e.tools or "" for e in normalised])
-    out_tok, _ = count_tokens([e.output for e in normalised])
-    task, confidence, reasons, labels, fmt = _infer(normalised, fields, in_tok, ctx_tok, out_tok, description)
+    n = len(cols)
+    counts = Counter(cols.outputs)
+    rows = stats_rows(cols.outputs, counts)
+    sample = cols.examples(rows)
+    in_tok, counter = count_tokens([e.input for e in sample])
+    ctx_tok, _ = count_tokens([e.context or "" for e in sample])
+    tool_tok, _ = count_tokens([e.tools or "" for e in sample])
+    out_tok, _ = count_tokens([e.output for e in sample])
+    task, confidence, reasons, labels, fmt = _infer(sample, fields, in_tok, ctx_tok, out_tok, description, counts, n)
     read_tok = [a + b + c for a, b, c in zip(in_tok, ctx_tok, tool_tok)]
+    input_stats, output_stats = _stats(read_tok), _stats(out_tok)
+    if rows is not None:
+        read_max, out_max = _max_tokens(cols, rows)
+        input_stats.max, output_stats.max = max(input_stats.max, read_max), max(output_stats.max, out_max)
     majority = None
     if labels:
-        top_label, top_n = Counter(e.output.strip() for e in normalised).most_common(1)[0]
-        majority = (top_label, round(top_n / len(normalised), 4))
-        label_hygiene(normalised, fields.get("output", "output"))
-    distinct = {(text_key(e.input), text_key(e.context)) for e in normalised}
+        stripped: Counter[str] = Counter()
+        for label, k in counts.items():
+            stripped[label.strip()] += k
+        top_label, top_n = stripped.most_common(1)[0]
+        majority = (top_label, round(top_n / n, 4))
+        label_hygiene(stripped, fields.get("output", "output"))
     return TaskProfile(
         task_type=task,
         confidence=confidence,
         reasons=reasons,
-        n_examples=len(normalised),
+        n_examples=n,
+        stats_sample=len(sample),
         fields=fields,
         labels=labels,
         majority_label=None if majority is None else majority[0],
         majority_rate=None if majority is None else majority[1],
-        duplicate_inputs=len(normalised) - len(distinct),
+        duplicate_inputs=duplicate_count(cols),
         output_format=fmt,
-        input_tokens=_stats(read_tok),
-        output_tokens=_stats(out_tok),
+        input_tokens=input_stats,
+        output_tokens=output_stats,
         token_counter=counter,
-        language=detect_language([f"{e.input} {e.context or ''}" for e in normalised]),
+        language=detect_language([f"{e.input} {e.context or ''}" for e in sample[:200]]),
         description=description,
-        sample_inputs=[i[:300] for i in list(dict.fromkeys(inputs))[:5]],
-        fingerprint=_fingerprint(normalised),
+        sample_inputs=[i[:300] for i in first_distinct(cols.inputs, 5)],
+        fingerprint=fingerprint(cols),
     )

@@ -18,6 +18,7 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -170,12 +171,26 @@ def _deep_error(where: str) -> InputError:
     )
 
 
+#: The JSON scanner json.loads runs, called on each line without json.loads' per-call overhead.
+_SCAN = json.JSONDecoder().scan_once
+_JSON_SPACE = " \t\r\n"
+
+
 def _parse_json_lines(text: str, where: str) -> list[Any]:
     records = []
+    scan = _SCAN
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
+        body = line.strip(_JSON_SPACE)
+        try:  # the fast path: the line is one JSON value and nothing else (what json.loads accepts)
+            value, end = scan(body, 0)
+            if end == len(body):
+                records.append(value)
+                continue
+        except (StopIteration, ValueError, RecursionError):
+            pass
+        try:  # anything else: json.loads, for its verdict and its message
             records.append(_loads(line))
         except _DeepJSON:
             raise _deep_error(f"{where}: line {number}") from None
@@ -429,7 +444,8 @@ def load_examples(source: Any, *, split: str | None = None) -> list[dict[str, An
         )
     if not records:
         raise InputError("No examples found (the input is empty); give at least 2 input/output examples.")
-    bad = [i for i, r in enumerate(records) if not isinstance(r, Mapping)]
+    plain = set(map(type, records)) == {dict}
+    bad = [] if plain else [i for i, r in enumerate(records) if not isinstance(r, Mapping)]
     if bad:
         raise InputError(
             f"Each example must be a dict (a record with named fields) but row {bad[0]} is a "
@@ -438,18 +454,45 @@ def load_examples(source: Any, *, split: str | None = None) -> list[dict[str, An
         )
     if all("tokens" in r and "ner_tags" in r for r in records):
         records = token_ner_to_spans(records, tag_names)
+        plain = True
+    if plain:
+        fast = _plain_rows(records)
+        if fast is not None:
+            return fast
     out = []
     for i, r in enumerate(records):
         row = {str(k).strip() if not isinstance(k, str) else k: v for k, v in r.items()}
         if len(row) < len(r):
             raise InputError(f"Row {i} has field names that collide once written as text: {list(r)}; rename them.")
         if _too_deep(row):
-            raise InputError(
-                f"Row {i} nests lists/dicts more than {MAX_DEPTH} levels deep; an example is a flat record such as "
-                "{'input': ..., 'output': ...}: flatten it or store the nested part as text."
-            )
+            raise _deep_row_error(i)
         out.append(row)
     return out
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_rows(records: list[dict[Any, Any]]) -> list[dict[str, Any]] | None:
+    """The rows as they are, checked a column at a time: string keys only (nothing to rename), nesting checked
+    only in rows that hold a list or dict. None when a key is not a string (the per-row path renames it)."""
+    keys = set().union(*records)
+    if not all(type(k) is str for k in keys):
+        return None
+    if set(map(type, chain.from_iterable(map(dict.values, records)))) <= _SCALARS:
+        return records
+    nested = sorted({i for key in keys for i, r in enumerate(records) if type(r.get(key)) not in _SCALARS})
+    for i in nested:
+        if _too_deep(records[i]):
+            raise _deep_row_error(i)
+    return records
+
+
+def _deep_row_error(row: int) -> InputError:
+    return InputError(
+        f"Row {row} nests lists/dicts more than {MAX_DEPTH} levels deep; an example is a flat record such as "
+        "{'input': ..., 'output': ...}: flatten it or store the nested part as text."
+    )
 
 
 def _tag_text(tag: Any, names: list[str] | None, row: int) -> str:
@@ -664,11 +707,7 @@ def normalise(
     examples, unknown fields, outputs of mixed types, and rows without an input or an output.
     """
     records = load_examples(records, split=split)  # checks emptiness and that rows are dicts
-    if len(records) < MIN_EXAMPLES:
-        raise InputError(
-            f"Only 1 example was given; at least {MIN_EXAMPLES} are needed to profile a task "
-            "(20 or more give a reliable profile)."
-        )
+    check_count(records)
     fields = detect_fields(records, input_field=input_field, output_field=output_field, context_field=context_field)
     if "messages" in fields:
         pairs = [_chat_example(i, r.get(fields["messages"])) for i, r in enumerate(records)]
@@ -684,16 +723,10 @@ def normalise(
     if fields.get("tools") or "entities" in out.lower() or "spans" in out.lower():
         no_output = [i for i, r in enumerate(records) if _missing(r.get(out))]  # [] = "no entities" is fine
     if no_output:
-        raise InputError(
-            f"{len(no_output)} of {len(records)} examples have no output in field {out!r} "
-            f"(rows {_rows(no_output)}, 0-based). Fill them in or drop those rows."
-        )
+        raise empty_values_error("output", no_output, len(records), out)
     no_input = [i for i, r in enumerate(records) if _missing(r.get(inp))]
     if no_input:
-        raise InputError(
-            f"{len(no_input)} of {len(records)} examples have no input in field {inp!r} "
-            f"(rows {_rows(no_input)}, 0-based). Fill them in or drop those rows."
-        )
+        raise empty_values_error("input", no_input, len(records), inp)
     kinds: dict[str, list[int]] = {}
     for i, r in enumerate(records):
         value = r[out]
@@ -728,22 +761,38 @@ def normalise(
                 tools=None if _missing(tools) else _as_text(tools),
             )
         )
-    _one_output_note(examples, out)
+    one_output_note({e.output for e in examples}, len(examples), out)
     return examples, fields
 
 
-def _one_output_note(examples: list[Example], field: str) -> None:
+def check_count(records: Sequence[Any]) -> None:
+    """Refuse fewer than :data:`MIN_EXAMPLES` rows."""
+    if len(records) < MIN_EXAMPLES:
+        raise InputError(
+            f"Only 1 example was given; at least {MIN_EXAMPLES} are needed to profile a task "
+            "(20 or more give a reliable profile)."
+        )
+
+
+def empty_values_error(role: str, rows: list[int], n: int, field: str) -> InputError:
+    """Rows (0-based) whose ``role`` (input/output) in ``field`` is empty or missing."""
+    return InputError(
+        f"{len(rows)} of {n} examples have no {role} in field {field!r} "
+        f"(rows {_rows(rows)}, 0-based). Fill them in or drop those rows."
+    )
+
+
+def one_output_note(outputs: set[str], n: int, field: str, stacklevel: int = 4) -> None:
     """Warn when every example has the same output (one class): nothing to tell apart, nothing to learn."""
-    outputs = {e.output for e in examples}
     if len(outputs) == 1:
         value = next(iter(outputs))
         shown = value if len(value) <= 60 else value[:57] + "..."
         warnings.warn(
-            f"All {len(examples)} examples have the same output in field {field!r} ({shown!r}): a classifier "
+            f"All {n} examples have the same output in field {field!r} ({shown!r}): a classifier "
             "needs examples of at least two classes, and a model can score perfectly by always answering this. "
             "Add examples with other outputs.",
             SlmselectWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
 
 
@@ -785,7 +834,11 @@ def text_key(text: str | None) -> str:
 def label_variants(examples: Sequence[Example]) -> list[list[tuple[str, int]]]:
     """Groups of two or more labels that differ only in case, spacing or punctuation, each as (label, count),
     most frequent first (empty when the outputs are not short labels)."""
-    counts = Counter(e.output.strip() for e in examples)
+    return variant_groups(Counter(e.output.strip() for e in examples))
+
+
+def variant_groups(counts: Counter[str]) -> list[list[tuple[str, int]]]:
+    """:func:`label_variants` from the count of each (stripped) output."""
     if not counts or max(map(len, counts)) > LABEL_MAX_CHARS:
         return []
     groups: dict[str, list[tuple[str, int]]] = {}
@@ -796,5 +849,10 @@ def label_variants(examples: Sequence[Example]) -> list[list[tuple[str, int]]]:
 
 def merge_label_variants(examples: Sequence[Example]) -> list[Example]:
     """Examples with each group of label variants merged into its most frequent spelling."""
-    to = {label: group[0][0] for group in label_variants(examples) for label, _ in group[1:]}
+    to = variant_merges(label_variants(examples))
     return [e.model_copy(update={"output": to[e.output.strip()]}) if e.output.strip() in to else e for e in examples]
+
+
+def variant_merges(groups: list[list[tuple[str, int]]]) -> dict[str, str]:
+    """Each label variant -> the most frequent spelling of its group."""
+    return {label: group[0][0] for group in groups for label, _ in group[1:]}

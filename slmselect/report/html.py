@@ -77,11 +77,18 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], numeric: set[i
 # ---------------------------------------------------------------------------------------------- sections
 
 
+def _examples_cell(p: Any) -> str:
+    sampled = getattr(p, "stats_sample", None)
+    if not sampled or sampled >= p.n_examples:
+        return str(p.n_examples)
+    return f"{p.n_examples} (lengths, language, type from a seeded sample of {sampled})"
+
+
 def _profile_section(p: Any) -> str:
     labels = getattr(p, "labels", None) or []
     cells = [
         ("task type", f"{p.task_type} ({p.confidence:.2f})"),
-        ("examples", p.n_examples),
+        ("examples", _examples_cell(p)),
         ("output format", p.output_format),
         ("language", p.language),
         ("input tokens (mean / p95)", f"{p.input_tokens.mean:.0f} / {p.input_tokens.p95:.0f}"),

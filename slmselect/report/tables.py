@@ -83,7 +83,9 @@ def render_recommendation(rec: Any) -> Iterator[Any]:
         yield Text(f"Task type: {rec.task_type}" + (f" — {rec.task_type_reason}" if rec.task_type_reason else ""), style="dim")
     if rec.profile is not None:
         p = rec.profile
-        yield Text(f"Task profile: {p.task_type} (confidence {p.confidence:.2f}), {p.n_examples} examples, "
+        sampled = getattr(p, "stats_sample", None)
+        of = f" (lengths, language and type from a sample of {sampled:,})" if sampled and sampled < p.n_examples else ""
+        yield Text(f"Task profile: {p.task_type} (confidence {p.confidence:.2f}), {p.n_examples} examples{of}, "
                    f"output {p.output_format}, language {p.language}, input up to {p.input_tokens.max} tokens"
                    + (f", {len(p.labels)} labels" if p.labels else "")
                    + (f", majority label {p.majority_label!r} {p.majority_rate:.0%}" if p.majority_rate is not None else ""),
