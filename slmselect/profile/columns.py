@@ -109,6 +109,7 @@ def merge_variants(cols: Columns) -> Columns:
 
 _PUNCT = re.compile(r"[^\w\s]+")
 _SPACES = re.compile(r"\s+")
+_RUNS = re.compile(rb" {2,}")
 #: Joins texts for one pass of case folding and punctuation removal: a word character (kept by both), folded to itself.
 _SEP = "\U0001d7d8"
 #: ASCII text: lower case, and every character that is neither a word character nor a separator (NUL) a space.
@@ -135,10 +136,7 @@ def _ascii_keys(texts: list[str]) -> list[str]:
     joined = "\x00".join(texts)
     if joined.count("\x00") != len(texts) - 1:  # a text holds the separator itself
         return [text_key(t) for t in texts]
-    flat = joined.encode("ascii").translate(_ASCII_KEY)
-    while b"  " in flat:
-        flat = flat.replace(b"  ", b" ")
-    flat = flat.strip(b" ")
+    flat = _RUNS.sub(b" ", joined.encode("ascii").translate(_ASCII_KEY)).strip(b" ")
     return flat.replace(b" \x00", b"\x00").replace(b"\x00 ", b"\x00").decode("ascii").split("\x00")
 
 
