@@ -55,3 +55,28 @@ def test_column_keys_and_fingerprint_match_the_per_example_ones():
     cols = Columns(["a \"q\"", "b\\"], ["1", "2"], [None, "ctx"], [None, None])
     payload = json.dumps([e.model_dump() for e in cols.examples()], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     assert fingerprint(cols) == hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def test_ascii_column_keys_match_the_per_example_ones():
+    rng = random.Random(7)
+    alphabet = "aZ09_ \t\n\r\x0b\x0c\x1c\x1f!?.,;:'\"-()[]{}/\\@#$%^&*~`|<>+=" + "Qx"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 25))) for _ in range(3000)]
+    texts += ["", " ", "  a  ", "!!", "_", "\t_\t", "A_b  C", "?a", "a?"]
+    for chunk in (texts, texts[:1], ["", ""], [" !", ""], ["x"], ["a\x00b", "a b"]):
+        assert text_keys(chunk) == [text_key(t) for t in chunk]
+    mixed = texts[:50] + ["Straße, NAÏVE!", "ΣΟΦΟΣ  σοφος"] + texts[50:100]
+    assert text_keys(mixed) == [text_key(t) for t in mixed]
+
+
+def test_fingerprint_matches_json_dumps_for_text_that_needs_escaping():
+    import hashlib
+    import json
+
+    rng = random.Random(3)
+    alphabet = "ab \"\\\x00\x01\x1f\n\t\u2028\u00a0é€😀"
+    inputs = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 12))) for _ in range(200)]
+    for ins in (inputs, [t for t in inputs if t.isprintable()], ["plain", "text é"]):
+        cols = Columns(ins, [str(i % 3) for i in range(len(ins))], [None] * len(ins), [None] * len(ins))
+        payload = json.dumps([e.model_dump() for e in cols.examples()], sort_keys=True, ensure_ascii=False,
+                             separators=(",", ":"))
+        assert fingerprint(cols) == hashlib.sha256(payload.encode("utf-8")).hexdigest()
