@@ -142,3 +142,29 @@ def test_compute_metrics_rejects_mismatched_lengths_and_unknown_types():
         compute_metrics("classification", ["a"], ["a", "b"])
     with pytest.raises(ValueError):
         compute_metrics("poetry", ["a"], ["a"])
+
+
+def test_macro_f1_per_class_counts_give_the_metric_and_its_bootstrap():
+    """confirm(metric='macro_f1'): the per-example class counts sum to scikit-learn's macro-F1 over the task's
+    labels, an answer outside the labels is a miss (not a class), and every metric of a type has item scores."""
+    import random
+
+    from slmselect.confirmation.metrics import METRICS, PRIMARY_METRIC, item_scores, macro_f1
+    from slmselect.confirmation.stats import interval, point
+
+    rng = random.Random(0)
+    labels = ["billing", "bug", "account"]
+    for _ in range(50):
+        refs = [rng.choice(labels) for _ in range(25)]
+        preds = [rng.choice(labels + ["no idea"]) for _ in range(25)]
+        items = item_scores("classification", preds, refs, metric="macro_f1", labels=labels)
+        assert len(items[0]) == 3 * len(labels)
+        assert point(items) == pytest.approx(macro_f1(preds, refs, labels))
+        span = interval(items, seed=0, n_boot=200)
+        assert span.low <= span.value <= span.high
+    assert macro_f1(["bug", "no idea"], ["bug", "billing"], labels) == pytest.approx(0.5)  # bug 1.0, billing 0.0
+    assert macro_f1(["bug", "no idea"], ["bug", "billing"]) == pytest.approx(1 / 3)  # 'no idea' counts as a class
+    for task, names in METRICS.items():
+        assert PRIMARY_METRIC[task] == names[0]
+    preds, refs = ["The cat", "a dog"], ["cat", "dog."]
+    assert point(item_scores("qa_open_book", preds, refs, metric="exact_match")) == 1.0

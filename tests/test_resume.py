@@ -73,29 +73,50 @@ def test_sigkill_between_candidates_then_resume_reuses_the_first(models_ready, t
 
 
 def test_sigkill_mid_training_goes_on_from_the_checkpoint(models_ready, trec_rows, tmp_path):
-    rows = trec_rows[:30]
-    kw = dict(models=[SMOL], steps=8, batch_size=2, eval_examples=4, checkpoint_every=2, progress=False)
+    """Also: the pick, the scores and their intervals follow the chosen metric (macro-F1 here)."""
+    from slmselect.confirmation.stats import point
+
+    rows = trec_rows[:24]
+    kw = dict(models=[SMOL], steps=4, batch_size=2, eval_examples=4, checkpoint_every=1, metric="macro_f1",
+              progress=False)
     straight = confirm(rows, store=tmp_path / "straight.sqlite", output_dir=tmp_path / "a", **kw)
+    s = straight.result(SMOL)
+    assert straight.metric == s.metric == "macro_f1" and straight.beside_metric == "accuracy"
+    assert s.finetuned_score == s.finetuned_metrics["macro_f1"] and "accuracy" in s.finetuned_metrics
+    assert point(s.test_items["finetuned"]) == pytest.approx(s.finetuned_score)  # the intervals measure macro-F1
+    assert s.finetuned_ci[0] <= s.finetuned_score <= s.finetuned_ci[1]
 
     store = tmp_path / "killed.sqlite"
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
     code = (f"import json; from slmselect.confirmation import confirm; "
             f"confirm(json.loads(open({str(tmp_path / 'rows.json')!r}).read()), store={str(store)!r}, "
             f"output_dir={str(tmp_path / 'b')!r}, **json.loads({json.dumps(json.dumps(kw))}))")
-    (tmp_path / "rows.json").write_text(json.dumps(rows))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=_env(models_ready))
     checkpoints = models_ready / "checkpoints"
-    _kill_when(proc, lambda: any(checkpoints.glob("*/*/checkpoint-4/trainer_state.json")), "a step-4 checkpoint")
+    _kill_when(proc, lambda: any(checkpoints.glob("*/*/checkpoint-2/trainer_state.json")), "a step-2 checkpoint")
     assert not store.exists() or len(load_local_results(store)) == 0
 
     resumed = confirm(rows, store=store, output_dir=tmp_path / "b", resume=True, **kw)
-    r, s = resumed.result(SMOL), straight.result(SMOL)
+    r = resumed.result(SMOL)
     assert r.status == "ok" and r.reused_from is None
-    assert r.resumed_from_step in (4, 6)  # the newest checkpoint the kill left
-    assert r.steps == s.steps == 8
+    assert r.resumed_from_step in (2, 3)  # the newest checkpoint the kill left
+    assert r.steps == s.steps == 4
     assert r.final_loss == pytest.approx(s.final_loss, rel=1e-3)  # as if it had never stopped
     assert r.finetuned_score == pytest.approx(s.finetuned_score)
-    assert not any(checkpoints.glob(f"*/{'HuggingFaceTB--SmolLM2-135M-Instruct'}/checkpoint-*"))  # gone when done
+    assert not any(checkpoints.glob("*/HuggingFaceTB--SmolLM2-135M-Instruct/checkpoint-*"))  # gone when done
+    text = _render(resumed)
+    assert "macro_f1 on 4 test examples" in text and "accuracy" in text and "went on from the step-" in text
+
+
+def _render(report) -> str:
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    Console(file=buf, width=160, color_system=None).print(report)
+    return buf.getvalue()
 
 
 def _load_in_process(cache: Path, out: Path) -> subprocess.Popen:
@@ -160,22 +181,3 @@ def test_a_damaged_cached_copy_is_detected_and_rebuilt(fresh_cache, monkeypatch)
         loaded = load_model(SMOL, choose_device("cpu", cuda_available=False))
     assert loaded.source == "offline-package" and loaded.n_params == 134515008  # rebuilt, never loaded damaged
     assert weights.stat().st_size == size and cache_problem(folder) is None
-
-
-def test_the_pick_follows_the_chosen_metric(models_ready, trec_rows, tmp_path):
-    from slmselect.confirmation.stats import point
-
-    report = confirm(trec_rows[:40], models=[SMOL], steps=1, batch_size=4, eval_examples=12, metric="macro_f1",
-                     store=tmp_path / "r.sqlite", output_dir=tmp_path, progress=False)
-    c = report.result(SMOL)
-    assert report.metric == c.metric == "macro_f1" and report.beside_metric == "accuracy"
-    assert c.finetuned_score == c.finetuned_metrics["macro_f1"] and "accuracy" in c.finetuned_metrics
-    assert point(c.test_items["finetuned"]) == pytest.approx(c.finetuned_score)  # the intervals measure macro-F1
-    assert c.finetuned_ci[0] <= c.finetuned_score <= c.finetuned_ci[1]
-    import io
-
-    from rich.console import Console
-
-    buf = io.StringIO()
-    Console(file=buf, width=160, color_system=None).print(report)
-    assert "macro_f1 on 12 test examples" in buf.getvalue() and "accuracy" in buf.getvalue()
