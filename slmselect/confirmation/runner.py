@@ -123,7 +123,8 @@ def _row(result: CandidateResult, report_fields: dict[str, Any]) -> dict[str, An
         "metrics": {"base": result.base_metrics, "finetuned": result.finetuned_metrics},
         "status": result.status,
         "reason": result.reason,
-        "config": result.config,
+        "config": {**result.config, "adapter_path": result.adapter_path},
+        "serving": result.serving,
         "train_seconds": result.train_seconds,
         "tokens_per_second": result.tokens_per_second,
         "peak_memory_bytes": result.peak_memory_bytes,
@@ -161,6 +162,7 @@ def confirm(
     on_candidate_done: Callable[[CandidateResult], None] | None = None,
     backend: str = "local",
     address: str | None = None,
+    serve: bool | str = False,
 ) -> ConfirmReport:
     """Fine-tune the candidates briefly with LoRA on ``examples`` and measure each before and after.
 
@@ -186,6 +188,10 @@ def confirm(
     candidate may need (default: what is free); ``on_candidate_done`` is called with each result.
     ``backend="ray"`` runs each candidate as a Ray task on the cluster at ``address`` ('auto',
     'ray://host:10001'; default: a local Ray) and keeps the store writes on this process (docs/scale-out.md).
+    ``serve=True`` (or a format: ``"q4_k_m"``, the default, ``"q8_0"``, ``"f16"``) also measures each finished
+    candidate in llama.cpp on this machine: merged, converted to GGUF, and run on the test examples
+    (``CandidateResult.serving``: tokens per second, latency p50/p95, peak resident memory, hardware, score;
+    docs/edge.md). A serving failure is noted on the candidate and does not fail the run.
     Raises :class:`ConfirmError` (with ``.report``) when no candidate could be measured.
     """
     import torch
@@ -257,12 +263,14 @@ def confirm(
         seed=seed,
     )
     prog = ConfirmProgress(progress)
+    instruction = instruction_for(profile, [e.output for e in train], description)
+    serve_quant = check_params("serve_bench", quant=serve)["quant"] if serve not in (False, None, True) else "q4_k_m"
     setup = Setup(
         profile=profile,
         train=train,
         evals=evals,
         labels=labels,
-        instruction=instruction_for(profile, [e.output for e in train], description),
+        instruction=instruction,
         choice=choice,
         config=config,
         max_seq_len=max_seq_len,
@@ -270,7 +278,7 @@ def confirm(
         memory_limit_bytes=int(memory_limit_gb * GB) if memory_limit_gb is not None else None,
         trust_remote_code=trust_remote_code,
         progress=prog,
-        extra_config={"successive_halving": bool(successive_halving), "run_steps": steps},
+        extra_config={"successive_halving": bool(successive_halving), "run_steps": steps, "instruction": instruction},
         validation=validation,
         seed=seed,
     )
@@ -293,6 +301,10 @@ def confirm(
 
     def record(result: CandidateResult) -> None:
         results.append(result)
+        if serve and result.status == "ok" and result.adapter_path:
+            from slmselect.confirmation.serving import serve_candidate
+
+            serve_candidate(result, setup, serve_quant)
         if result.status != "interrupted":
             writer.add(_row(result, shared))
         if on_candidate_done is not None and result.status != "interrupted":
@@ -351,6 +363,7 @@ def confirm(
         halving=halving,
         output_dir=str(out_dir),
         store_path=results_store.location if results_store is not None else None,
+        instruction=instruction,
     )
     report.comparisons = compare_to_pick(report.candidates, report.pick, seed=seed)
     try:

@@ -44,11 +44,12 @@ _SPEC: list[tuple[str, Any, bool, int]] = [
     ("schema_version", sa.Integer, True, 1),
     ("row_key", sa.Text, True, 2),  # unique per row: a retried or re-imported write stores it once
     ("profile", sa.Text, True, 2),  # JSON profile statistics (counts, lengths, language, format), no user text
+    ("serving", sa.Text, True, 3),  # JSON: llama.cpp measured on this machine (format, tokens/s, latency, peak RSS, hardware)
 ]
 
 #: column -> SQL type name, in table order (what :func:`load_local_results` returns).
 COLUMNS: dict[str, str] = {name: kind.__visit_name__.upper() for name, kind, _, _ in _SPEC}
-JSON_COLUMNS = ("sample_inputs", "labels", "metrics", "config", "versions", "hardware", "profile")
+JSON_COLUMNS = ("sample_inputs", "labels", "metrics", "config", "versions", "hardware", "profile", "serving")
 REQUIRED = ("run_id", "model_id", "status", "created_at")
 
 
@@ -94,10 +95,16 @@ def _v2(conn: sa.Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _v3(conn: sa.Connection) -> None:
+    """serving: llama.cpp's speed, latency and peak memory measured on this machine (confirm(serve=True))."""
+    _add_missing_columns(conn, 3)
+
+
 #: The ordered, versioned migrations: (version, description, step).
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "confirm_results table", _v1),
     (2, "row_key (unique) and profile statistics", _v2),
+    (3, "serving measurements (llama.cpp)", _v3),
 ]
 LATEST = MIGRATIONS[-1][0]
 
