@@ -43,7 +43,7 @@ def run(model_cache_dir, trec_rows, tmp_path_factory):
     os.environ["SLMSELECT_CACHE_DIR"] = str(model_cache_dir)
     base = tmp_path_factory.mktemp("edge")
     store = base / "results.sqlite"
-    report = confirm(trec_rows, models=[SMOL], steps=24, batch_size=8, eval_examples=32, seed=0, store=store,
+    report = confirm(trec_rows, models=[SMOL], steps=12, batch_size=8, eval_examples=32, seed=0, store=store,
                      output_dir=base / "adapters", progress=False, serve=True)
     return report, store, base
 
