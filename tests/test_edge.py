@@ -79,7 +79,7 @@ def test_confirm_serve_measures_llama_cpp_and_stores_it(run):
     assert json.loads(row["serving"])["peak_rss_bytes"] == s["peak_rss_bytes"]
     assert json.loads(row["config"])["adapter_path"] == c.adapter_path
     html = report.to_html()
-    assert "served in llama.cpp" in html and "q4_k_m" in html
+    assert "Served in llama.cpp on this machine" in html and "q4_k_m" in html
 
 
 def test_recommend_uses_the_measurement_in_place_of_the_estimate(run, trec_rows):
