@@ -24,6 +24,7 @@ _LAZY = {
     "BenchmarkDB": ".evidence.db",
     "confirm": ".confirmation",
     "ConfirmReport": ".confirmation",
+    "export": ".confirmation.export",
     "evaluate": ".evaluation",
     "expand": ".expansion",
     "ExpandReport": ".expansion",
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from slmselect.recommender import Candidate, Recommendation, recommend
     from slmselect._types import TaskProfile
     from slmselect.confirmation import ConfirmReport, confirm
+    from slmselect.confirmation.export import export
 
 
 def __getattr__(name: str) -> Any:

@@ -241,6 +241,9 @@ class Scores:
 Spec = Interval | Options | Size | StrList | Text | Flag | Languages | Scores
 
 _COUNT = Interval(int, 1, None, closed="left")
+DEPLOY_FORMATS = ("bf16", "q8_0", "q4_k_m")
+QUANTS = ("f16", "q8_0", "q4_k_m")
+QUANT_ALIASES = {"q4km": "q4_k_m", "q4": "q4_k_m", "q4_k": "q4_k_m", "q8": "q8_0", "fp16": "f16", "bfloat16": "bf16"}
 TASK_TYPE_ALIASES = {"open_book_qa": "qa_open_book", "closed_book_qa": "qa_closed_book", "ner": "ner_extraction",
                      "extraction": "ner_extraction", "tools": "tool_calling", "function_calling": "tool_calling",
                      "summarisation": "summarization", "classify": "classification"}
@@ -262,6 +265,17 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "normalize_labels": Flag(),
         "task_type": Options(TASK_TYPES, aliases=TASK_TYPE_ALIASES, none_ok=True),
         "measured": Scores(),
+        "deploy": Options(DEPLOY_FORMATS, aliases=QUANT_ALIASES, none_ok=True),
+        "context": Interval(int, 1, None, closed="left", none_ok=True, unit="tokens"),
+        "max_latency_ms": Interval(float, 0, None, closed="neither", none_ok=True, unit="ms"),
+    },
+    "export": {
+        "quant": Options(QUANTS, aliases=QUANT_ALIASES),
+        "formats": StrList(),
+    },
+    "serve_bench": {
+        "quant": Options(QUANTS, aliases=QUANT_ALIASES),
+        "max_examples": Interval(int, 1, None, closed="left"),
     },
     "confirm": {
         "top_k": _COUNT,

@@ -147,7 +147,10 @@ def recommend(
     description: DescOpt = None,
     objective: Annotated[str, typer.Option(help="accuracy | tunability | edge | no_finetune")] = "accuracy",
     max_params: Annotated[Optional[str], typer.Option(help="largest model: 1.5B, 500M, 1.5 (billions) or a parameter count")] = None,
-    max_memory: Annotated[Optional[str], typer.Option(help="largest bf16 inference memory in GB (4k-token context)")] = None,
+    max_memory: Annotated[Optional[str], typer.Option(help="largest inference memory in GB (bf16 with a 4k-token context unless --deploy says otherwise; measured where measured)")] = None,
+    deploy: Annotated[Optional[str], typer.Option(help="deployment format for the memory estimate: bf16 | q8_0 | q4_k_m (llama.cpp, the task's context)")] = None,
+    context: Annotated[Optional[int], typer.Option(help="tokens of KV cache for --deploy (default: the task's longest input plus answer)")] = None,
+    max_latency_ms: Annotated[Optional[float], typer.Option(help="largest p95 latency per example, as measured in llama.cpp (confirm --serve, serve-bench)")] = None,
     license: Annotated[Optional[str], typer.Option(help="comma-separated licences, or 'commercial' / 'permissive'")] = None,
     family: Annotated[Optional[str], typer.Option(help="comma-separated model families, e.g. 'Qwen3,Llama 3.2'")] = None,
     models: Annotated[Optional[str], typer.Option(help="comma-separated model ids to choose among")] = None,
@@ -173,6 +176,7 @@ def recommend(
         max_memory_gb=max_memory, licenses=_csv(license), families=_csv(family), models=_csv(models),
         min_context=min_context, edge_tolerance=edge_tolerance, include_local=not no_local, store=store, db=_db(),
         languages=languages, task_type=task_type, measured=measured, normalize_labels=normalize_labels,
+        deploy=deploy, context=context, max_latency_ms=max_latency_ms,
     )
     _write_html(html, recommendation=rec)
     if as_json:
@@ -369,6 +373,55 @@ def store_import(
 
 @app.command()
 @command
+def export(
+    report: Annotated[str, typer.Argument(help="a confirm report (JSON from `slmselect confirm --json`) or a run id in the results store")],
+    output: Annotated[str, typer.Option("-o", "--output", help="folder to write the merged model, the GGUF and the Modelfile to")],
+    model: Annotated[Optional[str], typer.Option(help="which candidate (default: the pick)")] = None,
+    quant: Annotated[str, typer.Option(help="GGUF type: f16 | q8_0 | q4_k_m")] = "q8_0",
+    formats: Annotated[str, typer.Option(help="comma-separated: hf, gguf, ollama")] = "hf,gguf,ollama",
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Write a confirmed candidate for deployment: merged Hugging Face folder, GGUF (llama.cpp's tools), Ollama Modelfile."""
+    from slmselect.confirmation.export import export as _export
+
+    paths = _export(report, model, output_dir=output, formats=_csv(formats) or [], quant=quant, store=store)
+    if as_json:
+        _print_json({k: str(v) for k, v in paths.items()})
+    else:
+        for kind, path in paths.items():
+            typer.echo(f"{kind}: {path}")
+    return EXIT_OK
+
+
+@app.command("serve-bench")
+@command
+def serve_bench(
+    model: Annotated[str, typer.Argument(help="a model id, a model folder or a .gguf file")],
+    path: Annotated[str, typer.Argument(help="examples file (.jsonl, .json, .csv or .tsv): the prompts to time")],
+    quant: Annotated[str, typer.Option(help="GGUF type a model is converted to: f16 | q8_0 | q4_k_m")] = "q4_k_m",
+    max_examples: Annotated[int, typer.Option(help="examples to answer")] = 32,
+    description: DescOpt = None,
+    store: StoreOpt = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="do not record the measurement")] = False,
+    as_json: JsonOpt = False,
+) -> int:
+    """Measure a model in llama.cpp on this machine: tokens per second, latency per example (p50, p95), peak memory."""
+    from slmselect.confirmation.serving import serve_bench as _bench
+
+    serving = _bench(model, path, quant=quant, max_examples=max_examples, description=description,
+                     store=False if no_store else store)
+    if as_json:
+        _print_json(serving)
+    else:
+        from slmselect.report.confirm import render_serving
+
+        _show(render_serving(serving))
+    return EXIT_OK
+
+
+@app.command()
+@command
 def confirm(
     path: Annotated[str, typer.Argument(help="examples file (.jsonl, .json, .csv or .tsv)")],
     models: Annotated[Optional[str], typer.Option(help="comma-separated model ids, local folders or .gguf files")] = None,
@@ -390,6 +443,8 @@ def confirm(
     normalize_labels: Annotated[bool, typer.Option("--normalize-labels", help="merge labels that differ only in case, spacing or punctuation")] = False,
     keep_samples: Annotated[bool, typer.Option("--keep-samples", help="also keep a few sample inputs of your data in the store (default: profile statistics only)")] = False,
     trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code", help="allow models that run their own code")] = False,
+    serve: Annotated[bool, typer.Option("--serve", help="also measure each finished candidate in llama.cpp on this machine (speed, latency, peak memory)")] = False,
+    serve_format: Annotated[str, typer.Option(help="GGUF format --serve measures: q4_k_m | q8_0 | f16")] = "q4_k_m",
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="run each candidate as a Ray task: 'local' (a Ray on this machine), 'auto' (the cluster this node is in) or ray://HEAD:10001; needs pip install 'slmselect\\[ray]'")] = None,
     metric: Annotated[Optional[str], typer.Option(help="what scores and the pick use: accuracy | macro_f1 (classification), token_f1 | exact_match (QA); default: the task's main metric")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="after a killed run: reuse candidates already measured with the same data and settings, go on from the last checkpoint")] = False,
@@ -417,7 +472,8 @@ def confirm(
         lora_r=lora_r, max_seq_len=max_seq_len, seed=seed, device=device, output_dir=output_dir,
         successive_halving=successive_halving, store=False if no_store else store, description=description,
         keep_samples=keep_samples, normalize_labels=normalize_labels, metric=metric, resume=resume,
-        checkpoint_every=checkpoint_every, trust_remote_code=trust_remote_code, progress=not as_json, **kwargs,
+        checkpoint_every=checkpoint_every, trust_remote_code=trust_remote_code, progress=not as_json,
+        serve=serve_format if serve else False, **kwargs,
     )
     _write_html(html, confirm_report=report, recommendation=kwargs.get("recommendation"))
     if as_json:

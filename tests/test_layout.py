@@ -24,6 +24,7 @@ LAYERS = [
     {"predict"},
     {"recommender"},
     {"expansion"},
+    {"deploy"},
     {"confirmation"},
     {"evaluation"},
     {"cli", "__init__", "__main__"},

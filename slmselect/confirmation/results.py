@@ -59,6 +59,12 @@ class CandidateResult(BaseModel):
     samples: list[dict[str, str]] = Field(
         default_factory=list, description="the first held-out examples: input, reference, base and fine-tuned output"
     )
+    serving: dict[str, Any] | None = Field(
+        default=None,
+        description="llama.cpp on this machine (confirm(serve=True)): format, prompt_tokens_per_second, "
+                    "generation_tokens_per_second, latency_p50_ms, latency_p95_ms, peak_rss_bytes, hardware; and score "
+                    "(the task's metric on the test examples, answered by the GGUF with greedy decoding)",
+    )
 
     @property
     def gain(self) -> float | None:
@@ -152,6 +158,7 @@ class ConfirmReport(BaseModel):
     output_dir: str | None = None
     notes: list[str] = Field(default_factory=list)
     comparisons: list[Comparison] = Field(default_factory=list)
+    instruction: str | None = Field(default=None, description="the task instruction every prompt began with")
 
     @property
     def pick(self) -> str | None:

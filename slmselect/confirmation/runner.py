@@ -124,7 +124,8 @@ def _row(result: CandidateResult, report_fields: dict[str, Any]) -> dict[str, An
         "metrics": {"base": result.base_metrics, "finetuned": result.finetuned_metrics},
         "status": result.status,
         "reason": result.reason,
-        "config": result.config,
+        "config": {**result.config, "adapter_path": result.adapter_path},
+        "serving": result.serving,
         "train_seconds": result.train_seconds,
         "tokens_per_second": result.tokens_per_second,
         "peak_memory_bytes": result.peak_memory_bytes,
@@ -165,6 +166,7 @@ def confirm(
     metric: str | None = None,
     resume: bool = False,
     checkpoint_every: int | None = None,
+    serve: bool | str = False,
 ) -> ConfirmReport:
     """Fine-tune the candidates briefly with LoRA on ``examples`` and measure each before and after.
 
@@ -190,6 +192,10 @@ def confirm(
     candidate may need (default: what is free); ``on_candidate_done`` is called with each result.
     ``backend="ray"`` runs each candidate as a Ray task on the cluster at ``address`` ('auto',
     'ray://host:10001'; default: a local Ray) and keeps the store writes on this process (docs/scale-out.md).
+    ``serve=True`` (or a format: ``"q4_k_m"``, the default, ``"q8_0"``, ``"f16"``) also measures each finished
+    candidate in llama.cpp on this machine: merged, converted to GGUF, and run on the test examples
+    (``CandidateResult.serving``: tokens per second, latency p50/p95, peak resident memory, hardware, score;
+    docs/edge.md). A serving failure is noted on the candidate and does not fail the run.
     ``metric`` chooses what the scores, intervals and the pick use, among those the task type measures
     (classification: ``accuracy``, the default, or ``macro_f1``, better for imbalanced classes; QA:
     ``token_f1`` or ``exact_match``); every metric is reported either way.
@@ -286,12 +292,14 @@ def confirm(
         seed=seed,
     )
     prog = ConfirmProgress(progress)
+    instruction = instruction_for(profile, [e.output for e in train], description)
+    serve_quant = check_params("serve_bench", quant=serve)["quant"] if serve not in (False, None, True) else "q4_k_m"
     setup = Setup(
         profile=profile,
         train=train,
         evals=evals,
         labels=labels,
-        instruction=instruction_for(profile, [e.output for e in train], description),
+        instruction=instruction,
         choice=choice,
         config=config,
         max_seq_len=max_seq_len,
@@ -299,7 +307,7 @@ def confirm(
         memory_limit_bytes=int(memory_limit_gb * GB) if memory_limit_gb is not None else None,
         trust_remote_code=trust_remote_code,
         progress=prog,
-        extra_config={"successive_halving": bool(successive_halving), "run_steps": steps},
+        extra_config={"successive_halving": bool(successive_halving), "run_steps": steps, "instruction": instruction},
         validation=validation,
         seed=seed,
         chosen_metric=chosen_metric,
@@ -333,6 +341,10 @@ def confirm(
 
     def record(result: CandidateResult) -> None:
         results.append(result)
+        if serve and result.status == "ok" and result.adapter_path:
+            from slmselect.confirmation.serving import serve_candidate
+
+            serve_candidate(result, setup, serve_quant)
         if result.status != "interrupted":
             writer.add({**_row(result, shared), "resume_key": keys[result.model_id],
                         "result": stored_result(result, keep_samples)})
@@ -347,6 +359,10 @@ def confirm(
             for model_id, result in reused.items():
                 prog.log(f"{model_id}: reused the result run {result.reused_from} stored for the same data and "
                          "settings (resume=True)")
+                if serve and not result.serving and result.adapter_path and Path(result.adapter_path).is_dir():
+                    from slmselect.confirmation.serving import serve_candidate
+
+                    serve_candidate(result, setup, serve_quant)
                 results.append(result)
                 if on_candidate_done is not None:
                     on_candidate_done(result)
@@ -401,6 +417,7 @@ def confirm(
         halving=halving,
         output_dir=str(out_dir),
         store_path=results_store.location if results_store is not None else None,
+        instruction=instruction,
     )
     report.comparisons = compare_to_pick(report.candidates, report.pick, seed=seed)
     try:

@@ -73,7 +73,7 @@ class Feasible:
 
 def feasible_models(db: BenchmarkDB, *, models: Any = None, max_params: float | None = None,
                     max_memory_gb: float | None = None, licenses: Any = None, families: Any = None,
-                    min_context: int | None = None) -> Feasible:
+                    min_context: int | None = None, max_latency_ms: float | None = None) -> Feasible:
     """Apply the hard constraints (already validated) to ``db``'s models; reference models never qualify."""
     M = db.models
     out = Feasible(keep=np.ones(len(M), bool))
@@ -94,6 +94,9 @@ def feasible_models(db: BenchmarkDB, *, models: Any = None, max_params: float | 
         exclude(f"max_params={max_params:g}B", (M["params_b"].astype(float) <= max_params + 1e-9).to_numpy())
     if max_memory_gb is not None:
         exclude(f"max_memory_gb={float(max_memory_gb):g}", (M["memory_gb"] <= float(max_memory_gb)).to_numpy())
+    if max_latency_ms is not None and "latency_ms" in M:
+        lat = M["latency_ms"].to_numpy(dtype=float)
+        exclude(f"max_latency_ms={float(max_latency_ms):g}", np.isnan(lat) | (lat <= float(max_latency_ms)))
     if licenses is not None:
         exclude(f"licenses={as_list(licenses)}", license_mask(M, as_list(licenses) or []))
     if families is not None:

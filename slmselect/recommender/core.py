@@ -19,6 +19,7 @@ from slmselect.predict.observed import OBJECTIVE_VALUE
 from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, gaps_below, p_best_normal, predict
 from slmselect.predict.static import blend_edge
 from slmselect.predict.text import unit_text
+from slmselect.recommender.deployment import deployed, measured_serving
 from slmselect.recommender.constraints import DEFAULT_EDGE_TOLERANCE, feasible_models, normalise_objective, relax_message
 from slmselect.recommender.notes import context_notes, pick_notes, task_type
 from slmselect.recommender.requirements import (SUPERSEDED_MARGIN_Z, Requirements, check_model, lookup, one_row_per_model,
@@ -55,6 +56,9 @@ def recommend(
     store: str | os.PathLike[str] | None = None,
     embedder: str = "auto",
     db: BenchmarkDB | None = None,
+    deploy: str | None = None,
+    context: int | None = None,
+    max_latency_ms: float | None = None,
 ) -> Recommendation:
     """Recommend base models to fine-tune for a task.
 
@@ -64,13 +68,18 @@ def recommend(
     from fine-tuning), ``"edge"`` (smallest model by memory whose predicted fine-tuned score is within
     ``edge_tolerance`` of the best feasible one), ``"no_finetune"`` (best base score).
     Hard constraints: ``max_params`` (billions, or '500M'; default 9B: small models, unless ``models`` names
-    larger ones), ``max_memory_gb`` (bf16 inference with a 4k context), ``licenses`` (names, or 'commercial' /
+    larger ones), ``max_memory_gb`` (``memory_gb``: bf16 with a 4k context unless ``deploy`` is given), ``licenses`` (names, or 'commercial' /
     'permissive'), ``families``, ``models`` (restrict to these ids), ``min_context`` (tokens).
     Requirements read from the task (moved down, not excluded, when a model misses one): its language
     (``languages`` overrides it: codes such as ``'de,fr'``, or ``'any'``), a context that holds its longest
     example (``min_context`` overrides it), tool calls for tool calling. ``task_type`` sets the task type when
     the profile guesses wrong. ``measured`` ({model_id: score} on the objective's scale, measured on this very
     task) anchors the task's level: every other candidate's score follows from its gap to the measured ones.
+    ``deploy`` (``"bf16"``, ``"q8_0"``, ``"q4_k_m"``) sets how ``memory_gb`` is estimated: weights at that format in
+    llama.cpp, the f16 KV cache for the task's longest input plus answer (or ``context`` tokens) and the runtime;
+    it is recorded in ``constraints["deploy"]``. llama.cpp measurements in the results store (``confirm(serve=True)``,
+    ``slmselect serve-bench``) replace the estimate for the models measured, and ``max_latency_ms`` keeps the
+    measured models whose p95 latency per example is within it (docs/edge.md).
     """
     obj = normalise_objective(objective)
     p = check_params(
@@ -78,6 +87,7 @@ def recommend(
         edge_tolerance=edge_tolerance, licenses=licenses, families=families, models=models,
         description=description, include_local=include_local, embedder=embedder, languages=languages,
         task_type=task_type, measured=measured, split=split, normalize_labels=normalize_labels,
+        deploy=deploy, context=context, max_latency_ms=max_latency_ms,
     )
     top_k, max_params, max_memory_gb, min_context = p["top_k"], p["max_params"], p["max_memory_gb"], p["min_context"]
     edge_tolerance, licenses, families, models = p["edge_tolerance"], p["licenses"], p["families"], p["models"]
@@ -95,6 +105,9 @@ def recommend(
             "task_type": p["task_type"], "reasons": [f"set with task_type={p['task_type']!r}"] + profile.reasons})
     base_db = db if db is not None else load_db()
     db = local_units(base_db, store) if include_local else base_db
+    serving = measured_serving(store, db.models.index, p["deploy"], profile.fingerprint if profile else None) \
+        if include_local else {}
+    db, deploy_record, deploy_notes = deployed(db, profile, deploy=p["deploy"], context=p["context"], measured=serving)
     M = db.models
 
     notes: list[str] = []
@@ -102,9 +115,17 @@ def recommend(
     if default_size:
         max_params = DEFAULT_MAX_PARAMS_B
     constraints = {k: v for k, v in dict(max_params=max_params, max_memory_gb=max_memory_gb, licenses=licenses,
-                                         families=families, models=models, min_context=min_context).items() if v is not None}
+                                         families=families, models=models, min_context=min_context,
+                                         max_latency_ms=p["max_latency_ms"]).items() if v is not None}
+    constraints.update(deploy_record)
+    notes += deploy_notes
     feas = feasible_models(db, models=models, max_params=max_params, max_memory_gb=max_memory_gb, licenses=licenses,
-                           families=families, min_context=min_context)
+                           families=families, min_context=min_context, max_latency_ms=p["max_latency_ms"])
+    if p["max_latency_ms"] is not None:
+        unmeasured = int(M["latency_ms"].isna().to_numpy()[feas.keep].sum())
+        notes.append(f"max_latency_ms={p['max_latency_ms']:g}: checked against the p95 latency measured in llama.cpp "
+                     f"({int(M['latency_ms'].notna().sum())} model(s) measured); {unmeasured} feasible model(s) without a "
+                     "measurement are kept (measure them with confirm(serve=True) or slmselect serve-bench).")
     if default_size:
         notes.append(f"Small models only by default: at most {DEFAULT_MAX_PARAMS_B:g}B parameters "
                      f"({len(feas.excluded.get(f'max_params={DEFAULT_MAX_PARAMS_B:g}B', []))} larger models left out); "

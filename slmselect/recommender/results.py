@@ -32,7 +32,11 @@ class Candidate(BaseModel):
     model_id: str
     family: str
     params_b: float | None
-    memory_gb: float | None = Field(description="estimated bf16 inference memory with a 4k-token KV cache")
+    memory_gb: float | None = Field(description="inference memory in GB: the estimate for the deployment format "
+                                                "(Recommendation.constraints['deploy']; bf16 with a 4k-token KV cache when none "
+                                                "is given), or the peak resident memory measured in llama.cpp (memory_source)")
+    memory_source: str = Field(default="estimate", description="estimate | measured (llama.cpp on this machine)")
+    latency_ms: float | None = Field(default=None, description="p95 latency per example measured in llama.cpp (None: not measured)")
     license: str | None
     commercial_use: str | None = Field(description="yes | with_conditions | no (empty when the licence is unknown)")
     license_conditions: str | None = Field(default=None, description="what the licence requires for commercial use, when it has conditions")
@@ -127,6 +131,8 @@ def model_fields(M: pd.DataFrame, mid: str) -> dict[str, Any]:
         model_id=mid, family=row["family"],
         params_b=None if pd.isna(row["params_b"]) else float(row["params_b"]),
         memory_gb=None if pd.isna(row["memory_gb"]) else round(float(row["memory_gb"]), 2),
+        memory_source=str(row.get("memory_source") or "estimate"),
+        latency_ms=None if pd.isna(row.get("latency_ms", np.nan)) else round(float(row["latency_ms"]), 1),
         license=text_cell(row["license"]), commercial_use=text_cell(row["commercial_use"]),
         license_conditions=text_cell(row.get("license_conditions")),
         context_len=None if pd.isna(row["context_len"]) else int(row["context_len"]),

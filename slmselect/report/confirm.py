@@ -56,6 +56,10 @@ def render_report(report: Any, width: int = 120) -> Any:
         name = f"* {c.model_id}" if c.model_id == pick else c.model_id
         table.add_row(name, *(cells[k] for k in columns))
     yield table
+    served = [c for c in report.candidates if getattr(c, "serving", None)]
+    if served:
+        yield from render_serving({c.model_id: c.serving for c in served},
+                                  tuned={c.model_id: c.finetuned_score for c in served})
     lines: list[str] = []
     if pick:
         agree = report.agrees_with_first_choice
@@ -91,3 +95,39 @@ def render_report(report: Any, width: int = 120) -> Any:
         lines.append(f"results stored in {report.store_path}")
     lines.extend(report.notes)
     yield Text("\n".join(lines))
+
+
+def hardware_text(hw: dict[str, Any]) -> str:
+    """One line for a hardware tag: CPU, cores, RAM, GPU."""
+    ram = hw.get("ram_bytes")
+    parts = [str(hw.get("cpu") or "unknown CPU"), f"{hw.get('cpu_count')} cores"]
+    parts += [f"{ram / 1024**3:.0f} GiB RAM"] if ram else []
+    parts += [f"GPU {hw['gpu']}"] if hw.get("gpu") else []
+    return ", ".join(parts)
+
+
+def render_serving(serving: dict[str, Any], tuned: dict[str, float | None] | None = None) -> Any:
+    """A table of llama.cpp measurements: one serving dict, or {model: serving}; ``tuned`` adds the confirm score."""
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = serving if "format" not in serving else {serving.get("model_id", "model"): serving}
+    first = next(iter(rows.values()))
+    t = Table(title=f"served in llama.cpp on this machine ({hardware_text(first.get('hardware') or {})})",
+              title_justify="left")
+    cols = ["format", "prompt tok/s", "gen tok/s", "p50 ms", "p95 ms", "peak MB", "served score"]
+    cols += ["tuned score"] if tuned else []
+    t.add_column("model", no_wrap=True)
+    for col in cols:
+        t.add_column(col, justify="right", no_wrap=True)
+    for model, s in rows.items():
+        cells = [str(s.get("format")), _fmt(s.get("prompt_tokens_per_second"), ".0f"),
+                 _fmt(s.get("generation_tokens_per_second"), ".0f"), _fmt(s.get("latency_p50_ms"), ".0f"),
+                 _fmt(s.get("latency_p95_ms"), ".0f"), _fmt(s["peak_rss_bytes"] / 1e6 if s.get("peak_rss_bytes") else None, ".0f"),
+                 _fmt(s.get("score"), ".3f")]
+        cells += [_fmt((tuned or {}).get(model), ".3f")] if tuned else []
+        t.add_row(model, *cells)
+    yield t
+    yield Text(f"{first.get('n_examples', '?')} examples one at a time, greedy; served score: {first.get('metric', 'the metric')} "
+               "of llama.cpp's answers on the same test examples; peak MB: the llama.cpp process's peak resident memory",
+               style="dim")

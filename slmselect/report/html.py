@@ -253,7 +253,26 @@ def _confirm_section(report: Any, rec: Any | None) -> str:
             lines.append(f"{_e(c.model_id)}: reused from run {_e(c.reused_from)} (same data and settings; --resume)")
     lines += [_e(n) for n in getattr(report, "notes", None) or []]
     text = "".join(f"<p class='muted'>{line}</p>" for line in lines)
-    return f"<section id='confirm'><h2>Confirm: measured before and after</h2>{text}{table}<div>{chart}</div></section>"
+    return (f"<section id='confirm'><h2>Confirm: measured before and after</h2>{text}{table}<div>{chart}</div>"
+            f"{_serving_section(report)}</section>")
+
+
+def _serving_section(report: Any) -> str:
+    """llama.cpp's measurements of the candidates on this machine (confirm(serve=True)), tagged with the hardware."""
+    served = [c for c in report.candidates if getattr(c, "serving", None)]
+    if not served:
+        return ""
+    from slmselect.report.confirm import hardware_text
+
+    rows = [[_e(c.model_id), _e(s.get("format")), _f(s.get("prompt_tokens_per_second"), ".0f"),
+             _f(s.get("generation_tokens_per_second"), ".0f"), _f(s.get("latency_p50_ms"), ".0f"),
+             _f(s.get("latency_p95_ms"), ".0f"), _f(s["peak_rss_bytes"] / 1e6 if s.get("peak_rss_bytes") else None, ".0f"),
+             _f(s.get("score")), _f(c.finetuned_score)] for c in served for s in [c.serving]]
+    table = _table(["model", "format", "prompt tok/s", "gen tok/s", "p50 ms", "p95 ms", "peak MB", "served score",
+                    "fine-tuned score"], rows, numeric={2, 3, 4, 5, 6, 7, 8})
+    hw = _e(hardware_text(served[0].serving.get("hardware") or {}))
+    return (f"<h3>Served in llama.cpp on this machine</h3><p class='muted'>{hw}; the test examples one at a time, "
+            "greedy; peak MB is the llama.cpp process's peak resident memory.</p>" + table)
 
 
 # ---------------------------------------------------------------------------------------------- page

@@ -70,13 +70,15 @@ def render_recommendation(rec: Any) -> Iterator[Any]:
     t = Table(title=title, title_justify="left")
     t.add_column("#", justify="right", no_wrap=True, min_width=1)
     t.add_column("model", no_wrap=True)
-    for col in ("params", "mem GB", "gap vs #1", "P(best)"):
+    deploy = rec.constraints.get("deploy")
+    for col in ("params", f"mem GB ({deploy})" if deploy else "mem GB", "gap vs #1", "P(best)"):
         t.add_column(col, justify="right", no_wrap=True)
     t.add_column(f"{what} ({'anchored by your measurement' if rec.anchored else 'range on tasks like this'})",
                  justify="right", no_wrap=True)
     t.add_column("notes", no_wrap=True)
     for c in rec.candidates:
-        t.add_row(str(c.rank), c.model_id, "—" if c.params_b is None else f"{c.params_b:g}B", _fmt(c.memory_gb, 1),
+        t.add_row(str(c.rank), c.model_id, "—" if c.params_b is None else f"{c.params_b:g}B",
+                  _fmt(c.memory_gb, 2 if deploy else 1) + ("*" if c.memory_source == "measured" else ""),
                   _gap(c), "—" if c.p_best is None else f"{c.p_best:.0%}", _score(c), _flags(c))
     yield t
     if rec.task_type:

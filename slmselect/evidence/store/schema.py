@@ -46,11 +46,13 @@ _SPEC: list[tuple[str, Any, bool, int]] = [
     ("profile", sa.Text, True, 2),  # JSON profile statistics (counts, lengths, language, format), no user text
     ("resume_key", sa.Text, True, 3),  # same data, split, model and settings: what confirm(resume=True) reuses
     ("result", sa.Text, True, 3),  # JSON: the whole candidate result (per-example test scores included)
+    ("serving", sa.Text, True, 3),  # JSON: llama.cpp measured on this machine (format, tokens/s, latency, peak RSS, hardware)
 ]
 
 #: column -> SQL type name, in table order (what :func:`load_local_results` returns).
 COLUMNS: dict[str, str] = {name: kind.__visit_name__.upper() for name, kind, _, _ in _SPEC}
-JSON_COLUMNS = ("sample_inputs", "labels", "metrics", "config", "versions", "hardware", "profile", "result")
+JSON_COLUMNS = ("sample_inputs", "labels", "metrics", "config", "versions", "hardware", "profile", "result",
+                "serving")
 REQUIRED = ("run_id", "model_id", "status", "created_at")
 
 
@@ -98,7 +100,8 @@ def _v2(conn: sa.Connection) -> None:
 
 
 def _v3(conn: sa.Connection) -> None:
-    """resume_key (indexed) and the whole candidate result, for confirm(resume=True)."""
+    """resume_key (indexed) and the whole candidate result, for confirm(resume=True); serving: llama.cpp's
+    speed, latency and peak memory measured on this machine (confirm(serve=True))."""
     _add_missing_columns(conn, 3)
     for index in _table(sa.MetaData(), 3).indexes:
         index.create(conn, checkfirst=True)
@@ -108,7 +111,7 @@ def _v3(conn: sa.Connection) -> None:
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "confirm_results table", _v1),
     (2, "row_key (unique) and profile statistics", _v2),
-    (3, "resume_key (indexed) and whole candidate results", _v3),
+    (3, "resume_key (indexed), whole candidate results, serving measurements (llama.cpp)", _v3),
 ]
 LATEST = MIGRATIONS[-1][0]
 
