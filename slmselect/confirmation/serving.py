@@ -18,7 +18,7 @@ from typing import Any
 from slmselect._validate import check_params
 from slmselect.confirmation.data import PromptFormat, instruction_for
 from slmselect.confirmation.export import Confirmed, merge
-from slmselect.confirmation.metrics import PRIMARY_METRIC, compute_metrics
+from slmselect.confirmation.metrics import PRIMARY_METRIC, as_label, compute_metrics
 from slmselect.confirmation.results import CandidateResult
 from slmselect.confirmation.scoring import max_new_tokens_for
 from slmselect.deploy.bench import bench_gguf
@@ -27,11 +27,13 @@ from slmselect.errors import ParameterError, SlmselectError
 
 
 def _measure(gguf: Path, fmt: PromptFormat, examples: list[Any], quant: str, metric: str,
-             max_tokens: int) -> dict[str, Any]:
+             max_tokens: int, labels: list[str] | None = None) -> dict[str, Any]:
     prompts = [fmt.prompt_text(ex) for ex in examples]
     stops = [fmt._suffix.strip()] if fmt.chat and fmt._suffix.strip() else []  # noqa: SLF001
     serving, answers = bench_gguf(gguf, prompts, fmt=quant, max_tokens=max_tokens, stop=stops)
-    metrics = compute_metrics(fmt.task_type, answers, [e.output for e in examples])
+    if labels:  # a served classifier generates its answer: read it as the label it gives
+        answers = [as_label(a, labels) for a in answers]
+    metrics = compute_metrics(fmt.task_type, answers, [e.output for e in examples], labels=labels)
     serving["score"] = round(float(metrics[metric]), 4)
     serving["metric"] = metric
     serving["gguf_bytes"] = gguf.stat().st_size
@@ -50,7 +52,7 @@ def serve_candidate(result: CandidateResult, setup: Any, quant: str) -> None:
         gguf = write_gguf(tmp / "hf", tmp / f"model-{quant}.gguf", quant, tmp)
         fmt = PromptFormat(tokenizer, setup.instruction, setup.profile.task_type)
         tokens = max_new_tokens_for(fmt, [e.output for e in setup.train], cap=256)
-        result.serving = _measure(gguf, fmt, list(setup.evals), quant, setup.metric, tokens)
+        result.serving = _measure(gguf, fmt, list(setup.evals), quant, setup.metric, tokens, setup.labels)
     except (SlmselectError, OSError, RuntimeError, ValueError) as err:
         note = f"serving not measured: {type(err).__name__}: {str(err)[:300]}"
         result.reason = f"{result.reason}; {note}" if result.reason else note
@@ -113,7 +115,8 @@ def serve_bench(model: str | os.PathLike[str], examples: Any, *, quant: str = "q
             model_id = str(model)
         fmt = PromptFormat(tokenizer, instruction, profile.task_type)
         tokens = max_new_tokens_for(fmt, [e.output for e in rows], cap=256)
-        serving = _measure(gguf, fmt, rows, quant, PRIMARY_METRIC[profile.task_type], tokens)
+        labels = list(profile.labels) if profile.task_type == "classification" and profile.labels else None
+        serving = _measure(gguf, fmt, rows, quant, PRIMARY_METRIC[profile.task_type], tokens, labels)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if results_store is not None:

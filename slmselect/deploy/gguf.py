@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from slmselect.deploy.bench import ServingError, need_llama_cpp
@@ -39,10 +41,34 @@ def quantize(src: Path, out: Path, quant: str) -> Path:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = {"q4_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M, "q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0}[quant]
     params.nthread = os.cpu_count() or 1
-    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(out).encode(), ctypes.byref(params))
+    with _native_output() as log:  # the quantizer prints a line per tensor from C: kept out of the user's output
+        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(out).encode(), ctypes.byref(params))
     if rc != 0 or not out.is_file():
-        raise ServingError(f"llama.cpp's quantizer failed on {src.name} ({quant}), code {rc}.")
+        tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-6:]) if log.exists() else ""
+        log.unlink(missing_ok=True)
+        raise ServingError(f"llama.cpp's quantizer failed on {src.name} ({quant}), code {rc}:\n{tail}")
+    log.unlink(missing_ok=True)
     return out
+
+
+@contextlib.contextmanager
+def _native_output() -> Iterator[Path]:
+    """Send what native code writes to stdout and stderr (file descriptors 1 and 2) to a temporary file."""
+    import tempfile
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd, name = tempfile.mkstemp(prefix="slmselect-llama-", suffix=".log")
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        yield Path(name)
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for f in (*saved, fd):
+            os.close(f)
 
 
 def write_gguf(folder: Path, out: Path, quant: str, workdir: Path) -> Path:
