@@ -78,6 +78,8 @@ def cache_info() -> list[CacheEntry]:
         for child in sorted(root.iterdir()):
             if child.name in KINDS and child.is_dir():
                 for item in sorted(child.iterdir()):
+                    if item.suffix == ".lock":  # a conversion's or a checkpoint's file lock: not an entry
+                        continue
                     entries.append(CacheEntry(child.name, item.name, str(item), _size(item)))
             else:
                 entries.append(CacheEntry("other", child.name, str(child), _size(child)))
