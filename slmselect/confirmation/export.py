@@ -103,15 +103,12 @@ def confirmed(report: ConfirmReport | str | os.PathLike[str], model: str | None 
 def merge(c: Confirmed, out: Path) -> tuple[Any, Any]:
     """The base model with the adapter merged in, saved to ``out`` (safetensors and tokenizer); returns
     (model, tokenizer)."""
-    import warnings
-
     from peft import PeftModel
 
     from slmselect.confirmation.weights import quiet_hf
 
     loaded = load_model(c.model_id, choose_device("cpu", cuda_available=False))
-    with quiet_hf(), warnings.catch_warnings():  # peft calls a transformers API deprecated in 5.x
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with quiet_hf():
         model = PeftModel.from_pretrained(loaded.model, str(c.adapter_path)).merge_and_unload()
         model.config.use_cache = True
         model.save_pretrained(str(out), safe_serialization=True)

@@ -21,6 +21,7 @@ from slmselect.confirmation.data import instruction_for, split_examples
 from slmselect._validate import check_params
 from slmselect.confirmation.device import cpu_count, detect_device, gpu_name
 from slmselect.report.progress import ConfirmProgress
+from slmselect.confirmation.metrics import METRICS, PRIMARY_METRIC
 from slmselect.confirmation.results import CandidateResult, ConfirmReport, HalvingSummary
 from slmselect.evidence.store import ResultsStore, ResultWriter, open_store
 from slmselect.errors import StoreError
@@ -268,8 +269,6 @@ def confirm(
     labels = None
     if task == "classification":
         labels = list(profile.labels or sorted({e.output.strip() for e in normalised}))
-    from slmselect.confirmation.metrics import METRICS, PRIMARY_METRIC
-
     if metric is not None:
         if metric not in METRICS[task]:
             raise ParameterError(

@@ -160,14 +160,13 @@ def _lora_config(config: TrainConfig) -> Any:
 
 
 def _wrap(model: Any, config: TrainConfig) -> Any:
-    import warnings
-
     import torch
     from peft import get_peft_model
 
+    from slmselect.confirmation.weights import quiet_hf
+
     torch.manual_seed(config.seed)  # the LoRA initialisation
-    with warnings.catch_warnings():  # peft calls a transformers API deprecated in 5.x
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with quiet_hf():
         return get_peft_model(model, _lora_config(config))
 
 

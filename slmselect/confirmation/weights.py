@@ -195,7 +195,8 @@ def _torch_dtype(name: str) -> Any:
 
 @contextlib.contextmanager
 def quiet_hf() -> Iterator[None]:
-    """Silence transformers' own progress bars and peft's adapter-save notice while slmselect shows its own."""
+    """Silence transformers' own progress bars, peft's adapter-save notice and its deprecation notice while
+    slmselect shows its own."""
     import warnings
 
     from transformers.utils import logging as hf_logging
@@ -215,6 +216,8 @@ def quiet_hf() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Could not find a config file", category=UserWarning)
+            # peft (wrapping, loading or merging an adapter) calls a transformers API deprecated in 5.x
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             yield
     finally:
         if bar is not None:
