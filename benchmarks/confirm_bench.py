@@ -27,6 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 os.environ.setdefault("SLMSELECT_CACHE_DIR", os.path.join(ROOT, ".slmselect_cache"))
+# the offline models: a model source registered from examples/offline_models.py, for this process and its workers
+os.environ.setdefault("SLMSELECT_MODEL_SOURCES", os.path.join(ROOT, "examples", "offline_models.py") + ":register")
 
 MODELS = {"smol": "HuggingFaceTB/SmolLM2-135M-Instruct", "gemma": "google/gemma-3-270m"}
 THRESHOLD = 1.3
@@ -164,7 +166,7 @@ def halving(model_ids: list[str], steps: int) -> None:
     """Successive halving over the two offline models and a local copy of SmolLM2: the compute it saves."""
     from public_datasets import trec
     from slmselect.confirmation import confirm
-    from slmselect.confirmation.weights import converted_dir
+    from slmselect.confirmation.cache import converted_dir
 
     local_copy = str(converted_dir(model_ids[0]))
     start = time.perf_counter()

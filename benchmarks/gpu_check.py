@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 GB = 1024**3
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the offline models: a model source registered from examples/offline_models.py, for this process and its workers
+os.environ.setdefault("SLMSELECT_MODEL_SOURCES", os.path.join(ROOT, "examples", "offline_models.py") + ":register")
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GEMMA = "google/gemma-3-270m"
 SHAPES = {  # hidden, intermediate, layers, heads, kv heads (from the models' config.json)
@@ -53,7 +56,8 @@ def build_models(work: Path, shapes: dict[str, tuple] = SHAPES) -> dict[str, str
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
-    from slmselect.confirmation.weights import converted_dir, ensure_converted
+    from slmselect.confirmation.cache import converted_dir
+    from slmselect.confirmation.weights import ensure_converted
 
     ensure_converted(SMOL)
     tok = AutoTokenizer.from_pretrained(str(converted_dir(SMOL)))

@@ -23,6 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "examples"))
 os.environ.setdefault("SLMSELECT_CACHE_DIR", os.path.join(ROOT, ".slmselect_cache"))
+# the offline models: a model source registered from examples/offline_models.py, for this process and its workers
+os.environ.setdefault("SLMSELECT_MODEL_SOURCES", os.path.join(ROOT, "examples", "offline_models.py") + ":register")
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GEMMA = "google/gemma-3-270m"
@@ -56,7 +58,8 @@ def main() -> None:
     import ray
 
     from slmselect.confirmation.device import cpu_count
-    from slmselect.confirmation.weights import converted_dir, ensure_converted
+    from slmselect.confirmation.cache import converted_dir
+    from slmselect.confirmation.weights import ensure_converted
 
     for model_id in (SMOL, GEMMA):
         ensure_converted(model_id)

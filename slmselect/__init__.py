@@ -25,6 +25,13 @@ _LAZY = {
     "confirm": ".confirmation",
     "ConfirmReport": ".confirmation",
     "export": ".confirmation.export",
+    "register_model_source": ".confirmation.sources",
+    "ModelSource": ".confirmation.sources",
+    "HubModel": ".confirmation.sources",
+    "LocalFolder": ".confirmation.sources",
+    "GGUFFile": ".confirmation.sources",
+    "PackagedGGUF": ".confirmation.sources",
+    "ModelLoadError": ".errors",
     "evaluate": ".evaluation",
     "expand": ".expansion",
     "ExpandReport": ".expansion",
@@ -50,6 +57,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from slmselect._types import TaskProfile
     from slmselect.confirmation import ConfirmReport, confirm
     from slmselect.confirmation.export import export
+    from slmselect.confirmation.sources import (
+        GGUFFile, HubModel, LocalFolder, ModelSource, PackagedGGUF, register_model_source,
+    )
+    from slmselect.errors import ModelLoadError
 
 
 def __getattr__(name: str) -> Any:

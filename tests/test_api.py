@@ -9,7 +9,8 @@ EXPECTED = {
     "recommend", "Recommendation", "Candidate", "profile_task", "TaskProfile", "load_db", "validate_db",
     "BenchmarkDB", "confirm", "ConfirmReport", "evaluate", "SlmselectError", "InputError", "ParameterError",
     "NoCandidatesError", "DatabaseError", "ConfirmError", "expand", "ExpandReport", "TeacherError", "__version__",
-    "export",
+    "export", "register_model_source", "ModelSource", "HubModel", "LocalFolder", "GGUFFile", "PackagedGGUF",
+    "ModelLoadError",
 }
 
 

@@ -223,7 +223,8 @@ def test_successive_halving_keeps_the_better_half(models_ready, trec_rows, tmp_p
 def test_weights_resolution(models_ready):
     from slmselect.confirmation.device import choose_device
     from slmselect.confirmation.memory import inspect_weights
-    from slmselect.confirmation.weights import converted_dir, load_model
+    from slmselect.confirmation.cache import converted_dir
+    from slmselect.confirmation.weights import load_model
 
     cpu = choose_device("cpu", cuda_available=False)
     loaded = load_model(SMOL, cpu)

@@ -31,7 +31,7 @@ from slmselect.confirmation.training import (
     precision_flags,
     training_arguments,
 )
-from slmselect.confirmation.weights import safe_id
+from slmselect.confirmation.cache import safe_id
 
 # ------------------------------------------------------------------------------------------------ device
 

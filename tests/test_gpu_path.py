@@ -33,7 +33,7 @@ def tiny_model_dir(tmp_path_factory, model_cache_dir) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from slmselect.confirmation.weights import converted_dir
+    from slmselect.confirmation.cache import converted_dir
 
     os.environ["SLMSELECT_CACHE_DIR"] = str(model_cache_dir)
     tok = AutoTokenizer.from_pretrained(str(converted_dir(SMOL)))

@@ -17,7 +17,7 @@ PKG = Path(__file__).resolve().parents[1] / "slmselect"
 #: Lower layers first. A module may import its own layer and the layers before it, never a later one.
 #: report/ only draws what it is given (duck-typed), so every layer may hand it something to draw.
 LAYERS = [
-    {"errors", "_types", "_validate"},
+    {"errors", "_types", "_validate", "_packages"},
     {"report"},
     {"profile"},
     {"evidence"},
@@ -162,6 +162,12 @@ def test_checkers_see_planted_faults(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["public_datasets", "_offline"])
 def test_dataset_loaders_live_outside_the_package(name: str) -> None:
     assert not (PKG / f"{name}.py").exists()
+
+
+def test_one_helper_finds_installed_packages() -> None:
+    """Installed packages and their files are looked up in one place, slmselect/_packages.py."""
+    users = sorted(str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if "find_spec(" in p.read_text())
+    assert users == ["_packages.py"]
 
 
 def test_report_imports_nothing_above_the_base_even_for_type_checkers() -> None:

@@ -142,7 +142,7 @@ def fresh_cache(tmp_path_factory):
 
 
 def test_two_processes_converting_at_once_make_one_good_copy(fresh_cache):
-    from slmselect.confirmation.weights import cache_problem
+    from slmselect.confirmation.cache import cache_problem
 
     cache, loads = fresh_cache
     assert sorted(x["source"] for x in loads) == ["cache", "offline-package"]  # one converted, one waited and loaded
@@ -154,7 +154,8 @@ def test_two_processes_converting_at_once_make_one_good_copy(fresh_cache):
 
 def test_a_damaged_cached_copy_is_detected_and_rebuilt(fresh_cache, monkeypatch):
     from slmselect.confirmation.device import choose_device
-    from slmselect.confirmation.weights import cache_problem, load_model
+    from slmselect.confirmation.cache import cache_problem
+    from slmselect.confirmation.weights import load_model
     from slmselect.errors import SlmselectWarning
 
     cache, _ = fresh_cache

@@ -21,8 +21,9 @@ from slmselect._types import Example
 from slmselect.confirmation.data import PromptFormat
 from slmselect.confirmation.device import choose_device
 from slmselect.confirmation.results import ConfirmReport
-from slmselect.confirmation.safety import _TMP, sweep_stale
-from slmselect.confirmation.weights import load_model, safe_id
+from slmselect.confirmation.safety import TMP_PREFIX, sweep_stale
+from slmselect.confirmation.cache import safe_id
+from slmselect.confirmation.weights import load_model
 from slmselect.deploy.gguf import go_template, modelfile_text, write_gguf
 from slmselect.errors import ParameterError
 
@@ -105,7 +106,7 @@ def merge(c: Confirmed, out: Path) -> tuple[Any, Any]:
     (model, tokenizer)."""
     from peft import PeftModel
 
-    from slmselect.confirmation.weights import quiet_hf
+    from slmselect.confirmation.hf_compat import quiet_hf
 
     loaded = load_model(c.model_id, choose_device("cpu", cuda_available=False))
     with quiet_hf():
@@ -153,7 +154,7 @@ def export(report: ConfirmReport | str | os.PathLike[str], model: str | None = N
     out = Path(output_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     sweep_stale(out)
-    tmp = out / f"{_TMP}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = out / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     name = safe_id(c.model_id).split("--")[-1] + "-slmselect"
     final = {"hf": out / name, "gguf": out / f"{name}-{quant}.gguf", "ollama": out / "Modelfile"}

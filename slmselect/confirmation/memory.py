@@ -1,7 +1,7 @@
 """How big a model is before loading it, and how much memory a LoRA run of it needs.
 
 :func:`inspect_weights` reads the size from what is on disk without loading tensors (safetensors headers,
-GGUF metadata, ``config.json``) or, for weights not downloaded yet, from the benchmark database;
+GGUF metadata, ``config.json``) or, for weights not downloaded or converted yet, from the benchmark database;
 :func:`estimate_memory` turns that into bytes for a given batch and sequence length.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slmselect.confirmation.weights import OFFLINE_MODELS, _package_dir, converted_dir
+from slmselect.confirmation.cache import converted_dir
 
 
 @dataclass
@@ -87,7 +87,11 @@ def _gguf_info(path: Path) -> WeightsInfo:
 
 
 def inspect_weights(model_id: str) -> WeightsInfo:
-    """Parameter count and shape of a model from its files, without loading it (best effort)."""
+    """Parameter count and shape of a model from its files, without loading it (best effort).
+
+    From a converted copy or a local model folder (``config.json`` and safetensors headers), a local GGUF
+    file (its metadata), else the benchmark database's models table; a model that a registered source
+    hands out as GGUF counts its one-time conversion."""
     try:
         for folder in (converted_dir(model_id), Path(model_id).expanduser()):
             if folder.is_dir() and (folder / "config.json").exists():
@@ -101,16 +105,14 @@ def inspect_weights(model_id: str) -> WeightsInfo:
             return _gguf_info(p)
         if p.is_dir() and len(list(p.glob("*.gguf"))) == 1:
             return _gguf_info(next(p.glob("*.gguf")))
-        entry = OFFLINE_MODELS.get(model_id)
-        if entry and entry["gguf"] != "assemble":
-            pkg = _package_dir(entry["package"])
-            if pkg and (pkg / entry["gguf"]).exists():
-                return _gguf_info(pkg / entry["gguf"])
-        if entry:  # Gemma 3 270M: chunks not yet assembled; its published size
-            return WeightsInfo(n_params=268_098_176, hidden=640, layers=18, intermediate=2048, vocab=262_144, gguf=True)
+        from slmselect.confirmation.sources import converts_from_gguf
+
+        gguf = converts_from_gguf(model_id)
     except Exception as err:  # noqa: BLE001 - an estimate must never stop a run
         return WeightsInfo(notes=[f"size unknown ({type(err).__name__}: {err})"])
-    return _db_info(model_id) or WeightsInfo(notes=["size unknown before download"])
+    info = _db_info(model_id) or WeightsInfo(notes=["size unknown before download"])
+    info.gguf = gguf
+    return info
 
 
 def _db_info(model_id: str) -> WeightsInfo | None:

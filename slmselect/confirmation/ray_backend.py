@@ -29,7 +29,8 @@ log = logging.getLogger("slmselect.confirmation.ray")
 
 INSTALL = "pip install 'slmselect[ray]'  (or: pip install 'ray[default]')"
 #: Environment variables the workers need to find models and stay offline like the driver.
-FORWARDED_ENV = ("SLMSELECT_CACHE_DIR", "HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TOKENIZERS_PARALLELISM")
+FORWARDED_ENV = ("SLMSELECT_CACHE_DIR", "SLMSELECT_MODEL_SOURCES", "HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
+                 "TOKENIZERS_PARALLELISM")
 
 
 def import_ray() -> Any:

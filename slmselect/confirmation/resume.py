@@ -21,7 +21,7 @@ from typing import Any
 
 from slmselect._types import Example
 from slmselect.confirmation.results import CandidateResult
-from slmselect.confirmation.weights import cache_root, safe_id
+from slmselect.confirmation.cache import cache_root, safe_id
 
 #: What a stored result keeps of a candidate (the sample outputs only when the user keeps samples).
 _NOT_STORED = {"samples"}

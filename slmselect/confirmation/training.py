@@ -163,7 +163,7 @@ def _wrap(model: Any, config: TrainConfig) -> Any:
     import torch
     from peft import get_peft_model
 
-    from slmselect.confirmation.weights import quiet_hf
+    from slmselect.confirmation.hf_compat import quiet_hf
 
     torch.manual_seed(config.seed)  # the LoRA initialisation
     with quiet_hf():
@@ -402,7 +402,7 @@ class LoraRun:
         """Train ``n_steps`` more steps (never past ``config.steps``)."""
         from transformers import PrinterCallback, ProgressCallback
 
-        from slmselect.confirmation.weights import quiet_hf
+        from slmselect.confirmation.hf_compat import quiet_hf
 
         n_steps = min(n_steps, self.config.steps - self.stats.steps)
         if n_steps <= 0:
@@ -457,7 +457,7 @@ class LoraRun:
         self.model = PeftModel.from_pretrained(model, str(final), is_trainable=True)
 
     def save_adapter(self, path: str) -> None:
-        from slmselect.confirmation.weights import quiet_hf
+        from slmselect.confirmation.hf_compat import quiet_hf
 
         with quiet_hf():
             self.model.save_pretrained(path, safe_serialization=True)

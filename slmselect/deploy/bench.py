@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from slmselect._packages import installed
 from slmselect.errors import SlmselectError
 
 #: The keys of ``CandidateResult.serving`` (and of what :func:`bench_gguf` returns besides the answers).
@@ -34,9 +35,7 @@ class ServingError(SlmselectError):
 
 def need_llama_cpp(what: str) -> None:
     """Say how to install llama.cpp's Python bindings when they are missing."""
-    import importlib.util
-
-    if importlib.util.find_spec("llama_cpp") is None:
+    if not installed("llama_cpp"):
         raise ServingError(f"{what} needs llama.cpp's Python bindings: pip install 'slmselect[edge]' "
                            "(llama-cpp-python; it compiles llama.cpp on install).")
 

