@@ -50,3 +50,26 @@ def test_clear_cache_by_model_id_kind_or_everything_and_never_the_store(tmp_path
     assert clear_cache() == 100
     assert [e.kind for e in cache_info()] == ["results store"] and store.exists()
     assert clear_cache() == 0
+
+
+def test_a_new_entry_appears_whole_or_not_at_all_and_is_checked_before_use(tmp_path, monkeypatch):
+    from slmselect.confirmation.cache import MARKER, cache_problem, cached_copy, conversion_lock, converted_dir, new_entry
+    from slmselect.errors import SlmselectWarning
+
+    monkeypatch.setenv("SLMSELECT_CACHE_DIR", str(tmp_path))
+    model_id = "acme/tiny"
+    with pytest.raises(RuntimeError), conversion_lock(model_id), new_entry(model_id, "test") as folder:
+        (folder / "model.safetensors").write_bytes(b"half")
+        raise RuntimeError("killed while writing")
+    assert not converted_dir(model_id).exists() and not list((tmp_path / "models").glob(".tmp-*"))
+    with conversion_lock(model_id), new_entry(model_id, "test") as folder:
+        (folder / "model.safetensors").write_bytes(b"w" * 64)
+        (folder / "config.json").write_text("{}")
+    target = converted_dir(model_id)
+    assert (target / MARKER).is_file() and cache_problem(target) is None and cached_copy(model_id) == target
+    (target / "model.safetensors").write_bytes(b"x" * 64)  # same size, other bytes: the new time makes it hashed
+    assert cache_problem(target) == "model.safetensors does not match the sha256 recorded when it was written"
+    with pytest.warns(SlmselectWarning, match=r"is not usable: model\.safetensors does not match .* Rebuilding it"):
+        assert cached_copy(model_id) is None
+    assert not target.exists()
+    assert [e.name for e in cache_info() if e.kind == "models"] == []  # the lock file beside it is not an entry
