@@ -32,8 +32,8 @@ import time
 
 from rich.console import Console
 
-import offline_models
 from slmselect import confirm, profile_task, recommend
+import offline_models
 from public_datasets import sms_spam
 
 OFFLINE_MODELS = list(offline_models.OFFLINE_MODELS)

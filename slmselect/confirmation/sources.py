@@ -21,6 +21,7 @@ package's version and its sha256, found without importing (running) the package,
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -143,13 +144,16 @@ def _run_hook(entry: str) -> None:
             path = Path(target).expanduser()
             if not path.is_file():
                 raise FileNotFoundError(f"there is no file {path}")
-            name = f"_slmselect_sources_{safe_id(str(path.resolve()))}".replace("-", "_").replace(".", "_")
+            name = f"_slmselect_sources_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
             spec = importlib.util.spec_from_file_location(name, path)
             if spec is None or spec.loader is None:
                 raise ImportError(f"{path} cannot be imported as Python")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
+            module = sys.modules[name] = importlib.util.module_from_spec(spec)
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]
+                raise
         else:
             module = importlib.import_module(target)
         hook = getattr(module, attr)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from slmselect._packages import installed
 from slmselect._validate import redact
 from slmselect.errors import ModelLoadError, did_you_mean
 from slmselect.confirmation.cache import (
@@ -93,12 +94,10 @@ def _load_folder(path: Path, choice: DeviceChoice, trust_remote_code: bool, pick
 
 
 def _load_gguf(path: Path) -> tuple[Any, Any]:
-    try:
-        import gguf  # noqa: F401
-    except ImportError:
+    if not installed("gguf"):
         raise ModelLoadError(
             f"{path.name} is a GGUF file and reading it needs the 'gguf' package: pip install 'slmselect[gguf]'."
-        ) from None
+        )
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     with quiet_hf(), gguf_read_once():
@@ -265,6 +264,5 @@ def ensure_converted(model_id: str) -> Path | None:
     with conversion_lock(model_id):
         intact = cached_copy(model_id) is not None
     if not intact:
-        loaded = load_model(model_id, choose_device("cpu", cuda_available=False))
-        del loaded
+        load_model(model_id, choose_device("cpu", cuda_available=False))
     return converted_dir(model_id) if is_cached(model_id) else None
