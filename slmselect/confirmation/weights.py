@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from slmselect._validate import redact
-from slmselect.errors import ModelLoadError, did_you_mean
+from slmselect.errors import MissingDependencyError, ModelLoadError, did_you_mean
 from slmselect.confirmation.device import DeviceChoice
 from slmselect.confirmation.safety import (  # noqa: F401 - OFFLINE_MODELS and _package_dir are used through this module
     _TMP, OFFLINE_MODELS, PICKLE_SUFFIXES, _package_dir, _sha256, base_model_name, check_model_path, pickle_allowed,
@@ -341,7 +341,7 @@ def _load_gguf(path: Path, choice: DeviceChoice) -> tuple[Any, Any]:
     try:
         import gguf  # noqa: F401
     except ImportError:
-        raise ModelLoadError(
+        raise MissingDependencyError(
             f"{path.name} is a GGUF file and reading it needs the 'gguf' package: pip install 'slmselect[gguf]'."
         ) from None
     from transformers import AutoModelForCausalLM, AutoTokenizer

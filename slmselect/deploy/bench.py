@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from slmselect.errors import SlmselectError
+from slmselect.errors import MissingDependencyError, SlmselectError
 
 #: The keys of ``CandidateResult.serving`` (and of what :func:`bench_gguf` returns besides the answers).
 SERVING_KEYS = ("format", "prompt_tokens_per_second", "generation_tokens_per_second", "latency_p50_ms",
@@ -37,8 +37,8 @@ def need_llama_cpp(what: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec("llama_cpp") is None:
-        raise ServingError(f"{what} needs llama.cpp's Python bindings: pip install 'slmselect[edge]' "
-                           "(llama-cpp-python; it compiles llama.cpp on install).")
+        raise MissingDependencyError(f"{what} needs llama.cpp's Python bindings: pip install 'slmselect[edge]' "
+                                     "(llama-cpp-python; it compiles llama.cpp on install).")
 
 
 def hardware() -> dict[str, Any]:

