@@ -161,19 +161,26 @@ class OptionList:
     def convert(self, value: Any) -> list[str]:
         return list(dict.fromkeys(self.options.convert(v) for v in parse_list(value)))
 
-    def hint(self, value: Any) -> str:
-        try:
-            bad = [v for v in parse_list(value) if not self._ok(v)]
-        except ValueError:
-            return ""
-        return "".join(self.options.hint(v) for v in bad[:1])
+    def shown(self, value: Any) -> str:
+        """The first item that is not a choice, as the user wrote it (the whole value when it is no list)."""
+        bad = self._bad(value)
+        return _got(value if bad is None else bad)
 
-    def _ok(self, item: str) -> bool:
+    def hint(self, value: Any) -> str:
+        bad = self._bad(value)
+        return "" if bad is None else self.options.hint(bad)
+
+    def _bad(self, value: Any) -> str | None:
         try:
-            self.options.convert(item)
+            items = parse_list(value)
         except ValueError:
-            return False
-        return True
+            return None
+        for item in items:
+            try:
+                self.options.convert(item)
+            except ValueError:
+                return item
+        return None
 
 
 @dataclass(frozen=True)
@@ -327,12 +334,12 @@ QUANT_ALIASES = {"q4km": "q4_k_m", "q4": "q4_k_m", "q4_k": "q4_k_m", "q8": "q8_0
 TASK_TYPE_ALIASES = {"open_book_qa": "qa_open_book", "closed_book_qa": "qa_closed_book", "ner": "ner_extraction",
                      "extraction": "ner_extraction", "tools": "tool_calling", "function_calling": "tool_calling",
                      "summarisation": "summarization", "classify": "classification"}
-#: The choices below are also defined where they are used (tests/test_bad_input.py checks they agree):
-#: confirm's metrics (confirmation/metrics.py METRICS), expand's response formats (expansion/prompts.py),
-#: evaluate's query forms (predict/text.py), compare's values (evidence/compare.py RANK_OBJECTIVES).
+#: Choices the modules that use them import from here; confirm's metrics (by task type in confirmation/metrics.py)
+#: and compare's values (with their columns in evidence/compare.py) are checked to agree by tests/test_bad_input_params.py.
 CONFIRM_METRICS = ("accuracy", "macro_f1", "entity_f1", "token_f1", "exact_match", "call_accuracy", "rougeL_f1")
 RESPONSE_FORMATS = ("json_object", "json_schema", "json_object_schema", "none")
 QUERY_FORMS = ("description", "examples")
+EXPORT_FORMATS = ("hf", "gguf", "ollama")
 COMPARE_VALUES = ("finetuned", "base", "tunability")
 EMBEDDERS = ("auto", "minilm", "tfidf")
 _OBJECTIVE = Options(OBJECTIVES, aliases=OBJECTIVE_ALIASES)
@@ -364,7 +371,7 @@ PARAMS: dict[str, dict[str, Spec]] = {
     },
     "export": {
         "quant": Options(QUANTS, aliases=QUANT_ALIASES),
-        "formats": StrList(),
+        "formats": OptionList(Options(EXPORT_FORMATS)),
     },
     "serve_bench": {
         "quant": Options(QUANTS, aliases=QUANT_ALIASES),
@@ -430,7 +437,7 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "query": Options(QUERY_FORMS),
     },
     "compare": {
-        "source": Text(max_len=200),
+        "source": Name("a source id, e.g. 'lora_land_2024' (`slmselect compare --list-sources` lists them)"),
         "value": Options(COMPARE_VALUES, none_ok=True),
         "objective": Options(COMPARE_VALUES),
         "families": StrList(),
@@ -474,7 +481,7 @@ def check_params(func_name: str, /, **kwargs: Any) -> dict[str, Any]:
                 raise ParameterError(f"The {name!r} parameter of {func_name} {detail}") from None
             hint = spec.hint(value) if isinstance(spec, (Options, OptionList)) else ""
             none = " or None" if spec.none_ok else ""
-            got = spec.shown(value) if isinstance(spec, Interval) else _got(value)
+            got = spec.shown(value) if isinstance(spec, (Interval, OptionList)) else _got(value)
             raise ParameterError(
                 f"The {name!r} parameter of {func_name} must be {spec.describe()}{none}. {got}{hint}"
             ) from None

@@ -9,7 +9,7 @@ EXPECTED = {
     "recommend", "Recommendation", "Candidate", "profile_task", "TaskProfile", "load_db", "validate_db",
     "BenchmarkDB", "confirm", "ConfirmReport", "evaluate", "SlmselectError", "InputError", "ParameterError",
     "NoCandidatesError", "DatabaseError", "ConfirmError", "expand", "ExpandReport", "TeacherError", "__version__",
-    "export",
+    "export", "MissingDependencyError",
 }
 
 
@@ -23,7 +23,8 @@ def test_every_exported_name_resolves():
 
 
 def test_exceptions_share_one_root():
-    for name in ("InputError", "ParameterError", "NoCandidatesError", "DatabaseError", "ConfirmError", "TeacherError"):
+    for name in ("InputError", "ParameterError", "NoCandidatesError", "DatabaseError", "ConfirmError", "TeacherError",
+                 "MissingDependencyError"):
         assert issubclass(getattr(slmselect, name), slmselect.SlmselectError)
 
 

@@ -52,6 +52,7 @@ def model_table(db: BenchmarkDB) -> pd.DataFrame:
 
 
 def check_source(db: BenchmarkDB, source: str) -> str:
+    source = check_params("compare", source=source)["source"]
     if source not in db.sources.index:
         raise ParameterError(
             f"Unknown source {source!r}. Known sources: {', '.join(db.sources.index)}." + did_you_mean(source, list(db.sources.index))
