@@ -491,7 +491,8 @@ def check_params(func_name: str, /, **kwargs: Any) -> dict[str, Any]:
 def validate_params(func_name: str) -> Callable[[F], F]:
     """Decorate a public function so that its parameters declared in ``PARAMS[func_name]`` are checked and
     converted by :func:`check_params` before its body runs (defaults included); the body sees the converted
-    values. Declaring a name the function does not take fails at import."""
+    values. Declaring a name the function does not take fails at import. The check adds one frame between the
+    caller and the function, which a ``warnings.warn(stacklevel=...)`` in the function must count."""
 
     def decorate(fn: F) -> F:
         sig = inspect.signature(fn)

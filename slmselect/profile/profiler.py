@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from slmselect._validate import validate_params
+from slmselect._validate import check_params
 from slmselect.errors import SlmselectWarning
 from slmselect.profile.columns import Columns, duplicate_count, fingerprint, first_distinct, read_columns
 from slmselect.profile.readers import variant_groups
@@ -402,7 +402,6 @@ def _max_tokens(cols: Columns, rows: list[int]) -> tuple[int, int]:
     return max(read_tok, default=0), max(out_tok, default=0)
 
 
-@validate_params("profile_task")
 def profile_task(
     examples: Any,
     *,
@@ -426,6 +425,11 @@ def profile_task(
     fingerprint are exact over every example, and so is ``max`` but for pathological data (the sample's and the
     :data:`LONGEST_COUNTED` examples longest in characters are counted).
     """
+    # checked here rather than by @validate_params: the warnings below name the caller's line (stacklevel)
+    p = check_params("profile_task", description=description, input_field=input_field, output_field=output_field,
+                     context_field=context_field, split=split, normalize_labels=normalize_labels)
+    description, split, normalize_labels = p["description"], p["split"], p["normalize_labels"]
+    input_field, output_field, context_field = p["input_field"], p["output_field"], p["context_field"]
     cols, fields = read_columns(
         examples, input_field=input_field, output_field=output_field, context_field=context_field, split=split,
         normalize_labels=normalize_labels,
