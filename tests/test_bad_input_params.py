@@ -220,3 +220,12 @@ def test_a_missing_extra_exits_with_its_own_code_and_says_what_to_install(exampl
 def test_a_missing_extra_is_not_bad_input() -> None:
     err = MissingDependencyError("x needs y")
     assert not isinstance(err, ValueError) and exit_code(err) == EXIT_MISSING_DEPENDENCY != EXIT_BAD_INPUT
+
+
+def test_the_command_line_names_the_one_edge_tolerance(capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from slmselect._types import EDGE_TOLERANCE
+
+    monkeypatch.setenv("COLUMNS", "300")
+    main(["recommend", "--help"])
+    assert f"(default: {EDGE_TOLERANCE})" in capsys.readouterr().out
