@@ -1,13 +1,17 @@
 """One validation layer for every public parameter, shared by the Python API and the command line.
 
-Each public function's parameters are declared once in :data:`PARAMS` (type, range, units, choices), in the
-manner of scikit-learn's ``_param_validation``; :func:`check_params` checks and converts them and raises
-:class:`~slmselect.errors.ParameterError` with messages such as::
+The parameters of every public entry point (``recommend``, ``confirm``, ``expand``, ``evaluate``, ``compare``,
+``profile_task``, the HTML ``report``; ``export``, ``serve_bench``) are declared once in :data:`PARAMS` (type,
+range, units, choices and their other spellings), in the manner of scikit-learn's ``validate_params``;
+:func:`check_params` checks and converts them, and :func:`validate_params` does so before a decorated function's
+body runs. Either raises :class:`~slmselect.errors.ParameterError` in one format::
 
     The 'top_k' parameter of recommend must be an int in the range [1, inf). Got 0 instead.
 
-The command line passes its raw option values through the same :func:`check_params` (numeric strings are
-accepted and converted), so ``--top-k 0`` and ``recommend(top_k=0)`` fail with the same words.
+The command line passes its option values through the same layer as the text given (numbers and
+comma-separated lists are read here, by :func:`parse_list` for lists), so ``--top-k 0`` and
+``recommend(top_k=0)`` fail with the same words. What depends on data (a licence, a family, a source in the
+database; a metric of the task's type) is checked where the data is.
 
 Model sizes (:func:`parse_size`) are read in billions: ``1.5``, ``'1.5B'``, ``'500M'``, ``'270m'``, and a plain
 parameter count (``1_000_000_000``, ``'1e9'``) when it is at least 10^6. :func:`redact` masks secrets (tokens,
@@ -46,11 +50,12 @@ def _got(value: Any) -> str:
 
 def parse_list(value: Any) -> list[str]:
     """The one reader of name lists: ``'a, b,,c'`` or ``['a', 'b']`` -> ``['a', 'b', 'c']`` (stripped, blanks
-    dropped; the items of a list are kept whole). Raises ValueError for anything else or an empty list."""
+    dropped; the items of a list are kept whole, paths as text). Raises ValueError for anything else or an empty
+    list."""
     if isinstance(value, str):
         items = value.split(",")
     elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
-        items = list(value)
+        items = [os.fspath(v) if isinstance(v, os.PathLike) else v for v in value]
         if not all(isinstance(v, str) for v in items):
             raise ValueError
     else:
@@ -479,9 +484,9 @@ def check_params(func_name: str, /, **kwargs: Any) -> dict[str, Any]:
             detail = str(err)
             if detail:  # a size explains itself
                 raise ParameterError(f"The {name!r} parameter of {func_name} {detail}") from None
-            hint = spec.hint(value) if isinstance(spec, (Options, OptionList)) else ""
+            hint = spec.hint(value) if hasattr(spec, "hint") else ""
             none = " or None" if spec.none_ok else ""
-            got = spec.shown(value) if isinstance(spec, (Interval, OptionList)) else _got(value)
+            got = spec.shown(value) if hasattr(spec, "shown") else _got(value)
             raise ParameterError(
                 f"The {name!r} parameter of {func_name} must be {spec.describe()}{none}. {got}{hint}"
             ) from None
