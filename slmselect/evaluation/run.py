@@ -84,7 +84,7 @@ def evaluate(
     Returns an :class:`EvaluationReport`; ``report.figure("accuracy", "slmselect", "lora_land_2024")``.
     """
     t0 = time.perf_counter()
-    objs = objectives
+    objs = objectives  # a list of objective names, without repeats, from the parameter layer
     fixed: Settings | None = None
     if predictor:
         base = Settings().as_dict()
@@ -100,9 +100,8 @@ def evaluate(
     cand_ok = eligible & np.isfinite(M["memory_gb"].to_numpy(dtype=float))
     scenario: dict[str, Any] = {}
     if max_params is not None:
-        mp = max_params
-        cand_ok &= (M["params_b"].astype(float) <= mp + 1e-9).to_numpy()
-        scenario["max_params"] = mp
+        cand_ok &= (M["params_b"].astype(float) <= max_params + 1e-9).to_numpy()
+        scenario["max_params"] = max_params
     if variant is not None:
         cand_ok &= (M["variant"] == variant).to_numpy()
         scenario["variant"] = variant

@@ -82,13 +82,14 @@ def recommend(
     measured models whose p95 latency per example is within it (docs/edge.md).
     """
     p = check_params(
-        "recommend", objective=objective, top_k=top_k, max_params=max_params, max_memory_gb=max_memory_gb, min_context=min_context,
-        edge_tolerance=edge_tolerance, licenses=licenses, families=families, models=models,
+        "recommend", objective=objective, top_k=top_k, max_params=max_params, max_memory_gb=max_memory_gb,
+        min_context=min_context, edge_tolerance=edge_tolerance, licenses=licenses, families=families, models=models,
         description=description, include_local=include_local, embedder=embedder, languages=languages,
         task_type=task_type, measured=measured, split=split, normalize_labels=normalize_labels,
         deploy=deploy, context=context, max_latency_ms=max_latency_ms,
     )
-    obj, top_k, max_params, max_memory_gb, min_context = p["objective"], p["top_k"], p["max_params"], p["max_memory_gb"], p["min_context"]
+    obj, top_k, max_params = p["objective"], p["top_k"], p["max_params"]
+    max_memory_gb, min_context = p["max_memory_gb"], p["min_context"]
     edge_tolerance, licenses, families, models = p["edge_tolerance"], p["licenses"], p["families"], p["models"]
     description, include_local, embedder = p["description"], p["include_local"], p["embedder"]
     if examples is None and not (description and description.strip()):
