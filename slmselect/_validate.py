@@ -312,8 +312,8 @@ class Scores:
 
     def convert(self, value: Any) -> dict[str, float]:
         if isinstance(value, str):
-            pairs = [p.rpartition("=") for p in value.split(",") if p.strip()]
-            if not pairs or any(not sep or not k.strip() for k, sep, _ in pairs):
+            pairs = [p.rpartition("=") for p in parse_list(value)]
+            if any(not sep or not k.strip() for k, sep, _ in pairs):
                 raise ValueError
             value = {k.strip(): v for k, _, v in pairs}
         if not isinstance(value, Mapping) or not value:
