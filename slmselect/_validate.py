@@ -474,7 +474,9 @@ def check_params(func_name: str, /, **kwargs: Any) -> dict[str, Any]:
     specs = PARAMS[func_name]
     out: dict[str, Any] = {}
     for name, value in kwargs.items():
-        spec = specs[name]
+        spec = specs.get(name)
+        if spec is None:
+            raise TypeError(f"PARAMS[{func_name!r}] declares no parameter {name!r}; declare it there")
         if value is None and spec.none_ok:
             out[name] = None
             continue
