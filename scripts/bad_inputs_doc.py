@@ -26,7 +26,7 @@ Every case asserts the exit code, the message, that no traceback is printed, and
 (the inputs, the results store) was changed, added or removed.
 
 Exit codes: 0 success, 1 the run failed, 2 bad input, 3 nothing satisfies the constraints, 4 malformed
-database, 130 interrupted. For a Python call the code is the one the command line gives its error class
+database, 5 an optional extra is not installed, 130 interrupted. For a Python call the code is the one the command line gives its error class
 (`slmselect.errors.exit_code`); 0 means it returned (warnings are shown after the result).
 
 | # | case | what goes in | how | exit | what comes out |

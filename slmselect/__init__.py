@@ -42,6 +42,7 @@ _LAZY = {
     "DatabaseError": ".errors",
     "ConfirmError": ".errors",
     "TeacherError": ".errors",
+    "MissingDependencyError": ".errors",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
@@ -49,7 +50,8 @@ __all__ = sorted(_LAZY) + ["__version__"]
 if TYPE_CHECKING:  # pragma: no cover
     from slmselect.evidence.db import BenchmarkDB, load_db, validate_db
     from slmselect.errors import (
-        ConfirmError, DatabaseError, InputError, NoCandidatesError, ParameterError, SlmselectError, TeacherError,
+        ConfirmError, DatabaseError, InputError, MissingDependencyError, NoCandidatesError, ParameterError,
+        SlmselectError, TeacherError,
     )
     from slmselect.expansion import ExpandReport, expand
     from slmselect.profile.profiler import profile_task

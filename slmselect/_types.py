@@ -23,6 +23,15 @@ OutputFormat = Literal["label", "spans", "json", "tool_call", "free_text"]
 #: Recommendation objectives.
 Objective = Literal["accuracy", "tunability", "edge", "no_finetune"]
 OBJECTIVES: tuple[str, ...] = Objective.__args__  # type: ignore[attr-defined]
+#: Other spellings of the objectives, read case-insensitively with spaces and hyphens as underscores.
+OBJECTIVE_ALIASES: dict[str, str] = {
+    "max_accuracy": "accuracy", "best": "accuracy", "finetuned": "accuracy",
+    "tunable": "tunability", "gain": "tunability",
+    "small": "edge", "smallest": "edge",
+    "nofinetune": "no_finetune", "base": "no_finetune", "zero_shot": "no_finetune", "zeroshot": "no_finetune",
+}
+#: The edge objective: score points (0-1 scale) below the best feasible score a smaller model may be.
+EDGE_TOLERANCE = 0.05
 
 
 class Example(BaseModel):

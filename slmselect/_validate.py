@@ -1,13 +1,17 @@
 """One validation layer for every public parameter, shared by the Python API and the command line.
 
-Each public function's parameters are declared once in :data:`PARAMS` (type, range, units, choices), in the
-manner of scikit-learn's ``_param_validation``; :func:`check_params` checks and converts them and raises
-:class:`~slmselect.errors.ParameterError` with messages such as::
+The parameters of every public entry point (``recommend``, ``confirm``, ``expand``, ``evaluate``, ``compare``,
+``profile_task``, the HTML ``report``; ``export``, ``serve_bench``) are declared once in :data:`PARAMS` (type,
+range, units, choices and their other spellings), in the manner of scikit-learn's ``validate_params``;
+:func:`check_params` checks and converts them, and :func:`validate_params` does so before a decorated function's
+body runs. Either raises :class:`~slmselect.errors.ParameterError` in one format::
 
     The 'top_k' parameter of recommend must be an int in the range [1, inf). Got 0 instead.
 
-The command line passes its raw option values through the same :func:`check_params` (numeric strings are
-accepted and converted), so ``--top-k 0`` and ``recommend(top_k=0)`` fail with the same words.
+The command line passes its option values through the same layer as the text given (numbers and
+comma-separated lists are read here, by :func:`parse_list` for lists), so ``--top-k 0`` and
+``recommend(top_k=0)`` fail with the same words. What depends on data (a licence, a family, a source in the
+database; a metric of the task's type) is checked where the data is.
 
 Model sizes (:func:`parse_size`) are read in billions: ``1.5``, ``'1.5B'``, ``'500M'``, ``'270m'``, and a plain
 parameter count (``1_000_000_000``, ``'1e9'``) when it is at least 10^6. :func:`redact` masks secrets (tokens,
@@ -16,18 +20,23 @@ API keys, passwords in URLs) in any text bound for a log, a report or the store.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from slmselect.errors import ParameterError, did_you_mean
-from slmselect._types import TASK_TYPES
+from slmselect._types import EDGE_TOLERANCE, OBJECTIVE_ALIASES, OBJECTIVES, TASK_TYPES
 
-__all__ = ["PARAMS", "Interval", "Options", "Size", "StrList", "check_params", "parse_size", "redact"]
+__all__ = ["PARAMS", "Interval", "Options", "Size", "StrList", "check_params", "parse_list", "parse_size", "redact",
+           "validate_params"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: A number at or above this is a parameter count, below it a number of billions.
 COUNT_THRESHOLD = 1e6
@@ -37,6 +46,24 @@ MAX_BILLIONS = 1e4
 
 def _got(value: Any) -> str:
     return f"Got {value!r} instead."
+
+
+def parse_list(value: Any) -> list[str]:
+    """The one reader of name lists: ``'a, b,,c'`` or ``['a', 'b']`` -> ``['a', 'b', 'c']`` (stripped, blanks
+    dropped; the items of a list are kept whole, paths as text). Raises ValueError for anything else or an empty
+    list."""
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
+        items = [os.fspath(v) if isinstance(v, os.PathLike) else v for v in value]
+        if not all(isinstance(v, str) for v in items):
+            raise ValueError
+    else:
+        raise ValueError
+    out = [v.strip() for v in items if v.strip()]
+    if not out:
+        raise ValueError
+    return out
 
 
 def _number(value: Any, *, integer: bool) -> float | int | None:
@@ -76,6 +103,12 @@ class Interval:
         unit = f" ({self.unit})" if self.unit else ""
         return f"{what} in the range {lb}{lo}, {hi}{rb}{unit}"
 
+    def shown(self, value: Any) -> str:
+        """A number given as text (as the command line gives every value) is shown as it was written."""
+        if isinstance(value, str) and _number(value, integer=False) is not None:
+            return f"Got {value.strip()} instead."
+        return _got(value)
+
     def convert(self, value: Any) -> float | int:
         num = _number(value, integer=self.kind is int)
         if num is None or (isinstance(num, float) and not math.isfinite(num)):
@@ -96,7 +129,8 @@ class Interval:
 
 @dataclass(frozen=True)
 class Options:
-    """One of a fixed set of strings (case-insensitive); ``aliases`` map other spellings to a choice."""
+    """One of a fixed set of strings (case-insensitive, spaces and hyphens read as underscores); ``aliases`` map
+    other spellings to a choice."""
 
     choices: tuple[str, ...]
     aliases: Mapping[str, str] | None = None
@@ -108,7 +142,7 @@ class Options:
     def convert(self, value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError
-        key = value.strip().lower().replace(" ", "_")
+        key = value.strip().lower().replace(" ", "_").replace("-", "_")
         key = (self.aliases or {}).get(key, key)
         for c in self.choices:
             if key == c.lower():
@@ -117,6 +151,41 @@ class Options:
 
     def hint(self, value: Any) -> str:
         return did_you_mean(str(value), [*self.choices, *(self.aliases or {})])
+
+
+@dataclass(frozen=True)
+class OptionList:
+    """One or more of ``options``' choices, as a comma-separated string or a list; returned without repeats."""
+
+    options: Options
+    none_ok: bool = False
+
+    def describe(self) -> str:
+        return f"one or more of {', '.join(map(repr, self.options.choices))} (comma-separated or a list)"
+
+    def convert(self, value: Any) -> list[str]:
+        return list(dict.fromkeys(self.options.convert(v) for v in parse_list(value)))
+
+    def shown(self, value: Any) -> str:
+        """The first item that is not a choice, as the user wrote it (the whole value when it is no list)."""
+        bad = self._bad(value)
+        return _got(value if bad is None else bad)
+
+    def hint(self, value: Any) -> str:
+        bad = self._bad(value)
+        return "" if bad is None else self.options.hint(bad)
+
+    def _bad(self, value: Any) -> str | None:
+        try:
+            items = parse_list(value)
+        except ValueError:
+            return None
+        for item in items:
+            try:
+                self.options.convert(item)
+            except ValueError:
+                return item
+        return None
 
 
 @dataclass(frozen=True)
@@ -143,18 +212,7 @@ class StrList:
         return "a comma-separated string or a list of strings"
 
     def convert(self, value: Any) -> list[str]:
-        if isinstance(value, str):
-            items = value.split(",")
-        elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray, Mapping)):
-            items = list(value)
-            if not all(isinstance(v, str) for v in items):
-                raise ValueError
-        else:
-            raise ValueError
-        out = [v.strip() for v in items if v.strip()]
-        if not out:
-            raise ValueError
-        return out
+        return parse_list(value)
 
 
 @dataclass(frozen=True)
@@ -171,6 +229,37 @@ class Text:
         if not isinstance(value, str) or len(value) > self.max_len:
             raise ValueError
         return value if value.strip() else None
+
+
+@dataclass(frozen=True)
+class Name:
+    """A non-empty string, such as a model name or a URL; ``what`` says what it names, with an example."""
+
+    what: str
+    none_ok: bool = False
+
+    def describe(self) -> str:
+        return self.what
+
+    def convert(self, value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError
+        return value.strip()
+
+
+@dataclass(frozen=True)
+class FilePath:
+    """A file path: a non-empty string or an ``os.PathLike``; returned as given."""
+
+    none_ok: bool = False
+
+    def describe(self) -> str:
+        return "a file path (a str or an os.PathLike)"
+
+    def convert(self, value: Any) -> str | os.PathLike[str]:
+        if isinstance(value, os.PathLike) or (isinstance(value, str) and value.strip()):
+            return value
+        raise ValueError
 
 
 @dataclass(frozen=True)
@@ -223,8 +312,8 @@ class Scores:
 
     def convert(self, value: Any) -> dict[str, float]:
         if isinstance(value, str):
-            pairs = [p.rpartition("=") for p in value.split(",") if p.strip()]
-            if not pairs or any(not sep or not k.strip() for k, sep, _ in pairs):
+            pairs = [p.rpartition("=") for p in parse_list(value)]
+            if any(not sep or not k.strip() for k, sep, _ in pairs):
                 raise ValueError
             value = {k.strip(): v for k, _, v in pairs}
         if not isinstance(value, Mapping) or not value:
@@ -238,30 +327,46 @@ class Scores:
         return out
 
 
-Spec = Interval | Options | Size | StrList | Text | Flag | Languages | Scores
+Spec = Interval | Options | OptionList | Size | StrList | Text | Name | FilePath | Flag | Languages | Scores
 
 _COUNT = Interval(int, 1, None, closed="left")
+_SEED = Interval(int, 0, 2**32 - 1, closed="both")
+_SPLIT = Text(max_len=200)
+_FIELD = Text(max_len=200)
 DEPLOY_FORMATS = ("bf16", "q8_0", "q4_k_m")
 QUANTS = ("f16", "q8_0", "q4_k_m")
 QUANT_ALIASES = {"q4km": "q4_k_m", "q4": "q4_k_m", "q4_k": "q4_k_m", "q8": "q8_0", "fp16": "f16", "bfloat16": "bf16"}
 TASK_TYPE_ALIASES = {"open_book_qa": "qa_open_book", "closed_book_qa": "qa_closed_book", "ner": "ner_extraction",
                      "extraction": "ner_extraction", "tools": "tool_calling", "function_calling": "tool_calling",
                      "summarisation": "summarization", "classify": "classification"}
+#: Choices the modules that use them import from here; confirm's metrics (by task type in confirmation/metrics.py)
+#: and compare's values (with their columns in evidence/compare.py) are checked to agree by tests/test_bad_input_params.py.
+CONFIRM_METRICS = ("accuracy", "macro_f1", "entity_f1", "token_f1", "exact_match", "call_accuracy", "rougeL_f1")
+RESPONSE_FORMATS = ("json_object", "json_schema", "json_object_schema", "none")
+QUERY_FORMS = ("description", "examples")
+EXPORT_FORMATS = ("hf", "gguf", "ollama")
+COMPARE_VALUES = ("finetuned", "base", "tunability")
+EMBEDDERS = ("auto", "minilm", "tfidf")
+_OBJECTIVE = Options(OBJECTIVES, aliases=OBJECTIVE_ALIASES)
+_EDGE_TOLERANCE = Interval(float, 0, 1, closed="both", unit=f"score points on a 0-1 scale, e.g. {EDGE_TOLERANCE}")
+
+#: Every public entry point's parameters, declared once: ``check_params(func, **kw)`` checks and converts them.
 PARAMS: dict[str, dict[str, Spec]] = {
     "recommend": {
+        "objective": _OBJECTIVE,
         "top_k": _COUNT,
         "max_params": Size(),
         "max_memory_gb": Interval(float, 0, None, closed="neither", none_ok=True, unit="GB"),
         "min_context": Interval(int, 1, None, closed="left", none_ok=True, unit="tokens"),
-        "edge_tolerance": Interval(float, 0, 1, closed="both", unit="score points on a 0-1 scale, e.g. 0.05"),
+        "edge_tolerance": _EDGE_TOLERANCE,
         "licenses": StrList(),
         "families": StrList(),
         "models": StrList(),
         "description": Text(),
         "include_local": Flag(),
-        "embedder": Options(("auto", "minilm", "tfidf")),
+        "embedder": Options(EMBEDDERS),
         "languages": Languages(),
-        "split": Text(max_len=200),
+        "split": _SPLIT,
         "normalize_labels": Flag(),
         "task_type": Options(TASK_TYPES, aliases=TASK_TYPE_ALIASES, none_ok=True),
         "measured": Scores(),
@@ -271,40 +376,89 @@ PARAMS: dict[str, dict[str, Spec]] = {
     },
     "export": {
         "quant": Options(QUANTS, aliases=QUANT_ALIASES),
-        "formats": StrList(),
+        "formats": OptionList(Options(EXPORT_FORMATS)),
     },
     "serve_bench": {
         "quant": Options(QUANTS, aliases=QUANT_ALIASES),
         "max_examples": Interval(int, 1, None, closed="left"),
     },
     "confirm": {
+        "models": StrList(),
         "top_k": _COUNT,
         "steps": _COUNT,
-        "batch_size": Interval(int, 1, 4096, closed="both"),
-        "eval_examples": Interval(int, 1, None, closed="left", none_ok=True),
         "eval_fraction": Interval(float, 0, 1, closed="neither"),
-        "learning_rate": Interval(float, 0, 1, closed="neither", none_ok=True),
-        "lora_r": Interval(int, 1, 1024, closed="both", none_ok=True),
-        "max_seq_len": Interval(int, 16, 1_048_576, closed="both", none_ok=True, unit="tokens"),
-        "seed": Interval(int, 0, 2**32 - 1, closed="both"),
-        "memory_limit_gb": Interval(float, 0, None, closed="neither", none_ok=True, unit="GB"),
-        "models": StrList(),
-        "description": Text(),
-        "split": Text(max_len=200),
+        "eval_examples": Interval(int, 1, None, closed="left", none_ok=True),
+        "validation_examples": Interval(int, 0, None, closed="left", none_ok=True),
+        "split": _SPLIT,
         "normalize_labels": Flag(),
-        "metric": Options(("accuracy", "macro_f1", "entity_f1", "token_f1", "exact_match", "call_accuracy",
-                           "rougeL_f1"), none_ok=True),
+        "seed": _SEED,
+        "successive_halving": Flag(),
+        "lora_r": Interval(int, 1, 1024, closed="both", none_ok=True),
+        "learning_rate": Interval(float, 0, 1, closed="neither", none_ok=True),
+        "max_seq_len": Interval(int, 16, 1_048_576, closed="both", none_ok=True, unit="tokens"),
+        "batch_size": Interval(int, 1, 4096, closed="both"),
+        "description": Text(),
+        "trust_remote_code": Flag(),
+        "keep_samples": Flag(),
+        "memory_limit_gb": Interval(float, 0, None, closed="neither", none_ok=True, unit="GB"),
+        "backend": Options(("local", "ray")),
+        "address": Text(max_len=2000),
+        "metric": Options(CONFIRM_METRICS, none_ok=True),
         "resume": Flag(),
         "checkpoint_every": Interval(int, 0, None, closed="left", none_ok=True, unit="steps"),
     },
-    "profile_task": {
-        "split": Text(max_len=200),
-        "normalize_labels": Flag(),
+    "expand": {
+        "base_url": Name("the teacher server's URL, e.g. 'http://127.0.0.1:8000/v1'"),
+        "model": Name("the name of the teacher model the server serves, e.g. 'gpt-4o-mini'"),
+        "n": _COUNT,
+        "concurrency": Interval(int, 1, 256, closed="both", unit="requests in flight"),
+        "timeout": Interval(float, 0, None, closed="neither", unit="seconds"),
+        "max_retries": Interval(int, 0, 20, closed="both"),
+        "seed": _SEED,
+        "description": Text(),
+        "response_format": Options(RESPONSE_FORMATS),
+        "temperature": Interval(float, 0, 2, closed="both"),
+        "max_tokens": Interval(int, 1, None, closed="left", none_ok=True, unit="tokens"),
+        "shots": _COUNT,
+        "max_requests": Interval(int, 1, None, closed="left", none_ok=True),
+        "near_copy": Interval(float, 0, 1, closed="right", unit="4-gram Jaccard similarity"),
+        "length_factor": Interval(float, 1, None, closed="left"),
+        "backoff": Interval(float, 0, None, closed="left", unit="seconds"),
+        "input_field": _FIELD,
+        "output_field": _FIELD,
+        "context_field": _FIELD,
+    },
+    "evaluate": {
+        "sources": StrList(),
+        "objectives": OptionList(_OBJECTIVE),
+        "min_models": Interval(int, 2, None, closed="left", unit="rank figures need at least two models"),
+        "seed": Interval(int, 0, None, closed="left"),
+        "embedder": Options(EMBEDDERS),
+        "edge_tolerance": _EDGE_TOLERANCE,
+        "folds": Interval(int, 2, None, closed="left"),
+        "inner_folds": Interval(int, 2, None, closed="left"),
+        "max_params": Size(),
+        "variant": Options(("instruct", "base"), none_ok=True),
+        "query": Options(QUERY_FORMS),
     },
     "compare": {
-        "max_params": Size(),
+        "source": Name("a source id, e.g. 'lora_land_2024' (`slmselect compare --list-sources` lists them)"),
+        "value": Options(COMPARE_VALUES, none_ok=True),
+        "objective": Options(COMPARE_VALUES),
         "families": StrList(),
-        "value": Options(("finetuned", "base", "tunability")),
+        "max_params": Size(),
+        "sort_by": Text(max_len=200),
+    },
+    "profile_task": {
+        "description": Text(),
+        "input_field": _FIELD,
+        "output_field": _FIELD,
+        "context_field": _FIELD,
+        "split": _SPLIT,
+        "normalize_labels": Flag(),
+    },
+    "report": {
+        "path": FilePath(),
     },
 }
 
@@ -312,16 +466,17 @@ PARAMS: dict[str, dict[str, Spec]] = {
 def check_params(func_name: str, /, **kwargs: Any) -> dict[str, Any]:
     """Check and convert the parameters ``kwargs`` of ``func_name`` against :data:`PARAMS`.
 
-    Returns a dict of the converted values (sizes in billions, numeric strings as numbers, name lists as
-    lists). Parameters without a spec pass through unchanged. Raises :class:`ParameterError`.
+    Returns a dict of the converted values, in the order given (sizes in billions, numeric strings as numbers,
+    name lists as lists, choices in their canonical spelling). Every name must be declared for ``func_name``.
+    Raises :class:`ParameterError`, in one format: "The 'top_k' parameter of recommend must be an int in the
+    range [1, inf). Got 0 instead."
     """
-    specs = PARAMS.get(func_name, {})
+    specs = PARAMS[func_name]
     out: dict[str, Any] = {}
     for name, value in kwargs.items():
         spec = specs.get(name)
         if spec is None:
-            out[name] = value
-            continue
+            raise TypeError(f"PARAMS[{func_name!r}] declares no parameter {name!r}; declare it there")
         if value is None and spec.none_ok:
             out[name] = None
             continue
@@ -331,12 +486,38 @@ def check_params(func_name: str, /, **kwargs: Any) -> dict[str, Any]:
             detail = str(err)
             if detail:  # a size explains itself
                 raise ParameterError(f"The {name!r} parameter of {func_name} {detail}") from None
-            hint = spec.hint(value) if isinstance(spec, Options) else ""
+            hint = spec.hint(value) if hasattr(spec, "hint") else ""
             none = " or None" if spec.none_ok else ""
+            got = spec.shown(value) if hasattr(spec, "shown") else _got(value)
             raise ParameterError(
-                f"The {name!r} parameter of {func_name} must be {spec.describe()}{none}. {_got(value)}{hint}"
+                f"The {name!r} parameter of {func_name} must be {spec.describe()}{none}. {got}{hint}"
             ) from None
     return out
+
+
+def validate_params(func_name: str) -> Callable[[F], F]:
+    """Decorate a public function so that its parameters declared in ``PARAMS[func_name]`` are checked and
+    converted by :func:`check_params` before its body runs (defaults included); the body sees the converted
+    values. Declaring a name the function does not take fails at import. The check adds one frame between the
+    caller and the function, which a ``warnings.warn(stacklevel=...)`` in the function must count."""
+
+    def decorate(fn: F) -> F:
+        sig = inspect.signature(fn)
+        declared = PARAMS[func_name]
+        unknown = set(declared) - set(sig.parameters)
+        if unknown:
+            raise TypeError(f"PARAMS[{func_name!r}] declares {sorted(unknown)}, which {fn.__qualname__} does not take")
+
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            bound.arguments.update(check_params(func_name, **{k: v for k, v in bound.arguments.items() if k in declared}))
+            return fn(*bound.args, **bound.kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate
 
 
 # --------------------------------------------------------------------------------------------- sizes

@@ -1,9 +1,11 @@
 """The ``slmselect`` command: one typer app, a thin layer over the Python API.
 
 Each command parses its options, calls the library, and hands the result to ``slmselect.report`` to draw (or
-prints it as JSON with ``--json``). Every command exits with the one map in :mod:`slmselect.errors`:
-0 success, 1 the run failed, 2 bad input, 3 nothing satisfies the constraints, 4 malformed database,
-130 interrupted.
+prints it as JSON with ``--json``). Numbers and comma-separated lists are passed on as the text given, so the
+library's one parameter layer (:mod:`slmselect._validate`) reads and checks them: ``--top-k 0`` and
+``recommend(top_k=0)`` fail with the same words. Every command exits with the one map in
+:mod:`slmselect.errors`: 0 success, 1 the run failed, 2 bad input, 3 nothing satisfies the constraints,
+4 malformed database, 5 an optional extra is not installed, 130 interrupted.
 """
 
 import functools
@@ -38,6 +40,16 @@ StoreOpt = Annotated[Optional[str], typer.Option(help="results store: a SQLite f
 
 
 HtmlOpt = Annotated[Optional[str], typer.Option("--html", metavar="FILE", help="also write the result as one self-contained HTML report")]
+
+
+def _int(help: str) -> Any:
+    """An integer option passed on as text, for the parameter layer to read and check."""
+    return typer.Option(help=help, metavar="INTEGER")
+
+
+def _float(help: str) -> Any:
+    """A number option passed on as text, for the parameter layer to read and check."""
+    return typer.Option(help=help, metavar="FLOAT")
 
 
 def _write_html(path: Optional[str], **shown: Any) -> None:
@@ -88,10 +100,6 @@ def command(fn: F) -> F:
         raise typer.Exit(code or EXIT_OK)
 
     return wrapper  # type: ignore[return-value]
-
-
-def _csv(v: Optional[str]) -> Optional[list[str]]:
-    return [x.strip() for x in v.split(",") if x.strip()] if v else None
 
 
 def _db() -> Any:
@@ -149,18 +157,18 @@ def recommend(
     max_params: Annotated[Optional[str], typer.Option(help="largest model: 1.5B, 500M, 1.5 (billions) or a parameter count")] = None,
     max_memory: Annotated[Optional[str], typer.Option(help="largest inference memory in GB (bf16 with a 4k-token context unless --deploy says otherwise; measured where measured)")] = None,
     deploy: Annotated[Optional[str], typer.Option(help="deployment format for the memory estimate: bf16 | q8_0 | q4_k_m (llama.cpp, the task's context)")] = None,
-    context: Annotated[Optional[int], typer.Option(help="tokens of KV cache for --deploy (default: the task's longest input plus answer)")] = None,
-    max_latency_ms: Annotated[Optional[float], typer.Option(help="largest p95 latency per example, as measured in llama.cpp (confirm --serve, serve-bench)")] = None,
+    context: Annotated[Optional[str], _int("tokens of KV cache for --deploy (default: the task's longest input plus answer)")] = None,
+    max_latency_ms: Annotated[Optional[str], _float("largest p95 latency per example, as measured in llama.cpp (confirm --serve, serve-bench)")] = None,
     license: Annotated[Optional[str], typer.Option(help="comma-separated licences, or 'commercial' / 'permissive'")] = None,
     family: Annotated[Optional[str], typer.Option(help="comma-separated model families, e.g. 'Qwen3,Llama 3.2'")] = None,
     models: Annotated[Optional[str], typer.Option(help="comma-separated model ids to choose among")] = None,
-    min_context: Annotated[Optional[int], typer.Option(help="smallest context length in tokens (a hard constraint; replaces the context read from your examples)")] = None,
+    min_context: Annotated[Optional[str], _int("smallest context length in tokens (a hard constraint; replaces the context read from your examples)")] = None,
     languages: Annotated[Optional[str], typer.Option(help="languages the model must support, e.g. 'de' or 'de,fr' (default: your examples' language); 'any' for none")] = None,
     normalize_labels: Annotated[bool, typer.Option("--normalize-labels", help="merge labels that differ only in case, spacing or punctuation")] = False,
     task_type: Annotated[Optional[str], typer.Option(help="set the task type when the profile guesses wrong: classification, ner_extraction, qa_open_book, qa_closed_book, tool_calling, summarization, generation")] = None,
     measured: Annotated[Optional[str], typer.Option(help="scores measured on this task, 'MODEL=SCORE,MODEL=SCORE': they anchor every other prediction")] = None,
-    top_k: Annotated[int, typer.Option(help="how many candidates to show")] = 3,
-    edge_tolerance: Annotated[float, typer.Option(help="edge objective: score points below the best allowed")] = 0.05,
+    top_k: Annotated[str, _int("how many candidates to show")] = "3",
+    edge_tolerance: Annotated[Optional[str], _float("edge objective: score points below the best allowed (default: 0.05)")] = None,
     store: StoreOpt = None,
     no_local: Annotated[bool, typer.Option("--no-local", help="ignore locally measured results")] = False,
     html: HtmlOpt = None,
@@ -173,10 +181,11 @@ def recommend(
         _fail("Give an examples file (slmselect recommend tasks.jsonl) or --description 'what the task is'.")
     rec = _recommend(
         path, description=description, objective=objective, top_k=top_k, max_params=max_params,
-        max_memory_gb=max_memory, licenses=_csv(license), families=_csv(family), models=_csv(models),
-        min_context=min_context, edge_tolerance=edge_tolerance, include_local=not no_local, store=store, db=_db(),
+        max_memory_gb=max_memory, licenses=license, families=family, models=models,
+        min_context=min_context, include_local=not no_local, store=store, db=_db(),
         languages=languages, task_type=task_type, measured=measured, normalize_labels=normalize_labels,
         deploy=deploy, context=context, max_latency_ms=max_latency_ms,
+        **({"edge_tolerance": edge_tolerance} if edge_tolerance is not None else {}),
     )
     _write_html(html, recommendation=rec)
     if as_json:
@@ -212,7 +221,7 @@ def compare(
         return _frame_out(df, "Models", as_json, frame_table)
     source = source or cmp.default_source(db)
     value = cmp.value_for(db, source, value)
-    fams = _csv(family)
+    fams = family
     table = cmp.category_table(db, source, value=value, families=fams, max_params=max_params, sort_by=sort)
     ranks = {o: cmp.average_ranks(db, source, o, families=fams, max_params=max_params) for o in cmp.RANK_OBJECTIVES}
     published = {o: cmp.published_ranks(db, source, o) for o in cmp.RANK_OBJECTIVES}
@@ -385,7 +394,7 @@ def export(
     """Write a confirmed candidate for deployment: merged Hugging Face folder, GGUF (llama.cpp's tools), Ollama Modelfile."""
     from slmselect.confirmation.export import export as _export
 
-    paths = _export(report, model, output_dir=output, formats=_csv(formats) or [], quant=quant, store=store)
+    paths = _export(report, model, output_dir=output, formats=formats, quant=quant, store=store)
     if as_json:
         _print_json({k: str(v) for k, v in paths.items()})
     else:
@@ -400,7 +409,7 @@ def serve_bench(
     model: Annotated[str, typer.Argument(help="a model id, a model folder or a .gguf file")],
     path: Annotated[str, typer.Argument(help="examples file (.jsonl, .json, .csv or .tsv): the prompts to time")],
     quant: Annotated[str, typer.Option(help="GGUF type a model is converted to: f16 | q8_0 | q4_k_m")] = "q4_k_m",
-    max_examples: Annotated[int, typer.Option(help="examples to answer")] = 32,
+    max_examples: Annotated[str, _int("examples to answer")] = "32",
     description: DescOpt = None,
     store: StoreOpt = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="do not record the measurement")] = False,
@@ -425,16 +434,16 @@ def serve_bench(
 def confirm(
     path: Annotated[str, typer.Argument(help="examples file (.jsonl, .json, .csv or .tsv)")],
     models: Annotated[Optional[str], typer.Option(help="comma-separated model ids, local folders or .gguf files")] = None,
-    top_k: Annotated[int, typer.Option(help="confirm the first K recommended models (when --models is not given)")] = 2,
+    top_k: Annotated[str, _int("confirm the first K recommended models (when --models is not given)")] = "2",
     description: DescOpt = None,
-    steps: Annotated[int, typer.Option(help="LoRA training steps per candidate")] = 40,
-    batch_size: Annotated[int, typer.Option(help="examples per step")] = 8,
-    eval_examples: Annotated[Optional[int], typer.Option(help="held-out test examples to score (default: from the data)")] = None,
-    validation_examples: Annotated[Optional[int], typer.Option(help="validation examples for the pick and halving (default: 15%, none for one candidate)")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="LoRA learning rate (default: 2e-4)")] = None,
-    lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (default: 8)")] = None,
-    max_seq_len: Annotated[Optional[int], typer.Option(help="longest training sequence in tokens (default: from the data)")] = None,
-    seed: Annotated[int, typer.Option(help="split, initialisation and batch order")] = 0,
+    steps: Annotated[str, _int("LoRA training steps per candidate")] = "40",
+    batch_size: Annotated[str, _int("examples per step")] = "8",
+    eval_examples: Annotated[Optional[str], _int("held-out test examples to score (default: from the data)")] = None,
+    validation_examples: Annotated[Optional[str], _int("validation examples for the pick and halving (default: 15%, none for one candidate)")] = None,
+    learning_rate: Annotated[Optional[str], _float("LoRA learning rate (default: 2e-4)")] = None,
+    lora_r: Annotated[Optional[str], _int("LoRA rank (default: 8)")] = None,
+    max_seq_len: Annotated[Optional[str], _int("longest training sequence in tokens (default: from the data)")] = None,
+    seed: Annotated[str, _int("split, initialisation and batch order")] = "0",
     device: Annotated[str, typer.Option(help="auto | cpu | cuda | mps (pick a GPU with CUDA_VISIBLE_DEVICES)")] = "auto",
     output_dir: Annotated[Optional[str], typer.Option(help="where adapters are saved (default: the slmselect cache)")] = None,
     successive_halving: Annotated[bool, typer.Option("--successive-halving", help="train all candidates briefly, finish only the better half")] = False,
@@ -448,7 +457,7 @@ def confirm(
     ray: Annotated[Optional[str], typer.Option("--ray", metavar="ADDRESS", help="run each candidate as a Ray task: 'local' (a Ray on this machine), 'auto' (the cluster this node is in) or ray://HEAD:10001; needs pip install 'slmselect\\[ray]'")] = None,
     metric: Annotated[Optional[str], typer.Option(help="what scores and the pick use: accuracy | macro_f1 (classification), token_f1 | exact_match (QA); default: the task's main metric")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="after a killed run: reuse candidates already measured with the same data and settings, go on from the last checkpoint")] = False,
-    checkpoint_every: Annotated[Optional[int], typer.Option(help="checkpoint training every N steps for --resume (default: a quarter of --steps, at least 5; 0: never)")] = None,
+    checkpoint_every: Annotated[Optional[str], _int("checkpoint training every N steps for --resume (default: a quarter of --steps, at least 5; 0: never)")] = None,
     html: HtmlOpt = None,
     as_json: JsonOpt = False,
 ) -> int:
@@ -457,7 +466,7 @@ def confirm(
 
     kwargs: dict[str, Any] = {}
     if models:
-        kwargs["models"] = _csv(models)
+        kwargs["models"] = models
     else:
         from slmselect.recommender import recommend as _recommend
 
@@ -490,17 +499,17 @@ def expand(
     base_url: Annotated[str, typer.Option(help="the teacher's OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")],
     model: Annotated[str, typer.Option(help="the teacher model's name on that server")],
     output: Annotated[str, typer.Option("--output", "-o", help="expanded JSON Lines file (appended to; a rerun fills what is missing)")],
-    n: Annotated[int, typer.Option("-n", "--n", help="how many valid expanded rows the output should hold")] = 100,
+    n: Annotated[str, typer.Option("-n", "--n", help="how many valid expanded rows the output should hold", metavar="INTEGER")] = "100",
     api_key_env: Annotated[str, typer.Option(help="environment variable holding the API key (never pass the key itself)")] = "OPENAI_API_KEY",
     description: DescOpt = None,
-    concurrency: Annotated[int, typer.Option(help="requests in flight at once")] = 4,
-    timeout: Annotated[float, typer.Option(help="seconds to wait for one answer")] = 60.0,
-    max_retries: Annotated[int, typer.Option(help="retries of a request after a time-out, 429, 5xx or malformed body")] = 4,
-    max_requests: Annotated[Optional[int], typer.Option(help="most requests this run sends (default: 5 x missing + 10)")] = None,
+    concurrency: Annotated[str, _int("requests in flight at once")] = "4",
+    timeout: Annotated[str, _float("seconds to wait for one answer")] = "60",
+    max_retries: Annotated[str, _int("retries of a request after a time-out, 429, 5xx or malformed body")] = "4",
+    max_requests: Annotated[Optional[str], _int("most requests this run sends (default: 5 x missing + 10)")] = None,
     response_format: Annotated[str, typer.Option(help="json_object | json_schema | json_object_schema | none")] = "json_object",
-    temperature: Annotated[float, typer.Option(help="the teacher's sampling temperature")] = 0.9,
-    max_tokens: Annotated[Optional[int], typer.Option(help="longest reply in tokens (default: from the seeds)")] = None,
-    seed: Annotated[int, typer.Option(help="which seeds each request shows, and the server's sampling seed")] = 0,
+    temperature: Annotated[str, _float("the teacher's sampling temperature")] = "0.9",
+    max_tokens: Annotated[Optional[str], _int("longest reply in tokens (default: from the seeds)")] = None,
+    seed: Annotated[str, _int("which seeds each request shows, and the server's sampling seed")] = "0",
     as_json: JsonOpt = False,
 ) -> int:
     """Ask a teacher model for new examples in the seeds' format, checked and deduplicated, until OUTPUT holds N."""
@@ -525,14 +534,14 @@ def expand(
 def evaluate(
     source: Annotated[Optional[list[str]], typer.Option(help="evaluate this source's held-out tasks only (repeatable or comma-separated)")] = None,
     objective: Annotated[Optional[list[str]], typer.Option(help="accuracy | tunability | edge | no_finetune (repeatable or comma-separated)")] = None,
-    min_models: Annotated[int, typer.Option(help="evaluate tasks with at least this many models")] = 3,
+    min_models: Annotated[str, _int("evaluate tasks with at least this many models")] = "3",
     embedder: Annotated[str, typer.Option(help="auto | minilm | tfidf")] = "auto",
-    folds: Annotated[int, typer.Option(help="outer folds over datasets")] = 10,
-    inner_folds: Annotated[int, typer.Option(help="inner folds (on training datasets only) that choose the settings")] = 4,
+    folds: Annotated[str, _int("outer folds over datasets")] = "10",
+    inner_folds: Annotated[str, _int("inner folds (on training datasets only) that choose the settings")] = "4",
     max_params: Annotated[Optional[str], typer.Option(help="only candidates up to this size, e.g. 3.5B")] = None,
     variant: Annotated[Optional[str], typer.Option(help="only 'instruct' or 'base' candidates")] = None,
     query: Annotated[str, typer.Option(help="what a held-out task is asked from: description | examples")] = "description",
-    seed: Annotated[int, typer.Option(help="deals datasets to folds")] = 0,
+    seed: Annotated[str, _int("deals datasets to folds")] = "0",
     tasks: Annotated[bool, typer.Option("--tasks", help="also print the per-task rows")] = False,
     as_json: JsonOpt = False,
 ) -> int:
@@ -543,10 +552,10 @@ def evaluate(
                               max_params=max_params, variant=variant, query=query, seed=seed)
     if _state["db"]:
         kw["db"] = _db()
-    if source:
-        kw["sources"] = [s for v in source for s in _csv(v) or []]
+    if source:  # repeated options join into one comma-separated list
+        kw["sources"] = ",".join(source)
     if objective:
-        kw["objectives"] = [o for v in objective for o in _csv(v) or []]
+        kw["objectives"] = ",".join(objective)
     rep = _evaluate(**kw)
     if as_json:
         _print_json(rep.to_json())

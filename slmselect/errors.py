@@ -11,7 +11,8 @@ Every error the library raises on purpose derives from one root::
     ├── StoreError            a results store that cannot be opened, checked or written (names it, never its password)
     ├── ConfirmError          a confirm run that could not measure anything
     │   └── ModelLoadError    weights that cannot be found, converted or loaded
-    └── TeacherError          a teacher server (expand) that cannot be reached, refuses the key, or keeps failing
+    ├── TeacherError          a teacher server (expand) that cannot be reached, refuses the key, or keeps failing
+    └── MissingDependencyError  an optional extra (Ray, psycopg, llama.cpp, ...) that is not installed; says what to install
 
 Each message says what was wrong and what to do about it. Problems that do not stop a run (examples longer
 than every candidate's context, a single label) are issued as :class:`SlmselectWarning` through ``warnings``.
@@ -25,6 +26,7 @@ Every command of the ``slmselect`` command line exits with the code of :func:`ex
 2     bad input: examples, files, arguments, model paths
 3     nothing satisfies the constraints
 4     the benchmark database is malformed
+5     an optional extra the run needs is not installed (the message names the pip command)
 130   interrupted (Ctrl-C); what finished is kept
 ====  ==========================================================================
 """
@@ -83,6 +85,11 @@ class ModelLoadError(ConfirmError):
     """Weights could not be found, converted or loaded."""
 
 
+class MissingDependencyError(SlmselectError):
+    """An optional extra the call needs (Ray, psycopg, llama.cpp, openpyxl, ...) is not installed: an installation
+    problem, not bad input. The message names what to install."""
+
+
 class SlmselectWarning(UserWarning):
     """Something about the input that will likely give a poor result, though the run can go on."""
 
@@ -131,12 +138,14 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_CANDIDATES = 3
 EXIT_DATABASE = 4
+EXIT_MISSING_DEPENDENCY = 5
 EXIT_INTERRUPTED = 130
 
 #: The one exit-code map: the most specific class listed first wins.
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (NoCandidatesError, EXIT_NO_CANDIDATES),
     (DatabaseError, EXIT_DATABASE),
+    (MissingDependencyError, EXIT_MISSING_DEPENDENCY),
     (InputError, EXIT_BAD_INPUT),
     (ParameterError, EXIT_BAD_INPUT),
     (ModelLoadError, EXIT_BAD_INPUT),

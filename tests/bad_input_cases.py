@@ -4,7 +4,8 @@ Used by ``tests/test_bad_input_cli.py`` (each case run as a real ``python -m slm
 Python call for API cases) and by ``scripts/bad_inputs_doc.py``, which writes ``docs/bad-inputs.md`` from the
 same table and the messages the runs actually print.
 
-Exit codes: 0 ok, 2 bad input, 3 nothing satisfies the constraints, 4 malformed database, 130 interrupted.
+Exit codes: 0 ok, 2 bad input, 3 nothing satisfies the constraints, 4 malformed database, 5 an optional extra is
+not installed, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ CASES: list[Case] = [
          argv=["profile", "tickest.jsonl"], setup=_write("tickets.jsonl", _jsonl(TICKETS))),
     Case("folder-as-file", "a folder instead of an examples file", 2, r"is a folder; pass a \.jsonl",
          argv=["profile", "data"], setup=lambda t: (t / "data").mkdir()),
-    Case("xlsx", "a spreadsheet (.xlsx) without the Excel extra", 2, r"Reading tickets\.xlsx needs the 'openpyxl' package.*pip install 'slmselect\[excel\]'",
+    Case("xlsx", "a spreadsheet (.xlsx) without the Excel extra", 5, r"Reading tickets\.xlsx needs the 'openpyxl' package.*pip install 'slmselect\[excel\]'",
          argv=["profile", "tickets.xlsx"], setup=_write("tickets.xlsx", b"PK\x03\x04\x14\x00")),
     Case("gz-truncated", "a .jsonl.gz file cut off half way (an interrupted download)", 2,
          r"cut\.jsonl\.gz cannot be read as JSONL \(gzip\).*complete",

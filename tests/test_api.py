@@ -10,7 +10,7 @@ EXPECTED = {
     "BenchmarkDB", "confirm", "ConfirmReport", "evaluate", "SlmselectError", "InputError", "ParameterError",
     "NoCandidatesError", "DatabaseError", "ConfirmError", "expand", "ExpandReport", "TeacherError", "__version__",
     "export", "register_model_source", "ModelSource", "HubModel", "LocalFolder", "GGUFFile", "PackagedGGUF",
-    "ModelLoadError",
+    "ModelLoadError", "MissingDependencyError",
 }
 
 
@@ -24,7 +24,8 @@ def test_every_exported_name_resolves():
 
 
 def test_exceptions_share_one_root():
-    for name in ("InputError", "ParameterError", "NoCandidatesError", "DatabaseError", "ConfirmError", "TeacherError"):
+    for name in ("InputError", "ParameterError", "NoCandidatesError", "DatabaseError", "ConfirmError", "TeacherError",
+                 "MissingDependencyError"):
         assert issubclass(getattr(slmselect, name), slmselect.SlmselectError)
 
 

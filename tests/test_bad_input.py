@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from slmselect.profile.readers import load_examples, normalise
-from slmselect.errors import InputError, ParameterError, SlmselectError
+from slmselect.errors import InputError, MissingDependencyError, ParameterError, SlmselectError
 from public_datasets import _data_file, offline_dataset, trec
 from slmselect.profile.profiler import profile_task
 
@@ -66,7 +66,7 @@ def test_excel_without_its_extra_names_the_extra(tmp_path: Path) -> None:
         pytest.skip("openpyxl is installed here: the workbook would be read")
     path = tmp_path / "examples.xlsx"
     path.write_bytes(b"PK\x03\x04")
-    with pytest.raises(InputError, match=r"needs the 'openpyxl' package.*pip install 'slmselect\[excel\]'"):
+    with pytest.raises(MissingDependencyError, match=r"needs the 'openpyxl' package.*pip install 'slmselect\[excel\]'"):
         profile_task(path)
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from bad_input_cases import CASES, REPO, Case
 
-from slmselect.errors import DatabaseError, NoCandidatesError, SlmselectError
+from slmselect.errors import DatabaseError, MissingDependencyError, NoCandidatesError, SlmselectError
 
 
 def exit_code_for(err: BaseException | None) -> int:
@@ -31,6 +31,8 @@ def exit_code_for(err: BaseException | None) -> int:
         return 3
     if isinstance(err, DatabaseError):
         return 4
+    if isinstance(err, MissingDependencyError):
+        return 5
     if isinstance(err, SlmselectError):
         return 2
     raise AssertionError(f"not one of slmselect's own errors: {type(err).__name__}: {err}")
@@ -104,7 +106,7 @@ def test_bad_input(case: Case, tmp_path: Path) -> None:
 
 def test_at_least_forty_cases_and_every_exit_code() -> None:
     assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
-    assert {c.code for c in CASES} >= {0, 2, 3, 4}
+    assert {c.code for c in CASES} >= {0, 2, 3, 4, 5}
     assert sum(c.argv is not None for c in CASES) >= 30
 
 

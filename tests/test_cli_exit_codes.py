@@ -14,8 +14,8 @@ import pytest
 
 from slmselect.cli import main
 from slmselect.errors import (
-    EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_NO_CANDIDATES, EXIT_OK, ConfirmError, DatabaseError, InputError,
-    NoCandidatesError, ParameterError, StoreError, exit_code,
+    EXIT_BAD_INPUT, EXIT_DATABASE, EXIT_MISSING_DEPENDENCY, EXIT_NO_CANDIDATES, EXIT_OK, ConfirmError, DatabaseError,
+    InputError, MissingDependencyError, NoCandidatesError, ParameterError, StoreError, exit_code,
 )
 from slmselect.evidence.db import default_db_path
 
@@ -52,6 +52,7 @@ BAD_INPUT = [
     ("recommend", "{missing}"),
     ("recommend", "--description", "spam filter", "--objective", "fastest"),
     ("recommend", "--description", "spam filter", "--top-k", "0"),
+    ("recommend", "--description", "spam filter", "--top-k", "three"),
     ("recommend", "--no-such-option"),
     ("compare", "--source", "lora_lnd_2024"),
     ("confirm", "{missing}", "--models", "HuggingFaceTB/SmolLM2-135M-Instruct"),
@@ -102,6 +103,7 @@ def test_one_map_for_python_errors() -> None:
     assert exit_code(InputError("x")) == exit_code(ParameterError("x")) == EXIT_BAD_INPUT
     assert exit_code(NoCandidatesError("x")) == EXIT_NO_CANDIDATES
     assert exit_code(DatabaseError("x")) == EXIT_DATABASE
+    assert exit_code(MissingDependencyError("x")) == EXIT_MISSING_DEPENDENCY == 5  # installation, not bad input
     assert exit_code(ConfirmError("x")) == 1
     assert exit_code(KeyboardInterrupt()) == 130
     assert exit_code(StoreError("locked")) == EXIT_BAD_INPUT  # found before training: fix the store and rerun

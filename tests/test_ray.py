@@ -126,7 +126,7 @@ def test_without_ray_the_option_says_how_to_install_it(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode != 0
-    assert "pip install 'slmselect[ray]'" in out.stderr and "ParameterError" in out.stderr
+    assert "pip install 'slmselect[ray]'" in out.stderr and "MissingDependencyError" in out.stderr
 
 
 def test_cli_ray_option_reports_an_unreachable_cluster(trec_rows, tmp_path):

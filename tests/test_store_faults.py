@@ -10,7 +10,7 @@ import pytest
 
 from slmselect import recommend
 from slmselect.confirmation import ResultsStore, confirm, load_local_results
-from slmselect.errors import InputError, StoreError
+from slmselect.errors import InputError, MissingDependencyError, StoreError
 from slmselect.evidence.store import ResultWriter, import_recovery, open_store, read_recovery
 
 
@@ -135,7 +135,7 @@ def test_a_store_that_fails_at_the_end_keeps_the_results_in_a_recovery_file(mode
 
 def test_a_postgres_url_without_the_extra_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as on a base install: psycopg is not there
-    with pytest.raises(StoreError, match=r"pip install 'slmselect\[postgres\]'"):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'slmselect\[postgres\]'"):
         open_store("postgresql://ana:pw@db.invalid/slmselect")
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slmselect._validate import check_params
+from slmselect._validate import EXPORT_FORMATS as FORMATS, check_params
 from slmselect._types import Example
 from slmselect.confirmation.data import PromptFormat
 from slmselect.confirmation.device import choose_device
@@ -27,7 +27,6 @@ from slmselect.confirmation.weights import load_model
 from slmselect.deploy.gguf import go_template, modelfile_text, write_gguf
 from slmselect.errors import ParameterError
 
-FORMATS = ("hf", "gguf", "ollama")
 _MARK = "SLMSELECT_INPUT_7f3a"
 
 
@@ -144,10 +143,7 @@ def export(report: ConfirmReport | str | os.PathLike[str], model: str | None = N
     final name until it is whole.
     """
     p = check_params("export", quant=quant, formats=formats)
-    quant, wanted = p["quant"], [f.lower() for f in p["formats"] or []]
-    bad = [f for f in wanted if f not in FORMATS]
-    if bad or not wanted:
-        raise ParameterError(f"Unknown export format(s) {bad or wanted}; choose from {', '.join(FORMATS)}.")
+    quant, wanted = p["quant"], p["formats"]
     if "ollama" in wanted and "gguf" not in wanted:
         wanted.append("gguf")  # the Modelfile points at the GGUF
     c = confirmed(report, model, store)

@@ -23,7 +23,7 @@ from typing import Any
 from slmselect.confirmation.halving import cut_reason, finish_stages, rung_stages, rung_steps_for, split, summary
 from slmselect.confirmation.results import CandidateResult, HalvingSummary
 from slmselect.confirmation.trial import Setup, Trial
-from slmselect.errors import ParameterError
+from slmselect.errors import MissingDependencyError, ParameterError
 
 log = logging.getLogger("slmselect.confirmation.ray")
 
@@ -37,7 +37,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ParameterError(f"backend='ray' needs Ray, which is not installed: {INSTALL}.") from None
+        raise MissingDependencyError(f"backend='ray' needs Ray, which is not installed: {INSTALL}.") from None
     return ray
 
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from slmselect.errors import ConfirmError, ParameterError, check_choice, did_you_mean
+from slmselect.errors import ConfirmError, ParameterError, did_you_mean
 from slmselect.confirmation.data import instruction_for, split_examples
-from slmselect._validate import check_params
+from slmselect._validate import check_params, validate_params
 from slmselect.confirmation.device import cpu_count, detect_device, gpu_name
 from slmselect.report.progress import ConfirmProgress
 from slmselect.confirmation.metrics import METRICS, PRIMARY_METRIC
@@ -43,14 +43,6 @@ DEFAULT_LR = 2e-4
 DEFAULT_RANK = 8
 
 
-def _int_param(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ParameterError(
-            f"The {name!r} parameter of confirm must be an int in the range [{low}, inf). Got {value!r} instead."
-        )
-    return value
-
-
 def _default_validation(n: int, eval_examples: int | None, eval_fraction: float, n_candidates: int) -> int:
     """Validation examples when none are asked for: none for one candidate, else 15% (at least 8, at most
     200), but never more than a third of what the test part leaves, so most examples still train."""
@@ -72,12 +64,7 @@ def _candidate_ids(models: Any, recommendation: Any, top_k: int) -> tuple[list[s
         if not ids:
             raise ParameterError("The recommendation has no candidates to confirm.")
         return ids, ids[0]
-    ids = [m.strip() for m in models.split(",")] if isinstance(models, str) else [str(m).strip() for m in models]
-    ids = [m for m in ids if m]
-    if not ids:
-        raise ParameterError(
-            "models=[] is empty; give at least one model id, e.g. models=['HuggingFaceTB/SmolLM2-135M-Instruct']."
-        )
+    ids = list(models)  # a list of names, from the parameter layer
     if len(set(ids)) != len(ids):
         raise ParameterError(f"models lists a model twice: {ids}; each candidate is trained once.")
     for model_id in ids:
@@ -136,6 +123,7 @@ def _row(result: CandidateResult, report_fields: dict[str, Any]) -> dict[str, An
     }
 
 
+@validate_params("confirm")
 def confirm(
     examples: Any,
     *,
@@ -215,21 +203,8 @@ def confirm(
     from slmselect.profile.readers import read_examples
     from slmselect.profile.profiler import profile_task
 
-    checked = check_params("confirm", split=split, normalize_labels=normalize_labels, metric=metric, resume=resume,
-                           checkpoint_every=checkpoint_every)
-    metric, resume, checkpoint_every = checked["metric"], checked["resume"], checked["checkpoint_every"]
-    _int_param("steps", steps, 1)
-    _int_param("batch_size", batch_size, 1)
-    _int_param("top_k", top_k, 1)
-    _int_param("seed", seed, 0)
-    for name, value in (("lora_r", lora_r), ("max_seq_len", max_seq_len)):
-        if value is not None:
-            _int_param(name, value, 1 if name == "lora_r" else 16)
-    if learning_rate is not None and not 0 < learning_rate < 1:
-        raise ParameterError(f"The 'learning_rate' parameter of confirm must be in (0, 1); got {learning_rate!r}.")
     model_ids, first_choice = _candidate_ids(models, recommendation, top_k)
     model_sources()  # a SLMSELECT_MODEL_SOURCES hook that cannot be imported fails here, before any work
-    backend = check_choice("backend", str(backend), ("local", "ray"), where="confirm")
     if address is not None and backend != "ray":
         raise ParameterError(f"address={address!r} is the address of a Ray cluster: add backend='ray'.")
     if backend == "ray":

@@ -36,7 +36,7 @@ from urllib.parse import urlparse
 
 from slmselect._packages import installed
 from slmselect._validate import redact
-from slmselect.errors import ModelLoadError, did_you_mean
+from slmselect.errors import MissingDependencyError, ModelLoadError, did_you_mean
 from slmselect.confirmation.cache import (
     cache_root, cached_copy, conversion_lock, converted_dir, is_cached, new_entry,
 )
@@ -95,7 +95,7 @@ def _load_folder(path: Path, choice: DeviceChoice, trust_remote_code: bool, pick
 
 def _load_gguf(path: Path) -> tuple[Any, Any]:
     if not installed("gguf"):
-        raise ModelLoadError(
+        raise MissingDependencyError(
             f"{path.name} is a GGUF file and reading it needs the 'gguf' package: pip install 'slmselect[gguf]'."
         )
     from transformers import AutoModelForCausalLM, AutoTokenizer

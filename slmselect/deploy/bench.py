@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from slmselect._packages import installed
-from slmselect.errors import SlmselectError
+from slmselect.errors import MissingDependencyError, SlmselectError
 
 #: The keys of ``CandidateResult.serving`` (and of what :func:`bench_gguf` returns besides the answers).
 SERVING_KEYS = ("format", "prompt_tokens_per_second", "generation_tokens_per_second", "latency_p50_ms",
@@ -36,8 +36,8 @@ class ServingError(SlmselectError):
 def need_llama_cpp(what: str) -> None:
     """Say how to install llama.cpp's Python bindings when they are missing."""
     if not installed("llama_cpp"):
-        raise ServingError(f"{what} needs llama.cpp's Python bindings: pip install 'slmselect[edge]' "
-                           "(llama-cpp-python; it compiles llama.cpp on install).")
+        raise MissingDependencyError(f"{what} needs llama.cpp's Python bindings: pip install 'slmselect[edge]' "
+                                     "(llama-cpp-python; it compiles llama.cpp on install).")
 
 
 def hardware() -> dict[str, Any]:

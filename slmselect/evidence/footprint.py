@@ -23,8 +23,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: The deployment formats ``recommend(deploy=...)`` knows.
-DEPLOY_FORMATS = ("bf16", "q8_0", "q4_k_m")
 #: Bits a weight: (body, token embedding) with k-quant rows that fit, and when they do not (fallback).
 BITS = {
     "bf16": ((16.0, 16.0), (16.0, 16.0)),

@@ -21,11 +21,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from slmselect._validate import RESPONSE_FORMATS
 from slmselect.expansion.spec import TaskSpec, tool_names
 
 __all__ = ["RESPONSE_FORMATS", "Request", "build_request"]
 
-RESPONSE_FORMATS = ("json_object", "json_schema", "json_object_schema", "none")
 PROMPT_VERSION = 1
 
 _TASKS = {

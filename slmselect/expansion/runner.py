@@ -19,10 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from slmselect.errors import ParameterError, TeacherError, check_choice
+from slmselect.errors import ParameterError, TeacherError
+from slmselect._validate import validate_params
 from slmselect.expansion.checks import Deduper, check_example, parse_reply
 from slmselect.expansion.client import RequestFailed, TeacherClient, redact_url
-from slmselect.expansion.prompts import PROMPT_VERSION, RESPONSE_FORMATS, Request, build_request
+from slmselect.expansion.prompts import PROMPT_VERSION, Request, build_request
 from slmselect.expansion.results import ExpandReport
 from slmselect.expansion.spec import TaskSpec, build_spec, from_row, to_row
 from slmselect.expansion.store import OutputFile
@@ -31,15 +32,6 @@ from slmselect.profile.profiler import count_tokens
 __all__ = ["expand"]
 
 T = TypeVar("T")
-
-
-def _check_number(name: str, value: Any, low: float, *, integer: bool = True, high: float | None = None) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value < low or (high is not None and value > high):
-        span = f"[{low}, {high}]" if high is not None else f"[{low}, inf)"
-        raise ParameterError(
-            f"The {name!r} parameter of expand must be {'an int' if integer else 'a number'} in the range {span}; got {value!r}."
-        )
 
 
 def _api_key(api_key_env: str | None) -> str | None:
@@ -165,6 +157,7 @@ async def _generate(
         run.sync_report()
 
 
+@validate_params("expand")
 def expand(
     seeds: Any,
     *,
@@ -204,24 +197,6 @@ def expand(
     the requests of one run; the report says when it ended before ``n``.
     Raises :class:`~slmselect.errors.TeacherError` (with ``.report``) when the server cannot be used.
     """
-    _check_number("n", n, 1)
-    _check_number("concurrency", concurrency, 1, high=256)
-    _check_number("max_retries", max_retries, 0, high=20)
-    _check_number("shots", shots, 1)
-    _check_number("timeout", timeout, 0.001, integer=False)
-    _check_number("temperature", temperature, 0, integer=False, high=2)
-    _check_number("near_copy", near_copy, 0.01, integer=False, high=1)
-    _check_number("length_factor", length_factor, 1, integer=False)
-    _check_number("backoff", backoff, 0, integer=False)
-    if max_tokens is not None:
-        _check_number("max_tokens", max_tokens, 1)
-    if max_requests is not None:
-        _check_number("max_requests", max_requests, 1)
-    response_format = check_choice("response_format", response_format, RESPONSE_FORMATS, where="expand")
-    if not isinstance(model, str) or not model.strip():
-        raise ParameterError("The 'model' parameter of expand must name the teacher model the server serves, e.g. 'gpt-4o-mini'.")
-    if not isinstance(base_url, str) or not base_url.strip():
-        raise ParameterError("The 'base_url' parameter of expand must be the server's URL, e.g. 'http://127.0.0.1:8000/v1'.")
     out = OutputFile(output)
     if isinstance(seeds, (str, os.PathLike)) and Path(seeds).expanduser().resolve() == out.path.resolve():
         raise ParameterError(

@@ -23,7 +23,8 @@ from slmselect.predict.fit import KindFit
 from slmselect.predict.observed import KINDS, Observed, fingerprint, observe
 from slmselect.predict.query import Bound, Settings, bind
 from slmselect.predict.select import Query, choose_settings, fit_all
-from slmselect.predict.text import QUERY_FORMS, unit_text, user_text
+from slmselect._validate import QUERY_FORMS
+from slmselect.predict.text import unit_text, user_text
 
 ARTIFACT_FILE = "predictor.json"
 FORMAT = 1

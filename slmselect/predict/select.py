@@ -50,7 +50,7 @@ COVERAGE_TARGET = 0.975
 #: Edge objective: static weights tried (first wins ties), the tolerance of the inner loss, and the loss weight
 #: of a pick that is not the smallest model within tolerance.
 EDGE_STATIC_WEIGHTS = (1.0, 0.5, 0.0)
-EDGE_TOLERANCE = 0.05
+from slmselect._types import EDGE_TOLERANCE  # noqa: E402 - the one definition, shared with recommend and evaluate
 EDGE_MISS_WEIGHT = 0.01
 #: The one-standard-error rule of the pick's settings: the most static setting within this many standard errors
 #: (of the paired per-query difference) of the lowest inner-fold loss is taken.

@@ -44,9 +44,6 @@ def user_description(text: str) -> str:
     return " ".join(kept) if kept else " ".join(sentences[:1])
 
 
-QUERY_FORMS = ("description", "examples")
-
-
 def user_text(tasks: pd.DataFrame, form: str = "description") -> pd.Series:
     """What a new user would give for each database task: its description (provenance removed, see
     :func:`user_description`), and with ``form='examples'`` a few example inputs too. The query for a

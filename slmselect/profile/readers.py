@@ -22,7 +22,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from slmselect.errors import InputError, SlmselectWarning, did_you_mean
+from slmselect.errors import InputError, MissingDependencyError, SlmselectWarning, did_you_mean
 from slmselect._types import Example
 
 __all__ = ["load_examples", "normalise", "read_examples"]
@@ -354,7 +354,7 @@ def _read_frame(path: Path, kind: str, compression: str | None) -> list[Any]:
     except ImportError as err:
         extra = {".parquet": "pyarrow", ".xlsx": "openpyxl", ".xls": "xlrd"}.get(kind, "zstandard")
         how = "pip install 'slmselect[excel]'" if kind in (".xlsx", ".xls") else f"pip install {extra}"
-        raise InputError(f"Reading {path.name} needs the {extra!r} package ({err}); install it with {how}, "
+        raise MissingDependencyError(f"Reading {path.name} needs the {extra!r} package ({err}); install it with {how}, "
                          "or export the file as JSON Lines or CSV.") from None
     except InputError:
         raise

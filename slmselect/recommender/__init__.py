@@ -4,10 +4,8 @@
 the feasible models; ``notes`` why the pick is what it is; ``results`` what it returns.
 """
 
-from slmselect.recommender.constraints import (COMMERCIAL, DEFAULT_EDGE_TOLERANCE, LICENSE_GROUPS, OBJECTIVE_ALIASES,
-                                                   PERMISSIVE)
+from slmselect.recommender.constraints import COMMERCIAL, LICENSE_GROUPS, PERMISSIVE
 from slmselect.recommender.core import recommend
 from slmselect.recommender.results import Candidate, Evidence, Recommendation
 
-__all__ = ["COMMERCIAL", "DEFAULT_EDGE_TOLERANCE", "LICENSE_GROUPS", "OBJECTIVE_ALIASES", "PERMISSIVE", "Candidate",
-           "Evidence", "Recommendation", "recommend"]
+__all__ = ["COMMERCIAL", "LICENSE_GROUPS", "PERMISSIVE", "Candidate", "Evidence", "Recommendation", "recommend"]

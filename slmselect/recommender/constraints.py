@@ -1,37 +1,22 @@
-"""The hard constraints of a recommendation: objective names, licences, and the feasible models."""
+"""The hard constraints of a recommendation: licences, and the feasible models."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from slmselect.errors import ParameterError, check_choice, did_you_mean
+from slmselect.errors import ParameterError, did_you_mean
 from slmselect.evidence.db import BenchmarkDB
-from slmselect._types import OBJECTIVES
 
-OBJECTIVE_ALIASES = {
-    "max_accuracy": "accuracy", "best": "accuracy", "finetuned": "accuracy",
-    "tunable": "tunability", "gain": "tunability",
-    "small": "edge", "smallest": "edge",
-    "no-finetune": "no_finetune", "nofinetune": "no_finetune", "base": "no_finetune", "zero_shot": "no_finetune",
-}
 LICENSE_GROUPS = {"commercial": "models whose licence permits commercial use, with or without conditions (see license_conditions)",
                   "permissive": "OSI-style permissive licences only: Apache-2.0, MIT, BSD-3-Clause"}
 PERMISSIVE = {"apache-2.0", "mit", "bsd-3-clause"}
 COMMERCIAL = {"yes", "with_conditions"}
-DEFAULT_EDGE_TOLERANCE = 0.05
 REFERENCE = "reference model (API-only or >= 70B teacher; not a small model)"
 UNKNOWN_SIZE = "size unknown (no parameter count in the database; cannot be checked against size or memory)"
-
-
-def normalise_objective(objective: str) -> str:
-    o = str(objective).strip().lower().replace(" ", "_")
-    o = OBJECTIVE_ALIASES.get(o, o)
-    return check_choice("objective", o if o in OBJECTIVES else str(objective), OBJECTIVES, where="recommend")
 
 
 def license_mask(models: pd.DataFrame, licenses: Iterable[str]) -> np.ndarray:
@@ -54,14 +39,6 @@ def license_mask(models: pd.DataFrame, licenses: Iterable[str]) -> np.ndarray:
     return mask
 
 
-def as_list(v: str | Iterable[str] | None) -> list[str] | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return [x.strip() for x in v.split(",") if x.strip()]
-    return list(v)
-
-
 @dataclass
 class Feasible:
     """Which models satisfy every constraint (``keep``), each constraint's mask, and whom it excluded."""
@@ -71,10 +48,12 @@ class Feasible:
     excluded: dict[str, list[str]] = field(default_factory=dict)
 
 
-def feasible_models(db: BenchmarkDB, *, models: Any = None, max_params: float | None = None,
-                    max_memory_gb: float | None = None, licenses: Any = None, families: Any = None,
-                    min_context: int | None = None, max_latency_ms: float | None = None) -> Feasible:
-    """Apply the hard constraints (already validated) to ``db``'s models; reference models never qualify."""
+def feasible_models(db: BenchmarkDB, *, models: Sequence[str] | None = None, max_params: float | None = None,
+                    max_memory_gb: float | None = None, licenses: Sequence[str] | None = None,
+                    families: Sequence[str] | None = None, min_context: int | None = None,
+                    max_latency_ms: float | None = None) -> Feasible:
+    """Apply the hard constraints to ``db``'s models; reference models never qualify. The arguments are those
+    ``check_params('recommend', ...)`` returns (name lists as lists, sizes in billions)."""
     M = db.models
     out = Feasible(keep=np.ones(len(M), bool))
 
@@ -88,7 +67,7 @@ def feasible_models(db: BenchmarkDB, *, models: Any = None, max_params: float | 
     exclude(REFERENCE, ~(M["reference"].to_numpy() & ~unknown_size))
     exclude(UNKNOWN_SIZE, ~unknown_size)
     if models is not None:
-        ids = [db.resolve_model(m) for m in as_list(models) or []]
+        ids = [db.resolve_model(m) for m in models]
         exclude("models", M.index.isin(ids))
     if max_params is not None:
         exclude(f"max_params={max_params:g}B", (M["params_b"].astype(float) <= max_params + 1e-9).to_numpy())
@@ -98,9 +77,9 @@ def feasible_models(db: BenchmarkDB, *, models: Any = None, max_params: float | 
         lat = M["latency_ms"].to_numpy(dtype=float)
         exclude(f"max_latency_ms={float(max_latency_ms):g}", np.isnan(lat) | (lat <= float(max_latency_ms)))
     if licenses is not None:
-        exclude(f"licenses={as_list(licenses)}", license_mask(M, as_list(licenses) or []))
+        exclude(f"licenses={list(licenses)}", license_mask(M, licenses))
     if families is not None:
-        fams = as_list(families) or []
+        fams = list(families)
         known = sorted(set(M["family"]))
         low = {f.lower() for f in known}
         for f in fams:

@@ -20,12 +20,12 @@ from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, gaps_
 from slmselect.predict.static import blend_edge
 from slmselect.predict.text import unit_text
 from slmselect.recommender.deployment import deployed, measured_serving
-from slmselect.recommender.constraints import DEFAULT_EDGE_TOLERANCE, feasible_models, normalise_objective, relax_message
+from slmselect.recommender.constraints import feasible_models, relax_message
 from slmselect.recommender.notes import context_notes, pick_notes, task_type
 from slmselect.recommender.requirements import (SUPERSEDED_MARGIN_Z, Requirements, check_model, lookup, one_row_per_model,
                                                 requirements_first, requirements_for, successors_first)
 from slmselect.recommender.results import Candidate, Evidence, Recommendation, model_fields, text_cell
-from slmselect._types import TaskProfile
+from slmselect._types import EDGE_TOLERANCE, TaskProfile
 
 
 #: Models above this size are candidates only when the user raises ``max_params`` (or names them).
@@ -51,7 +51,7 @@ def recommend(
     measured: Mapping[str, float] | str | None = None,
     split: str | None = None,
     normalize_labels: bool = False,
-    edge_tolerance: float = DEFAULT_EDGE_TOLERANCE,
+    edge_tolerance: float = EDGE_TOLERANCE,
     include_local: bool = True,
     store: str | os.PathLike[str] | None = None,
     embedder: str = "auto",
@@ -81,15 +81,15 @@ def recommend(
     ``slmselect serve-bench``) replace the estimate for the models measured, and ``max_latency_ms`` keeps the
     measured models whose p95 latency per example is within it (docs/edge.md).
     """
-    obj = normalise_objective(objective)
     p = check_params(
-        "recommend", top_k=top_k, max_params=max_params, max_memory_gb=max_memory_gb, min_context=min_context,
-        edge_tolerance=edge_tolerance, licenses=licenses, families=families, models=models,
+        "recommend", objective=objective, top_k=top_k, max_params=max_params, max_memory_gb=max_memory_gb,
+        min_context=min_context, edge_tolerance=edge_tolerance, licenses=licenses, families=families, models=models,
         description=description, include_local=include_local, embedder=embedder, languages=languages,
         task_type=task_type, measured=measured, split=split, normalize_labels=normalize_labels,
         deploy=deploy, context=context, max_latency_ms=max_latency_ms,
     )
-    top_k, max_params, max_memory_gb, min_context = p["top_k"], p["max_params"], p["max_memory_gb"], p["min_context"]
+    obj, top_k, max_params = p["objective"], p["top_k"], p["max_params"]
+    max_memory_gb, min_context = p["max_memory_gb"], p["min_context"]
     edge_tolerance, licenses, families, models = p["edge_tolerance"], p["licenses"], p["families"], p["models"]
     description, include_local, embedder = p["description"], p["include_local"], p["embedder"]
     if examples is None and not (description and description.strip()):
@@ -396,7 +396,7 @@ def _candidate(pred: Prediction, M: pd.DataFrame, kind: str, rank: int, i: int, 
 def local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> BenchmarkDB:
     """Append the local confirm measurements (source 'local') to the database. An unreadable store is
     a warning (naming it and --no-local), and the answer comes from the published evidence alone."""
-    from slmselect.errors import StoreError
+    from slmselect.errors import MissingDependencyError, StoreError
 
     try:
         from slmselect.evidence.store import load_local_results
@@ -404,7 +404,7 @@ def local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> Benchm
         local = load_local_results(store)
     except ImportError:
         return db
-    except StoreError as err:
+    except (StoreError, MissingDependencyError) as err:
         warnings.warn(f"{err} Answering from the published evidence only; --no-local skips the local results.",
                       UserWarning, stacklevel=3)
         return db

@@ -1,7 +1,8 @@
 """One self-contained HTML file: task profile, ranked candidates, constraints, charts, confirm's before and after.
 
 :func:`write_report` draws whatever it is given (a recommendation, a confirm report, a task profile),
-reading them by attribute, so this module imports nothing from the rest of slmselect but its errors.
+reading them by attribute, so this module imports nothing from the rest of slmselect but its base layer (errors,
+the parameter layer).
 The page carries its CSS inline and its charts as inline SVG (:mod:`slmselect.report.svg`): it opens
 offline, from disk or an e-mail attachment, and prints.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from slmselect.errors import ParameterError
+from slmselect._validate import validate_params
 from slmselect.report.svg import BeforeAfter, IntervalRow, SizePoint, before_after_chart, interval_chart, size_chart
 
 #: Metrics that are a share of held-out examples, so a Wilson interval over n examples applies.
@@ -312,6 +314,7 @@ def render_html(*, recommendation: Any = None, confirm_report: Any = None, profi
     )
 
 
+@validate_params("report")
 def write_report(
     path: str | os.PathLike[str], *, recommendation: Any = None, confirm_report: Any = None, profile: Any = None,
     db: Any = None,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from slmselect.errors import ParameterError
+from slmselect.errors import MissingDependencyError, ParameterError
 
 LABELS = {"finetuned": "fine-tuned score", "tunability": "gain from fine-tuning (fine-tuned − base)", "base": "base score"}
 
@@ -42,8 +42,8 @@ def plot_compare(data: Any, path: str | os.PathLike[str]) -> Path:
     try:
         import matplotlib
     except ImportError:
-        raise ParameterError("Plotting needs matplotlib, which is not installed: `pip install matplotlib` "
-                             "(or `pip install 'slmselect[plot]'`).") from None
+        raise MissingDependencyError("Plotting needs matplotlib, which is not installed: `pip install matplotlib` "
+                                     "(or `pip install 'slmselect[plot]'`).") from None
     if "matplotlib.pyplot" not in sys.modules:  # never switch the backend of a session that already plots
         matplotlib.use("Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from slmselect.errors import StoreError
+from slmselect.errors import MissingDependencyError, StoreError
 
 #: How long a write waits for another process's lock (SQLite) or a connection (PostgreSQL).
 BUSY_TIMEOUT_S = 60.0
@@ -126,7 +126,7 @@ def postgres_engine(url: sa.URL, timeout: float) -> sa.Engine:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        raise StoreError(
+        raise MissingDependencyError(
             "A PostgreSQL results store needs psycopg: pip install 'slmselect[postgres]'."
         ) from None
     return sa.create_engine(
