@@ -138,7 +138,7 @@ def _rms(xs: Iterable[float | None]) -> float | None:
     return float(np.sqrt(np.mean(np.square(v)))) if v else None
 
 
-def _summarise(rows: list[TaskResult], objectives: list[str]) -> tuple[list[MethodFigures], list[Comparison]]:
+def summarise(rows: list[TaskResult], objectives: list[str]) -> tuple[list[MethodFigures], list[Comparison]]:
     df = pd.DataFrame([r.model_dump() for r in rows])
     figures: list[MethodFigures] = []
     comparisons: list[Comparison] = []

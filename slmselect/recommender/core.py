@@ -17,7 +17,8 @@ from slmselect.errors import NoCandidatesError, ParameterError
 from slmselect.predict.artifact import get_predictor
 from slmselect.predict.observed import OBJECTIVE_VALUE
 from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, gaps_below, p_best_normal, predict
-from slmselect.predict.static import blend_edge
+from slmselect.predict.rank import rank
+from slmselect.predict.static import UNSCORED
 from slmselect.predict.text import unit_text
 from slmselect.recommender.deployment import deployed, measured_serving
 from slmselect.recommender.constraints import DEFAULT_EDGE_TOLERANCE, feasible_models, normalise_objective, relax_message
@@ -196,21 +197,21 @@ def recommend(
         notes.append(f"Anchored by {len(given)} measurement(s) on this very task ({', '.join(f'{m} {v:.3f}' for m, v in given.items())}): "
                      "the task's level is fixed by what was measured, and every other candidate's score is a measured "
                      "score less its predicted gap to that model, with the gap's interval.")
-    order = list(np.lexsort((np.arange(len(idx)), -np.round(score if anchor else rel, 9))))
+    edge = obj == "edge"
+    # the one ranking (predict.rank): the standings with the static advice blended in by the cross-validated
+    # weight, lowered where the user's own data was measured; a measured level orders by the anchored scores;
+    # edge: the tolerance band around the best candidate with scores of this kind, smallest first
+    ranked = rank(pred.relative[idx], idx, pred.static_weights(idx, st.edge_static_weight if edge else st.static_weight),
+                  pred.bound.ranks, edge=edge, score=pred.score[idx],
+                  mem=M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float) if edge else None,
+                  tol=float(edge_tolerance), ref=~pred.cold[idx], anchored=score if anchor else None)
+    order = [int(j) for j in ranked.order]
     edge_band: dict[int, float] = {}  # edge: candidates outside the tolerance band, with their band score
     edge_best: float | None = None
-    if obj == "edge":
-        points, ekey = blend_edge(pred.score[idx], pred.relative[idx], pred.bound.ranks, idx,
-                                  pred.static_weights(idx, st.edge_static_weight))
-        if anchor:
-            points = score.copy()
-        ref = points[~pred.cold[idx]] if (~pred.cold[idx]).any() else points
-        best = float(np.max(ref))
-        mem = M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float)
-        good = points >= best - float(edge_tolerance)
-        order = list(np.lexsort((-ekey, np.where(good, mem, np.inf), ~good)))
-        edge_band = {j: float(points[j]) for j in range(len(idx)) if not good[j] and points[j] > -1e8}
-        edge_best = best
+    if edge:
+        points, good = ranked.points, ranked.good
+        edge_band = {j: float(points[j]) for j in range(len(idx)) if not good[j] and points[j] > UNSCORED}
+        edge_best = ranked.best
         notes.append(f"edge: the smallest model by memory whose fine-tuned score is within {edge_tolerance:.2f} of the best "
                      "feasible one comes first"
                      + (f"; that band and order blend in the models' mean published score with weight {st.edge_static_weight:g}, "
