@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -105,7 +103,12 @@ def recommend(
         profile = profile.model_copy(update={
             "task_type": p["task_type"], "reasons": [f"set with task_type={p['task_type']!r}"] + profile.reasons})
     base_db = db if db is not None else load_db()
-    db = local_units(base_db, store) if include_local else base_db
+    db, local_id = base_db, None
+    if include_local:  # the store's runs, converted by the store into evidence units
+        from slmselect.evidence.store.units import local_task_id, local_units
+
+        db = local_units(base_db, store)
+        local_id = local_task_id(profile.fingerprint) if profile is not None else None
     serving = measured_serving(store, db.models.index, p["deploy"], profile.fingerprint if profile else None) \
         if include_local else {}
     db, deploy_record, deploy_notes = deployed(db, profile, deploy=p["deploy"], context=p["context"], measured=serving)
@@ -140,9 +143,7 @@ def recommend(
         query = description + "\n" + query
     units = bound.obs.units
     semantic, emb_name = query_similarity(db, units, query.strip(), embedder)
-    same = None
-    if profile is not None:
-        same = (units["task_id"] == "local_" + profile.fingerprint[:12]).to_numpy()
+    same = None if local_id is None else (units["task_id"] == local_id).to_numpy()
     ttype, type_reason = task_type_for(profile, description, p["task_type"])
     if profile is not None and p["task_type"] is None and profile.confidence < UNSURE_TYPE_CONFIDENCE:
         notes.append(f"The task type is uncertain: {profile.task_type.replace('_', ' ')} at confidence "
@@ -177,7 +178,7 @@ def recommend(
         return gaps_below(pred.bound, pred.unit_weights, int(idx[a]), idx[among], pred.spread, pred.spread_var, R, V,
                           st.gap_scale)
 
-    given = measured_scores(db, kind, p["measured"], profile)
+    given = measured_scores(db, kind, p["measured"], local_id)
     anchor = bool(given)
     if anchor:
         # every score follows from a measured model's score less the predicted gap to it (inverse-variance mean
@@ -329,17 +330,15 @@ def task_type_for(profile: TaskProfile | None, description: str | None, given: s
     return task_type(profile, description)
 
 
-def measured_scores(db: BenchmarkDB, kind: str, given: dict[str, float] | None, profile: TaskProfile | None) -> dict[str, float]:
-    """Scores measured on this very task: the user's ``measured`` ({model: score}, ids resolved), then the
-    results store's runs on the same data (same fingerprint; the mean of runs), the user's winning."""
+def measured_scores(db: BenchmarkDB, kind: str, given: dict[str, float] | None, local_id: str | None) -> dict[str, float]:
+    """Scores measured on this very task: the user's ``measured`` ({model: score}, ids resolved), and the
+    results store's runs on the same data (its unit ``local_id``: same fingerprint, the mean of runs), the
+    user's winning."""
     out: dict[str, float] = {}
-    if profile is not None and "local" in db.sources.index:  # local_units added the store's runs
-        r = db.results[(db.results["task_id"] == "local_" + profile.fingerprint[:12]) & (db.results["source_id"] == "local")]
-        for row in r.itertuples():
-            v = {"finetuned": row.finetuned_score, "base": row.base_score,
-                 "gain": row.finetuned_score - row.base_score}[kind]
-            if v == v and v is not None:
-                out[str(row.model_id)] = round(float(v), 4)
+    if local_id is not None:
+        from slmselect.evidence.store.units import local_scores
+
+        out = local_scores(db, local_id, kind)
     for m, v in (given or {}).items():
         out[db.resolve_model(m)] = float(v)
     return out
@@ -394,69 +393,22 @@ def _candidate(pred: Prediction, M: pd.DataFrame, kind: str, rank: int, i: int, 
     )
 
 
-def local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> BenchmarkDB:
-    """Append the local confirm measurements (source 'local') to the database. An unreadable store is
-    a warning (naming it and --no-local), and the answer comes from the published evidence alone."""
-    from slmselect.errors import StoreError
-
-    try:
-        from slmselect.evidence.store import load_local_results
-
-        local = load_local_results(store)
-    except ImportError:
-        return db
-    except StoreError as err:
-        warnings.warn(f"{err} Answering from the published evidence only; --no-local skips the local results.",
-                      UserWarning, stacklevel=3)
-        return db
-    if local is None or not len(local):
-        return db
-    local = local[(local["status"] == "ok") & local["model_id"].isin(db.models.index)]
-    if not len(local):
-        return db
-    local = local.assign(task_id="local_" + local["task_fingerprint"].str.slice(0, 12))
-    res = (local.groupby(["model_id", "task_id", "metric"], as_index=False)
-           .agg(base_score=("base_score", "mean"), finetuned_score=("finetuned_score", "mean"), n=("run_id", "count")))
-    res = res.assign(source_id="local", primary=True, base_setting="slmselect confirm", provenance="LOCAL",
-                     notes=res["n"].map(lambda n: f"mean of {n} local confirm run(s); configuration in the results store"))
-    res = res.drop(columns="n")
-    first = local.drop_duplicates("task_id").set_index("task_id")
-    tasks = pd.DataFrame({
-        "task_id": first.index,
-        "category": first["task_type"].to_numpy(),
-        "metric": first["metric"].to_numpy(),
-        "higher_is_better": True,
-        "dataset": "local examples, fingerprint " + first["task_fingerprint"].str.slice(0, 12),
-        "description": first["description"].fillna("").to_numpy(),
-        "prompt_template": None,
-        "example_inputs": [json.loads(s) if isinstance(s, str) and s else [] for s in first["sample_inputs"]],
-        "output_format": None,
-        "source_url": None,
-    })
-    sources = pd.DataFrame([{"source_id": "local", "name": "Local slmselect confirm runs", "kind": "local",
-                             "url": None, "setup": "short LoRA fine-tunes measured on your own data", "notes": None}])
-    return db.with_results(res, tasks, sources)
-
-
 def query_similarity(db: BenchmarkDB, units: pd.DataFrame, query: str, embedder: str) -> tuple[np.ndarray, str]:
-    """Cosine similarity of the query to each unit's task text (task vectors cached per text and per database)."""
-    from slmselect.profile.embed import add_seed_folder, embed_cached, get_embedder
+    """Cosine similarity of the query to each unit's task text (task vectors cached per text, and kept in
+    ``db.index``; the query's vector is the one the task-type guess read, if it read the same text)."""
+    from slmselect.profile.embed import add_seed_folder, embed_cached, embed_text, get_embedder
 
     add_seed_folder(db.path)
-    cache = db.__dict__.setdefault("_task_vec_cache", {})
+    cache = db.index.task_vectors
     tasks = db.tasks
     if embedder not in cache:
         texts = unit_text(tasks).tolist()
         emb = get_embedder(texts, prefer=embedder)
         cache[embedder] = (emb, dict(zip(tasks.index, embed_cached(emb, texts))))
     emb, vecs = cache[embedder]
-    qcache = cache.setdefault(("query", embedder), {})
-    if query not in qcache:
-        if len(qcache) > 64:
-            qcache.clear()
-        qcache[query] = emb.embed([query])[0]
-    U = np.stack([vecs[t] for t in units["task_id"]]) if len(units) else np.zeros((0, len(qcache[query])))
-    return U @ qcache[query], emb.name
+    q = embed_text(emb, query)
+    U = np.stack([vecs[t] for t in units["task_id"]]) if len(units) else np.zeros((0, len(q)))
+    return U @ q, emb.name
 
 
 def evidence(pred: Prediction, i: int, k: int = 5) -> list[Evidence]:
