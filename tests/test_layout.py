@@ -171,3 +171,25 @@ def test_report_imports_nothing_above_the_base_even_for_type_checkers() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("slmselect"):
                 assert node.module.startswith(allowed), f"{path.name} imports {node.module}"
+
+
+#: Private names confirmation/'s weights, safety, memory and export modules still share among themselves.
+SHARED_PRIVATE = {("slmselect.confirmation.safety", "_TMP"), ("slmselect.confirmation.safety", "_package_dir"),
+                  ("slmselect.confirmation.safety", "_sha256"), ("slmselect.confirmation.weights", "_package_dir")}
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        mod = _module_name(path)
+        pkg = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = pkg.split(".")[: len(pkg.split(".")) - (node.level - 1)] if node.level else []
+            name = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module or ""
+            for a in node.names:
+                if name.startswith("slmselect") and a.name.startswith("_") and not a.name.startswith("__") \
+                        and (name, a.name) not in SHARED_PRIVATE:
+                    found.append(f"{mod} imports {a.name} from {name}")
+    assert not found, "\n".join(found)

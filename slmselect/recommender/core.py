@@ -15,7 +15,7 @@ from slmselect.errors import NoCandidatesError, ParameterError
 from slmselect.predict.artifact import get_predictor
 from slmselect.predict.observed import OBJECTIVE_VALUE
 from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, gaps_below, p_best_normal, predict
-from slmselect.predict.rank import rank
+from slmselect.predict import rank as ranking
 from slmselect.predict.static import UNSCORED
 from slmselect.predict.text import unit_text
 from slmselect.recommender.deployment import deployed, measured_serving
@@ -202,10 +202,10 @@ def recommend(
     # the one ranking (predict.rank): the standings with the static advice blended in by the cross-validated
     # weight, lowered where the user's own data was measured; a measured level orders by the anchored scores;
     # edge: the tolerance band around the best candidate with scores of this kind, smallest first
-    ranked = rank(pred.relative[idx], idx, pred.static_weights(idx, st.edge_static_weight if edge else st.static_weight),
-                  pred.bound.ranks, edge=edge, score=pred.score[idx],
-                  mem=M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float) if edge else None,
-                  tol=float(edge_tolerance), ref=~pred.cold[idx], anchored=score if anchor else None)
+    ranked = ranking.rank(pred.relative[idx], idx, pred.static_weights(idx, st.edge_static_weight if edge else st.static_weight),
+                          pred.bound.ranks, edge=edge, score=pred.score[idx],
+                          mem=M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float) if edge else None,
+                          tol=float(edge_tolerance), ref=~pred.cold[idx], anchored=score if anchor else None)
     order = [int(j) for j in ranked.order]
     edge_band: dict[int, float] = {}  # edge: candidates outside the tolerance band, with their band score
     edge_best: float | None = None
