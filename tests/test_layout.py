@@ -193,3 +193,21 @@ def test_no_module_imports_another_modules_private_names() -> None:
                         and (name, a.name) not in SHARED_PRIVATE:
                     found.append(f"{mod} imports {a.name} from {name}")
     assert not found, "\n".join(found)
+
+
+def test_the_database_its_build_and_the_results_store_stay_apart() -> None:
+    """The read-only database (evidence.db, fastread) imports neither the build nor the store; the build (build,
+    registry, sources) does not import the store; the store reads the database only where it turns its runs
+    into evidence units (store.units)."""
+    graph = _graph()
+    build = ("slmselect.evidence.build", "slmselect.evidence.registry", "slmselect.evidence.sources")
+    store = "slmselect.evidence.store"
+    wrong = []
+    for mod, deps in graph.items():
+        if mod in ("slmselect.evidence.db", "slmselect.evidence.fastread"):
+            wrong += [f"{mod} imports {d}" for d in deps if d.startswith(build + (store,))]
+        elif mod.startswith(build):
+            wrong += [f"{mod} imports {d}" for d in deps if d.startswith(store)]
+        elif mod.startswith(store) and mod != "slmselect.evidence.store.units":
+            wrong += [f"{mod} imports {d}" for d in deps if d.startswith(build + ("slmselect.evidence.db",))]
+    assert not wrong, "\n".join(wrong)
