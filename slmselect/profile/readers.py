@@ -751,7 +751,7 @@ def normalise(
         pairs = [_chat_example(i, r.get(fields["messages"])) for i, r in enumerate(records)]
         tools_key = fields.get("tools")
         examples = [
-            Example(input=i, output=o, tools=as_text(r[tools_key]) if tools_key and not is_missing(r.get(tools_key)) else None)
+            Example(input=i, output=o, tools=as_text(r.get(tools_key)) if tools_key else None)
             for (i, o), r in zip(pairs, records)
         ]
         return examples, {"input": fields["messages"], "output": fields["messages"], **fields}
@@ -795,8 +795,8 @@ def normalise(
             Example(
                 input=text,
                 output=as_text(value),
-                context=None if is_missing(ctx) else as_text(ctx),
-                tools=None if is_missing(tools) else as_text(tools),
+                context=as_text(ctx),
+                tools=as_text(tools),
             )
         )
     one_output_note({e.output for e in examples}, len(examples), out)
