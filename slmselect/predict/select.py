@@ -4,7 +4,7 @@ Folds are made of whole datasets (:func:`slmselect.predict.text.dataset_groups`)
 for a dataset, and every variant of it, leave together. For each fold the standings are refitted on the
 other folds, each held-out unit is asked for by its user-side text (description and example inputs, never
 its category), and every setting on the grid is scored by the regret of its pick among the models with a
-score there. The grid runs from the most static setting (static weight 1: exactly the static advice) to the
+score there, the pick and the order being :func:`slmselect.predict.rank.rank_batch`'s: the order a user is shown. The grid runs from the most static setting (static weight 1: exactly the static advice) to the
 least (static weight, then shrinkage from strong to weak), and the one-standard-error rule chooses
 (:func:`most_static_within_se`): the first setting in that order whose mean loss is within one standard
 error of the lowest (of their paired per-query difference). So where the predictions do not clearly beat
