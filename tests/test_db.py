@@ -133,3 +133,19 @@ def test_task_without_template_or_examples_is_refused(tmp_path):
                 higher_is_better="true", description="A task with a description only", output_format="label")
     issues = validate_db(dst)
     assert any(i.file == "tasks.csv" and i.field == "example_inputs" for i in issues), issues
+
+
+def test_what_is_derived_from_a_database_is_kept_in_its_index(db):
+    """The predictor's matrices and fingerprint live in ``db.index`` (built once per database object); a
+    database with more results is a new object with a fresh index, so nothing derived goes stale."""
+    from slmselect.evidence.db import DBIndex
+    from slmselect.predict.observed import fingerprint, observe
+
+    assert isinstance(db.index, DBIndex)
+    obs = observe(db, "finetuned")
+    assert db.index.observed["finetuned"] is obs and observe(db, "finetuned") is obs
+    fp = fingerprint(db)
+    assert db.index.fingerprint == fp
+    more = db.with_results(db.results.iloc[:0], db.tasks.iloc[:0].reset_index(drop=True), db.sources.iloc[:0].reset_index(drop=True))
+    assert more.index is not db.index and more.index.observed == {} and more.index.fingerprint is None
+    assert not any(k.startswith("_") and k not in ("_alias_map",) for k in vars(db)), "no cache stashed in db.__dict__"

@@ -184,13 +184,13 @@ def test_cli_bad_source_exit_code() -> None:
 
 def test_the_static_fallback_and_the_static_baseline_are_one_function() -> None:
     """With the static weights fixed at 1 the predictor's order is the baseline's, unit by unit, for the best
-    pick and for edge (both read the average rank and mean points from predict.static), and a weight of 0
-    leaves the predictions alone."""
+    pick and for edge (both are predict.rank's ranking, reading the average rank and mean points from
+    predict.static), and a weight of 0 leaves the predictions alone."""
     import slmselect.evaluation.run as run
-    from slmselect.predict import static
+    from slmselect.predict import rank
 
-    assert run.blend_static is static.blend_static and run._edge_order is static.edge_order
-    assert not hasattr(run, "_avg_rank")  # no second copy of the average rank
+    assert run.rank is rank.rank
+    assert not hasattr(run, "_avg_rank") and not hasattr(run, "_edge_order")  # no second ranking
     db = planted_db()
     full = evaluate(db=db, sources="study_a", objectives=["accuracy", "edge", "tunability"], embedder="tfidf", folds=4,
                     predictor={**FIXED, "static_weight": 1.0, "edge_static_weight": 1.0})

@@ -177,3 +177,37 @@ def test_report_imports_nothing_above_the_base_even_for_type_checkers() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("slmselect"):
                 assert node.module.startswith(allowed), f"{path.name} imports {node.module}"
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        mod = _module_name(path)
+        pkg = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = pkg.split(".")[: len(pkg.split(".")) - (node.level - 1)] if node.level else []
+            name = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module or ""
+            for a in node.names:
+                if name.startswith("slmselect") and a.name.startswith("_") and not a.name.startswith("__"):
+                    found.append(f"{mod} imports {a.name} from {name}")
+    assert not found, "\n".join(found)
+
+
+def test_the_database_its_build_and_the_results_store_stay_apart() -> None:
+    """The read-only database (evidence.db, fastread) imports neither the build nor the store; the build (build,
+    registry, sources) does not import the store; the store reads the database only where it turns its runs
+    into evidence units (store.units)."""
+    graph = _graph()
+    build = ("slmselect.evidence.build", "slmselect.evidence.registry", "slmselect.evidence.sources")
+    store = "slmselect.evidence.store"
+    wrong = []
+    for mod, deps in graph.items():
+        if mod in ("slmselect.evidence.db", "slmselect.evidence.fastread"):
+            wrong += [f"{mod} imports {d}" for d in deps if d.startswith(build + (store,))]
+        elif mod.startswith(build):
+            wrong += [f"{mod} imports {d}" for d in deps if d.startswith(store)]
+        elif mod.startswith(store) and mod != "slmselect.evidence.store.units":
+            wrong += [f"{mod} imports {d}" for d in deps if d.startswith(build + ("slmselect.evidence.db",))]
+    assert not wrong, "\n".join(wrong)

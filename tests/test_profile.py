@@ -345,3 +345,24 @@ def test_load_examples_reads_json_lines_saved_as_json(tmp_path: Path) -> None:
     rows = bfcl_simple_python(n=3)
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     assert load_examples(path) == rows
+
+
+def test_one_reader_of_values_and_json_text():
+    """The profiler, expansion's checks and confirm's metrics read a value as text and JSON out of a text with
+    the same two functions."""
+    from slmselect.confirmation import metrics
+    from slmselect.expansion import checks
+    from slmselect.profile import profiler
+    from slmselect.profile.readers import as_text, parse_json
+
+    assert metrics.parse_json is parse_json and checks.parse_json is parse_json and profiler.parse_json is parse_json
+    assert checks.as_text is as_text
+    assert [as_text(v) for v in (" a ", 3.0, 2.5, {"k": "é"}, ("x",), None, float("nan"), "  ")] == \
+        ["a", "3", "2.5", '{"k": "é"}', '["x"]', None, None, None]
+    # strict (outputs in the examples): the whole text, an object or a list only
+    assert parse_json('{"a": 1}', strict=True) == {"a": 1} and parse_json("42", strict=True) is None
+    assert parse_json('see {"a": 1}', strict=True) is None
+    # a model's reply: fences and words around it
+    assert parse_json('```json\n{"a": 1}\n```') == {"a": 1} and parse_json("answer: [1, 2] trailing") == [1, 2]
+    assert parse_json('words [1] then {"input": "x"}', opening="{") == {"input": "x"}
+    assert parse_json("no json here") is None

@@ -203,3 +203,26 @@ def test_a_measurement_on_the_users_own_data_outweighs_the_static_advice(trec_ex
     assert after.best.model_id == llama
     assert after.best.evidence[0].source_id == "local"
     assert any("your own data" in n for n in after.notes)
+
+
+def test_the_query_is_embedded_once(monkeypatch):
+    """The task-type guess and the similarity to the benchmark tasks read one vector of the user's text: the
+    real MiniLM embedder, wrapped to count the texts it embeds, embeds the new description once."""
+    import uuid
+
+    from slmselect.profile import embed
+
+    seen: list[str] = []
+    real = embed.MiniLMEmbedder.embed
+
+    def counting(self, texts):
+        seen.extend(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(embed.MiniLMEmbedder, "embed", counting)
+    text = f"sort hotel guests' messages into complaints, booking requests and questions (run {uuid.uuid4().hex[:8]})"
+    rec = recommend(description=text, include_local=False)
+    assert rec.embedder.startswith("all-MiniLM-L6-v2") and rec.task_type is not None  # the guess read it too
+    assert seen == [text]  # the database's task texts come from the shipped vectors; the query once
+    recommend(description=text, objective="edge", include_local=False)
+    assert seen == [text]

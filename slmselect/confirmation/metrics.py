@@ -22,13 +22,14 @@ resample examples for intervals and paired differences.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 import string
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+
+from slmselect.profile.readers import parse_json
 
 PRIMARY_METRIC: dict[str, str] = {
     "classification": "accuracy",
@@ -145,25 +146,7 @@ def token_f1(prediction: str, reference: str) -> float:
 
 
 # --------------------------------------------------------------------------------------------- JSON outputs
-
-
-def parse_json(text: str) -> Any:
-    """The first JSON value in ``text`` (whole text first, then from the first ``{`` or ``[``); None if none."""
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.strip("`").split("\n", 1)[-1] if "\n" in text else text.strip("`")
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, ValueError):
-        pass
-    decoder = json.JSONDecoder()
-    for i, c in enumerate(text):
-        if c in "{[":
-            try:
-                return decoder.raw_decode(text[i:])[0]
-            except json.JSONDecodeError:
-                continue
-    return None
+# A reply's JSON value is read by slmselect.profile.readers.parse_json (code fences, words around it).
 
 
 def _norm_text(value: Any) -> str:

@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
-_EPS = 1e-9
+from slmselect.predict.rank import edge_target
 
+_EPS = 1e-9
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> tuple[float | None, float | None]:
@@ -22,15 +23,16 @@ def _corr(a: np.ndarray, b: np.ndarray) -> tuple[float | None, float | None]:
     return s, k
 
 
-def _evaluate_order(
+def score_order(
     order: np.ndarray, key: np.ndarray, truth: np.ndarray, *, edge: bool, mem: np.ndarray, tol: float,
     true_edge_pos: np.ndarray | None, tie_key: np.ndarray | None = None,
 ) -> dict[str, float | None]:
+    """One method's figures on one held-out task: its ``order`` (positions, first = pick) and ``key`` (for the
+    rank correlations) against ``truth``; ``tie_key``: picks tied on it share the figures (a baseline's ties)."""
     best = truth.max()
     if edge:
-        good = truth >= best - tol - _EPS
+        good, target = true_edge(truth, mem, tol)
         mem_min = mem[good].min()
-        target = good & (mem <= mem_min + _EPS)
         pick = order[0]
         pos = np.empty(len(order))
         pos[order] = np.arange(len(order))
@@ -44,18 +46,6 @@ def _evaluate_order(
     s, k = _corr(key, truth)
     top3 = _topk_expected(tie_key, target, 3) if tie_key is not None else float(target[order[:3]].any())
     return dict(hit=float(target[tied].mean()), top3=top3, regret=float((best - truth[tied]).mean()), spearman=s, kendall=k)
-
-
-def _order_key(order: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """A key that sorts like ``order`` (first = highest), keeping ties of ``key`` that stay adjacent in it."""
-    out = np.empty(len(order))
-    k = key[order]
-    start = 0
-    for i in range(1, len(order) + 1):
-        if i == len(order) or abs(k[i] - k[start]) > _EPS:
-            out[order[start:i]] = -(start + i - 1) / 2.0
-            start = i
-    return out
 
 
 def _topk_expected(key: np.ndarray, target: np.ndarray, k: int) -> float:
@@ -75,13 +65,12 @@ def _topk_expected(key: np.ndarray, target: np.ndarray, k: int) -> float:
     return 0.0
 
 
-def _random_expected(truth: np.ndarray, *, edge: bool, mem: np.ndarray, tol: float) -> dict[str, float | None]:
+def random_expected(truth: np.ndarray, *, edge: bool, mem: np.ndarray, tol: float) -> dict[str, float | None]:
     n = len(truth)
     best = truth.max()
     if edge:
-        good = truth >= best - tol - _EPS
+        good, target = true_edge(truth, mem, tol)
         mem_min = mem[good].min()
-        target = good & (mem <= mem_min + _EPS)
         regret = np.maximum(0.0, best - tol - truth)
         extra = dict(within_tolerance=float(good.mean()), memory_ratio=float(np.exp(np.mean(np.log(mem / mem_min)))))
     else:
@@ -93,3 +82,8 @@ def _random_expected(truth: np.ndarray, *, edge: bool, mem: np.ndarray, tol: flo
     return dict(hit=k / n, top3=1.0 - miss3, regret=float(regret.mean()), spearman=0.0, kendall=0.0, **extra)
 
 
+def true_edge(truth: np.ndarray, mem: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """(inside the tolerance band of the best true score, the true edge models) among one task's candidates,
+    as the cross-validation reads them (:func:`slmselect.predict.rank.edge_target`)."""
+    good, target = edge_target(truth[None, :], np.ones((1, len(truth)), bool), mem, tol)
+    return good[0], target[0]

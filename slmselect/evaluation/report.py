@@ -13,6 +13,8 @@ from slmselect.errors import ParameterError, check_choice
 
 METHODS = ("slmselect", "best_avg_rank", "largest", "best_base", "random")
 ALL = "all"
+#: The figures that are score differences (0-1 scale), shown in points of a 0-100 scale: the value x 100.
+POINTS_FIGURES = ("regret", "regret_median", "gap_width", "anchored_rmse")
 
 
 class MethodFigures(BaseModel):
@@ -24,7 +26,8 @@ class MethodFigures(BaseModel):
     n_tasks: int
     top1: float = Field(description="share of tasks where the pick is a true best (edge: the true edge model)")
     top3_recall: float = Field(description="share of tasks where a true best is among the top three")
-    regret: float = Field(description="mean of best true score - the pick's true score, in metric points (0-1)")
+    regret: float = Field(description="mean of best true score - the pick's true score, on the 0-1 scale "
+                                      "(points(\"regret\"): in points of a 0-100 scale, as shown)")
     regret_median: float
     spearman: float | None = Field(default=None, description="mean Spearman correlation, predicted vs true order")
     kendall: float | None = None
@@ -38,6 +41,13 @@ class MethodFigures(BaseModel):
     anchored_rmse: float | None = Field(
         default=None, description="with the pick's true score revealed (a measurement), RMSE of the other candidates' anchored scores")
     anchored_coverage: float | None = Field(default=None, description="... and the share of them inside their 95% interval")
+
+    def points(self, name: str) -> float | None:
+        """The score-difference figure ``name`` (one of ``POINTS_FIGURES``) in points of a 0-100 scale, as the
+        tables and docs/evaluation.md show it; None where it is not measured."""
+        check_choice("figure", name, list(POINTS_FIGURES))
+        value = getattr(self, name)
+        return None if value is None or value != value else 100.0 * value
 
 
 class TaskResult(BaseModel):
@@ -138,7 +148,7 @@ def _rms(xs: Iterable[float | None]) -> float | None:
     return float(np.sqrt(np.mean(np.square(v)))) if v else None
 
 
-def _summarise(rows: list[TaskResult], objectives: list[str]) -> tuple[list[MethodFigures], list[Comparison]]:
+def summarise(rows: list[TaskResult], objectives: list[str]) -> tuple[list[MethodFigures], list[Comparison]]:
     df = pd.DataFrame([r.model_dump() for r in rows])
     figures: list[MethodFigures] = []
     comparisons: list[Comparison] = []

@@ -25,14 +25,14 @@ import numpy as np
 
 from slmselect.errors import ParameterError, check_choice, did_you_mean
 from slmselect._validate import validate_params
-from slmselect.evaluation.metrics import _evaluate_order, _random_expected
-from slmselect.evaluation.report import EvaluationReport, TaskResult, _summarise
+from slmselect.evaluation.metrics import random_expected, score_order
+from slmselect.evaluation.report import EvaluationReport, TaskResult, summarise
 from slmselect.evidence.db import BenchmarkDB, load_db
 from slmselect.predict.artifact import eligible_models, lookup, task_embeddings
 from slmselect.predict.observed import KINDS, OBJECTIVE_VALUE, observe
 from slmselect.predict.query import INTERVAL_Z, Bound, Settings, bind, gaps_below, kernel, predict_batch
-from slmselect.predict.static import blend_edge, blend_static, static_key
-from slmselect.predict.static import edge_order as _edge_order
+from slmselect.predict.rank import blend_among, rank
+from slmselect.predict.static import UNSCORED_POINTS, static_key
 from slmselect.predict.select import choose_settings, fit_all, fold_of, queries_for, single_thread, subset
 from slmselect._types import EDGE_TOLERANCE
 
@@ -131,7 +131,7 @@ def evaluate(
                 rows += _evaluate_fold(obj, obs[kind], fits[kind], settings[kind], train[kind], cand_ok, srcs, min_models,
                                        eu, mem_all, params_b, base_obs, base_col, obs["finetuned"],
                                        float(edge_tolerance), queries[query])
-    figures, comparisons = _summarise(rows, objs)
+    figures, comparisons = summarise(rows, objs)
     notes = [
         f"Nested cross-validation over datasets: {folds} outer folds; settings chosen per outer fold by {inner_folds}-fold "
         "cross-validation on the training datasets only. A held-out dataset is hidden in every source and variant.",
@@ -177,7 +177,7 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
         mem = mem_all[cand]
         true_edge_pos = None
         if edge:
-            od = _edge_order(truth, truth, mem, tol)
+            od = rank(truth, cand, edge=True, score=truth, mem=mem, tol=tol).order
             true_edge_pos = np.empty(len(cand))
             true_edge_pos[od] = np.arange(len(cand))
             best_model = str(o.models[cand[od[0]]])
@@ -189,52 +189,49 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
         def add(method: str, order: np.ndarray | None, key: np.ndarray | None, tie_key: np.ndarray | None = None,
                 extra: dict[str, Any] | None = None) -> None:
             if order is None:
-                figs = _random_expected(truth, edge=edge, mem=mem, tol=tol)
+                figs = random_expected(truth, edge=edge, mem=mem, tol=tol)
                 pick = None
             else:
-                figs = _evaluate_order(order, key, truth, edge=edge, mem=mem, tol=tol,  # type: ignore[arg-type]
+                figs = score_order(order, key, truth, edge=edge, mem=mem, tol=tol,  # type: ignore[arg-type]
                                        true_edge_pos=true_edge_pos, tie_key=tie_key)
                 pick = str(o.models[cand[order[0]]])
             rows.append(TaskResult(**common, method=method, pick=pick, **figs, **(extra or {})))
 
-        # static advice: best average rank among the candidates over the training units (the predictor's
-        # fallback uses the very same function: b.ranks, and blend_static / blend_edge around it)
+        # every method's order comes from the one ranking (predict.rank): the predictor with the static advice
+        # blended in by its chosen weight, the static advice (best average rank among the candidates over the
+        # training units) as that ranking with weight 1, the baselines as rankings by their own key
         avg = b.ranks.avg_rank(cand)
         akey = static_key(avg)
-        # the predictor, with the static advice blended in by its chosen weight
         rel0, score0 = out["relative"][qi, cand], out["score"][qi, cand]
         sd_lo, sd_hi = out["sd_lo"][qi, cand], out["sd_hi"][qi, cand]
+        mine = rank(rel0, cand, st.edge_static_weight if edge else st.static_weight, b.ranks, edge=edge, score=score0,
+                    mem=mem, tol=tol)
+        order, rel = mine.order, mine.relative
         if edge:
-            score, rel = blend_edge(score0, rel0, b.ranks, cand, st.edge_static_weight)
-            order = _edge_order(score, rel, mem, tol)
+            score = mine.points
         else:
-            rel = blend_static(rel0, b.ranks, cand, st.static_weight)
             score = out["level"][qi] + out["spread"][qi] * rel if st.static_weight > 0 else score0
-            order = np.lexsort((np.arange(len(cand)), -np.round(rel, 9)))
         lo, hi = score - INTERVAL_Z * sd_lo, score + INTERVAL_Z * sd_hi
         cov = float(((truth >= lo - _EPS) & (truth <= hi + _EPS)).mean())
         static_first = int(np.argmax(akey))
-        gaps = _gap_figures(b, w[qi], cand, int(order[0]), blend_static(rel0, b.ranks, cand, st.static_weight) if edge else rel,
+        gaps = _gap_figures(b, w[qi], cand, int(order[0]), blend_among(rel0, b.ranks, cand, st.static_weight) if edge else rel,
                             truth, out["spread"][qi], out["spread_var"][qi], out["rel_var"][qi, cand], st.gap_scale,
                             anchored=not edge)
         add("slmselect", order, rel if edge else -np.argsort(order).astype(float),
             extra=dict(coverage=cov, interval_width=float((hi - lo).mean()), static_pick=bool(order[0] == static_first), **gaps))
         if np.isfinite(avg).any():
-            if edge:
-                aorder = _edge_order(b.ranks.edge_points[cand], akey, mem, tol)
-            else:
-                aorder = np.argsort(-akey, kind="stable")
+            aorder = rank(np.zeros(len(cand)), cand, 1.0, b.ranks, edge=edge, score=score0, mem=mem, tol=tol).order
             add("best_avg_rank", aorder, akey, tie_key=None if edge else akey)
         else:
             add("best_avg_rank", None, None)
         lkey = params_b[cand]
-        add("largest", np.argsort(-lkey, kind="stable"), lkey, tie_key=lkey)
+        add("largest", rank(lkey, cand).order, lkey, tie_key=lkey)
         bj = base_col.get((units.at[j, "source_id"], tasks[j]))
         if bj is not None:
             bsc = base_obs.Y[cand, bj]
             if np.isfinite(bsc).sum() >= 2:
-                bkey = np.where(np.isfinite(bsc), bsc, -1e9)
-                border = _edge_order(bkey, bkey, mem, tol) if edge else np.argsort(-bkey, kind="stable")
+                bkey = np.where(np.isfinite(bsc), bsc, UNSCORED_POINTS)
+                border = rank(bkey, cand, edge=edge, score=bkey, mem=mem, tol=tol).order
                 add("best_base", border, bkey, tie_key=None if edge else bkey)
         add("random", None, None)
     return rows

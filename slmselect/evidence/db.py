@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -182,7 +182,7 @@ class ReportRow(_Row):
     reason: str
 
 
-_FILES: dict[str, type[_Row]] = {
+FILES: dict[str, type[_Row]] = {
     "sources.csv": SourceRow,
     "models.csv": ModelRow,
     "tasks.csv": TaskRow,
@@ -190,7 +190,7 @@ _FILES: dict[str, type[_Row]] = {
     "rankings.csv": RankingRow,
 }
 #: Build reports: validated by ``validate_db`` when present, not loaded by ``load_db``.
-_REPORTS: dict[str, type[_Row]] = {"unmapped.csv": ReportRow, "skipped.csv": ReportRow}
+REPORT_FILES: dict[str, type[_Row]] = {"unmapped.csv": ReportRow, "skipped.csv": ReportRow}
 
 
 @dataclass(frozen=True)
@@ -405,7 +405,7 @@ def _read_all(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame], list
         issues.append(DBIssue("meta.json", 0, "-", f"cannot be read: {getattr(e, 'strerror', None) or e}"))
     frames = {}
     failed: dict[str, set[str]] = {}
-    for fname, model in _FILES.items():
+    for fname, model in FILES.items():
         failed.setdefault(fname, set())
         fast = fast_frame(path / fname, model) if (path / fname).is_file() else None
         if fast is not None:
@@ -418,7 +418,7 @@ def _read_all(path: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame], list
 
 
 def _check_reports(path: Path, issues: list[DBIssue]) -> None:
-    for fname, model in _REPORTS.items():
+    for fname, model in REPORT_FILES.items():
         if (path / fname).exists():
             _read_rows(path / fname, model, issues)
 
@@ -456,11 +456,31 @@ def estimate_memory_gb(
     return (weights + kv) * 1.10 / 1e9
 
 
+@dataclass
+class DBIndex:
+    """What the predictor and the recommender derive from one database object, computed on first use and
+    kept with it. A database is never changed in place (:meth:`BenchmarkDB.with_results` returns a new one,
+    with a fresh index), so nothing here goes stale. The values are the predict layer's objects; this layer
+    only holds them."""
+
+    #: kind ("base", "finetuned", "gain") -> its models x units matrix (``slmselect.predict.observed.observe``)
+    observed: dict[str, Any] = field(default_factory=dict)
+    #: digest of what the predictor is fitted from (``slmselect.predict.observed.fingerprint``)
+    fingerprint: str | None = None
+    #: embedder preference -> the predictor served for this database (``slmselect.predict.artifact.get_predictor``)
+    predictors: dict[str, Any] = field(default_factory=dict)
+    #: (predictor fingerprint, kind) -> the predictor's fit laid over this database's evidence
+    bound: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: embedder preference -> (the embedder, {task_id: vector of the task's text})
+    task_vectors: dict[str, Any] = field(default_factory=dict)
+
+
 class BenchmarkDB:
     """Benchmark results, models, tasks and sources as pandas frames.
 
     Attributes: ``models`` (indexed by model_id, with derived ``memory_gb`` and ``reference``), ``tasks``
-    (indexed by task_id), ``results``, ``sources`` (indexed by source_id), ``rankings``, ``meta``, ``path``.
+    (indexed by task_id), ``results``, ``sources`` (indexed by source_id), ``rankings``, ``meta``, ``path``,
+    and ``index`` (:class:`DBIndex`, what is derived from them on first use).
     """
 
     def __init__(
@@ -490,6 +510,7 @@ class BenchmarkDB:
         self.rankings = rankings.reset_index(drop=True)
         self.meta = meta or {"schema_version": SCHEMA_VERSION}
         self.path = path
+        self.index = DBIndex()
 
     def __repr__(self) -> str:
         return (
@@ -549,7 +570,7 @@ def load_db(path: str | os.PathLike[str] | None = None) -> BenchmarkDB:
     p = Path(path) if path is not None else default_db_path()
     if not p.is_dir():
         raise DatabaseError(f"Benchmark database folder {str(p)!r} does not exist; pass a folder holding meta.json and the CSV files.")
-    key = (str(p.resolve()), tuple((p / f).stat().st_mtime if (p / f).exists() else -1.0 for f in ["meta.json", *_FILES]))
+    key = (str(p.resolve()), tuple((p / f).stat().st_mtime if (p / f).exists() else -1.0 for f in ["meta.json", *FILES]))
     if key in _CACHE:
         return _CACHE[key]
     meta, frames, issues = _read_all(p)

@@ -19,46 +19,17 @@ from typing import Any
 
 from slmselect._types import Example
 from slmselect.expansion.spec import TaskSpec, tool_names
-from slmselect.profile.profiler import _entity_strings, _is_call, count_tokens
+from slmselect.profile.profiler import count_tokens, entity_strings, is_call
+from slmselect.profile.readers import as_text, parse_json
 
 __all__ = ["Deduper", "check_example", "parse_reply"]
 
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
-
-
-def _first_object(text: str) -> Any:
-    """The first JSON object in ``text`` (a bare object, one inside code fences, or one after some words)."""
-    text = _FENCE.sub("", text.strip())
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    start = text.find("{")
-    if start < 0:
-        return None
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text[start:])
-    except ValueError:
-        return None
-    return value
-
-
-def _as_text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, (dict, list)) and value != {}:
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
 def parse_reply(content: str, spec: TaskSpec) -> Example | str:
     """The example in a teacher's reply, or the reason it is not one."""
-    obj = _first_object(content or "")
+    obj = parse_json(content or "", opening="{")
     if not isinstance(obj, dict):
         return "not_json"
-    inp, out = _as_text(obj.get("input")), obj.get("output")
+    inp, out = as_text(obj.get("input")), obj.get("output")
     if spec.json_output and isinstance(out, str) and out.strip()[:1] in "{[":
         try:
             out = json.loads(out)
@@ -67,10 +38,10 @@ def parse_reply(content: str, spec: TaskSpec) -> Example | str:
     if spec.json_output and isinstance(out, list) and out == [] and spec.profile.task_type == "ner_extraction":
         out_text: str | None = "[]"  # "no entities" is a valid NER answer
     else:
-        out_text = _as_text(out)
+        out_text = as_text(out)
     if not inp or not out_text:
         return "missing_field"
-    ctx = _as_text(obj.get("context")) if spec.has_context else None
+    ctx = as_text(obj.get("context")) if spec.has_context else None
     return Example(input=inp, output=out_text, context=ctx)
 
 
@@ -99,7 +70,7 @@ def check_example(example: Example, spec: TaskSpec, *, tools: str | None = None)
         except ValueError:
             return "invalid_output_json"
         if task == "tool_calling" or spec.profile.output_format == "tool_call":
-            if not _is_call(value):
+            if not is_call(value):
                 return "not_a_tool_call"
             offered = tool_names(tools)
             calls = value if isinstance(value, list) else [value]
@@ -107,7 +78,7 @@ def check_example(example: Example, spec: TaskSpec, *, tools: str | None = None)
             if offered and any(name not in offered for name in names):
                 return "unknown_tool"
         elif task == "ner_extraction":
-            found = _entity_strings(value) if value not in ([], {}) else []
+            found = entity_strings(value) if value not in ([], {}) else []
             if found is None:
                 return "invalid_entities"
             if any(s.lower() not in example.input.lower() for s in found):

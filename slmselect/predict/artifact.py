@@ -39,8 +39,8 @@ class Artifact:
     notes: list[str] = field(default_factory=list)
 
     def bound(self, db: BenchmarkDB, kind: str) -> Bound:
-        """This artifact's ``kind`` laid over ``db`` (cached on the database object)."""
-        cache = db.__dict__.setdefault("_bound_cache", {})
+        """This artifact's ``kind`` laid over ``db`` (kept in ``db.index``)."""
+        cache = db.index.bound
         key = (self.fingerprint, kind)
         if key not in cache:
             cache[key] = bind(self.fits[kind], observe(db, kind))
@@ -158,7 +158,7 @@ ON_THE_FLY_CV_MAX_RESULTS = 20_000
 def get_predictor(db: BenchmarkDB, embedder: str = "auto") -> Artifact:
     """The stored artifact if it was fitted on this very database, else a fresh fit, cached in memory: its
     settings chosen by cross-validation with ``embedder`` on a small database, defaults on a large one."""
-    cache = db.__dict__.setdefault("_predictor_artifact", {})
+    cache = db.index.predictors
     if embedder in cache:
         return cache[embedder]
     fp = fingerprint(db)
@@ -187,7 +187,7 @@ def get_predictor(db: BenchmarkDB, embedder: str = "auto") -> Artifact:
 def attach(db: BenchmarkDB, art: Artifact, embedder: str = "auto") -> None:
     """Serve ``art`` for this database object, as :func:`get_predictor` does after reading a matching
     ``predictor.json`` (for databases built in memory, e.g. the benchmark's generated one)."""
-    db.__dict__.setdefault("_predictor_artifact", {})[embedder] = art
+    db.index.predictors[embedder] = art
 
 
 def obs_bundle(db: BenchmarkDB) -> dict[str, Observed]:

@@ -39,8 +39,8 @@ class Observed:
 
 
 def observe(db: BenchmarkDB, kind: str, models: np.ndarray | None = None) -> Observed:
-    """The ``kind`` matrix of ``db`` (cached on the database object)."""
-    cache = db.__dict__.setdefault("_observed_cache", {})
+    """The ``kind`` matrix of ``db`` (kept in ``db.index`` for all of its models)."""
+    cache = db.index.observed
     if kind in cache and models is None:
         return cache[kind]
     r = db.primary_results
@@ -79,10 +79,10 @@ def observe(db: BenchmarkDB, kind: str, models: np.ndarray | None = None) -> Obs
 
 
 def fingerprint(db: BenchmarkDB) -> str:
-    """A digest of what the predictor is fitted from: primary results, model metadata, task identity."""
-    cache = db.__dict__.setdefault("_predictor_fingerprint", None)
-    if cache:
-        return cache
+    """A digest of what the predictor is fitted from: primary results, model metadata, task identity (kept in
+    ``db.index``)."""
+    if db.index.fingerprint:
+        return db.index.fingerprint
     h = hashlib.sha256()
     r = db.primary_results[["source_id", "model_id", "task_id", "metric", "base_score", "finetuned_score"]]
     r = r.sort_values(["source_id", "task_id", "model_id", "metric"], kind="stable")
@@ -93,6 +93,5 @@ def fingerprint(db: BenchmarkDB) -> str:
     h.update(t.sort_index().to_csv(index=False).encode())
     if "flag" in db.sources:  # a flagged source's units weigh less, which the settings are chosen under
         h.update(db.sources["flag"].fillna("").astype(str).sort_index().to_csv().encode())
-    out = h.hexdigest()[:16]
-    db.__dict__["_predictor_fingerprint"] = out
-    return out
+    db.index.fingerprint = h.hexdigest()[:16]
+    return db.index.fingerprint

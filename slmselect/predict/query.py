@@ -19,7 +19,8 @@ cross-validation so that 95% intervals cover about 95% of held-out truths.
 
 Among a query's candidates the final standing is ``(1 - static_weight) * relative + static_weight * static``,
 with ``static`` the candidates' average rank over the evidence units on the same scale
-(:mod:`slmselect.predict.static`): weight 1 is exactly the static advice. The shown score follows it.
+(:mod:`slmselect.predict.static`), blended as every ranking is (:mod:`slmselect.predict.rank`): weight 1 is
+exactly the static advice. The shown score follows it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import pandas as pd
 
 from slmselect.predict.fit import KindFit, SCALE_RIDGE
 from slmselect.predict.observed import Observed
-from slmselect.predict.static import RankIndex, blend_static
+from slmselect.predict.rank import blend_among
+from slmselect.predict.static import RankIndex
 from slmselect.predict.text import type_affinity
 
 #: Similarity scale on which 'low evidence' is read (fixed, so tuning the type weight does not move it).
@@ -320,7 +322,7 @@ class Prediction:
         themselves when it is 0)."""
         if self.settings.static_weight <= 0:
             return self.relative[idx], self.score[idx], self.lower[idx], self.upper[idx]
-        rel = blend_static(self.relative[idx], self.bound.ranks, idx, self.static_weights(idx, self.settings.static_weight))
+        rel = blend_among(self.relative[idx], self.bound.ranks, idx, self.static_weights(idx, self.settings.static_weight))
         score = self.level + self.spread * rel
         lower, upper = interval(score, self.sd_lo[idx], self.sd_hi[idx], self.bound.fit.kind)
         return rel, score, lower, upper

@@ -4,7 +4,7 @@ Folds are made of whole datasets (:func:`slmselect.predict.text.dataset_groups`)
 for a dataset, and every variant of it, leave together. For each fold the standings are refitted on the
 other folds, each held-out unit is asked for by its user-side text (description and example inputs, never
 its category), and every setting on the grid is scored by the regret of its pick among the models with a
-score there. The grid runs from the most static setting (static weight 1: exactly the static advice) to the
+score there, the pick and the order being :func:`slmselect.predict.rank.rank_batch`'s: the order a user is shown. The grid runs from the most static setting (static weight 1: exactly the static advice) to the
 least (static weight, then shrinkage from strong to weak), and the one-standard-error rule chooses
 (:func:`most_static_within_se`): the first setting in that order whose mean loss is within one standard
 error of the lowest (of their paired per-query difference). So where the predictions do not clearly beat
@@ -29,7 +29,7 @@ import pandas as pd
 from slmselect.predict.fit import KindFit, fit_kind, model_features
 from slmselect.predict.observed import KINDS, Observed
 from slmselect.predict.query import INTERVAL_Z, Bound, Settings, bind, gap_sd, kernel, predict_batch
-from slmselect.predict.static import edge_order, static_z
+from slmselect.predict.rank import blend, edge_target, rank_batch, static_standings
 from slmselect.predict.text import task_types_for, type_affinity
 
 #: The grid searched; the first of equally good settings wins, so the static weight runs from static to
@@ -138,7 +138,7 @@ def queries_for(obs: Observed, held: np.ndarray, emb_unit: Callable[[np.ndarray]
 @dataclass
 class Held:
     """Held-out queries of one inner fold: truths (Q, M), candidates (Q, M) bool, their static standings
-    (standardised, NaN outside the candidates), mean points and memory."""
+    (:func:`slmselect.predict.rank.static_standings`), the static edge advice's points and the memory."""
 
     truth: np.ndarray
     cand: np.ndarray
@@ -148,25 +148,12 @@ class Held:
 
     @classmethod
     def of(cls, b: Bound, truth: np.ndarray, cand: np.ndarray, mem: np.ndarray) -> "Held":
-        Z = np.full(truth.shape, np.nan)
-        for q in range(len(truth)):
-            idx = np.flatnonzero(cand[q])
-            z = static_z(b.ranks.avg_rank(idx))
-            Z[q, idx] = 0.0 if z is None else z
-        pts = b.ranks.edge_points
-        return cls(truth, cand, Z, pts, np.where(np.isfinite(mem), mem, np.inf))
+        return cls(truth, cand, static_standings(b.ranks, cand), b.ranks.edge_points,
+                   np.where(np.isfinite(mem), mem, np.inf))
 
-
-def blended(rel: np.ndarray, h: Held, weight: float) -> np.ndarray:
-    """Row-wise :func:`slmselect.predict.static.blend_static` for a batch (candidates only are meaningful)."""
-    if weight <= 0:
-        return rel
-    n = h.cand.sum(1, keepdims=True)
-    r = np.where(h.cand, rel, 0.0)
-    m = r.sum(1, keepdims=True) / np.maximum(n, 1)
-    sd = np.sqrt((np.where(h.cand, rel - m, 0.0) ** 2).sum(1, keepdims=True) / np.maximum(n, 1))
-    z = m + np.where(sd > 1e-12, sd, 1.0) * np.nan_to_num(h.zstat)
-    return z if weight >= 1 else (1.0 - weight) * rel + weight * z
+    def blended(self, rel: np.ndarray, weight: float) -> np.ndarray:
+        """The standings ``rel`` (Q, M) with the static advice blended in (:func:`slmselect.predict.rank.blend`)."""
+        return blend(rel, self.cand, self.zstat, weight)
 
 
 def score_settings(b: Bound, h: Held, sem: np.ndarray, aff: np.ndarray, settings: list[Settings]) -> np.ndarray:
@@ -181,12 +168,8 @@ def score_settings(b: Bound, h: Held, sem: np.ndarray, aff: np.ndarray, settings
         if key not in cache:
             sim, w = kernel(b, sem, aff, st)
             cache[key] = predict_batch(b, w, st, sim)
-        out = cache[key]
-        relf = blended(out["relative"], h, st.static_weight)
-        rel = np.where(cand, relf, -np.inf)
-        pick = np.argmax(rel, 1)
-        reg = tbest - truth[np.arange(Qn), pick]
-        order = np.argsort(-rel, 1)[:, :3]
+        order = rank_batch(cache[key]["relative"], cand, h.zstat, st.static_weight).order[:, :3]
+        reg = tbest - truth[np.arange(Qn), order[:, 0]]
         top3 = (np.take_along_axis(np.where(cand, truth, -np.inf), order, 1) >= tbest[:, None] - 1e-9).any(1)
         loss[i] = reg + TOP3_WEIGHT * (~top3)
     return loss
@@ -194,19 +177,14 @@ def score_settings(b: Bound, h: Held, sem: np.ndarray, aff: np.ndarray, settings
 
 def edge_loss(h: Held, score: np.ndarray, rel: np.ndarray, weight: float, tol: float = EDGE_TOLERANCE) -> np.ndarray:
     """(Q,) the edge pick's shortfall below the tolerance band, plus ``EDGE_MISS_WEIGHT`` when it is not the
-    smallest model within tolerance; points and order as :func:`slmselect.predict.static.blend_edge`."""
-    key = blended(rel, h, weight)
-    P = h.points[None, :]
-    pts = np.broadcast_to(score if weight <= 0 else P if weight >= 1 else (1 - weight) * score + weight * P, h.truth.shape)
-    out = np.zeros(len(h.truth))
-    for q in range(len(h.truth)):
-        idx = np.flatnonzero(h.cand[q])
-        t, m = h.truth[q, idx], h.mem[idx]
-        p = edge_order(pts[q, idx], key[q, idx], m, tol)[0]
-        good = t >= t.max() - tol - 1e-9
-        target = good & (m <= m[good].min() + 1e-9)
-        out[q] = max(0.0, t.max() - tol - t[p]) + EDGE_MISS_WEIGHT * float(not target[p])
-    return out
+    smallest model within tolerance (:func:`slmselect.predict.rank.edge_target`); the pick is
+    :func:`slmselect.predict.rank.rank_batch`'s."""
+    pick = rank_batch(rel, h.cand, h.zstat, weight, edge=True, score=score, static_points=h.points, mem=h.mem,
+                      tol=tol).order[:, 0]
+    _, target = edge_target(h.truth, h.cand, h.mem, tol)
+    rows = np.arange(len(h.truth))
+    tbest = np.where(h.cand, h.truth, -np.inf).max(1)
+    return np.maximum(0.0, tbest - tol - h.truth[rows, pick]) + EDGE_MISS_WEIGHT * ~target[rows, pick]
 
 
 def choose_settings(obs: Mapping[str, Observed], models: pd.DataFrame, eligible: np.ndarray,
@@ -303,7 +281,7 @@ def residuals(ctx, st: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray, li
     for b, h, sem, aff, _held in ctx:
         sim, w = kernel(b, sem, aff, st)
         out = predict_batch(b, w, st, sim)
-        score = out["level"][:, None] + out["spread"][:, None] * blended(out["relative"], h, st.static_weight)
+        score = out["level"][:, None] + out["spread"][:, None] * h.blended(out["relative"], st.static_weight)
         sd = np.where(h.truth < score, out["sd_lo"], out["sd_hi"])
         z.append(((h.truth - score) / sd)[h.cand])
         side.append(sd[h.cand])
@@ -346,7 +324,7 @@ def settle(best: Settings, ctx, *, edge: bool) -> Settings:  # type: ignore[no-u
 def gap_residuals(h: Held, out: dict[str, np.ndarray], static_weight: float) -> np.ndarray:
     """Standardised residuals of the predicted gaps below each query's pick (the pick's score minus every other
     candidate's) against the true gaps, each by its unscaled :func:`slmselect.predict.query.gap_sd`."""
-    rel = blended(out["relative"], h, static_weight)
+    rel = h.blended(out["relative"], static_weight)
     z = []
     for q in range(len(h.truth)):
         idx = np.flatnonzero(h.cand[q])

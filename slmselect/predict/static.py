@@ -1,11 +1,11 @@
 """The static advice ("take the model that is best on average"), in one place.
 
-:meth:`RankIndex.avg_rank` is each model's average within-unit rank among a set of candidates; the evaluation's
-``best_avg_rank`` baseline and the predictor's fallback (:func:`blend_static`, weight ``static_weight``)
-both use it, so that a fallback chosen as fully static picks exactly what the baseline picks.
-:func:`mean_points` is the static edge advice's score (a model's mean score over the evidence units).
+:meth:`RankIndex.avg_rank` is each model's average within-unit rank among a set of candidates, and
+:attr:`RankIndex.edge_points` the static edge advice's score (a model's mean score over the evidence units).
 Both are vectorised over the observed entries only (a sparse matrix costs its number of scores, not
-models × units).
+models × units). The ranking (:mod:`slmselect.predict.rank`) blends them into the predicted standings; the
+evaluation's ``best_avg_rank`` baseline is that ranking with weight 1, so a fallback chosen as fully static
+picks exactly what the baseline picks.
 """
 
 from __future__ import annotations
@@ -39,23 +39,18 @@ class RankIndex:
         self.rows, self.cols, self.vals = rows[order], cols[order], vals[order]
 
     @cached_property
-    def mean_points(self) -> np.ndarray:
-        """(models,) each model's mean score over its measured units (the static edge advice's score); NaN if none."""
+    def edge_points(self) -> np.ndarray:
+        """(models,) the static edge advice's points: each model's mean score over its measured units,
+        ``UNSCORED_POINTS`` where it has none."""
         n = np.bincount(self.rows, minlength=self.n_models)
         tot = np.bincount(self.rows, weights=self.vals, minlength=self.n_models)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, tot / np.maximum(n, 1), np.nan)
+        return np.where(n > 0, tot / np.maximum(n, 1), UNSCORED_POINTS)
 
-    @cached_property
-    def edge_points(self) -> np.ndarray:
-        """(models,) the static edge advice's points: :attr:`mean_points`, ``UNSCORED_POINTS`` where none."""
-        return np.where(np.isfinite(self.mean_points), self.mean_points, UNSCORED_POINTS)
-
-    def avg_rank(self, members: np.ndarray | None = None) -> np.ndarray:
-        """Average rank (1 = best; ties share the mean of their ranks) of each model in ``members`` (indices;
-        all models when None) among ``members``, over the units where at least two of them were measured; NaN for
-        a model with no such unit. Equal to pandas' ``rank(ascending=False, method="average")`` per unit."""
-        idx = np.arange(self.n_models) if members is None else np.asarray(members, dtype=int)
+    def avg_rank(self, members: np.ndarray) -> np.ndarray:
+        """Average rank (1 = best; ties share the mean of their ranks) of each model in ``members`` (indices)
+        among ``members``, over the units where at least two of them were measured; NaN for a model with no such
+        unit. Equal to pandas' ``rank(ascending=False, method="average")`` per unit."""
+        idx = np.asarray(members, dtype=int)
         n = len(idx)
         where = np.full(self.n_models, -1)
         where[idx] = np.arange(n)
@@ -97,47 +92,3 @@ def static_z(avg: np.ndarray) -> np.ndarray | None:
     m, s = float(key[ok].mean()), float(key[ok].std())
     z = (key - m) / s if s > 1e-12 else np.zeros_like(key)
     return np.where(ok, z, np.min(np.where(ok, z, np.inf)) - UNRANKED_OFFSET)
-
-
-def on_scale(z: np.ndarray, rel: np.ndarray) -> np.ndarray:
-    """Standardised ``z`` put on the scale of the predicted standings ``rel`` of the same candidates (matched
-    mean and standard deviation), so that the two can be averaged."""
-    rs = float(np.std(rel))
-    return float(np.mean(rel)) + (rs if rs > 1e-12 else 1.0) * z
-
-
-def static_relative(avg: np.ndarray, rel: np.ndarray) -> np.ndarray:
-    """The static standing of the candidates (from their average ranks) on the scale of their ``rel``."""
-    z = static_z(avg)
-    return np.asarray(rel, float).copy() if z is None else on_scale(z, rel)
-
-
-def blend_static(rel: np.ndarray, ranks: RankIndex, cand: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
-    """``(1 - weight) * rel + weight * static`` for one query's candidates ``cand`` (indices into the models of
-    ``ranks``; ``rel`` their predicted standings; ``weight`` one for all or one per candidate). ``weight`` 0
-    returns ``rel`` untouched (nothing computed)."""
-    w = np.asarray(weight, float)
-    if np.all(w <= 0) or len(rel) == 0:
-        return rel
-    z = static_relative(ranks.avg_rank(cand), rel)
-    return z if np.all(w >= 1) else (1.0 - w) * rel + w * z
-
-
-def blend_edge(score: np.ndarray, rel: np.ndarray, ranks: RankIndex, cand: np.ndarray,
-               weight: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(points, key) of the edge order (:func:`edge_order`) for candidates ``cand``: the predicted scores and
-    standings with the static edge advice blended in (weight 1: its mean score over the evidence units and its
-    average rank, exactly the static edge advice)."""
-    w = np.asarray(weight, float)
-    if np.all(w <= 0) or len(rel) == 0:
-        return score, rel
-    pts = ranks.edge_points[cand]
-    key = blend_static(rel, ranks, cand, w)
-    return (pts if np.all(w >= 1) else (1.0 - w) * score + w * pts), key
-
-
-def edge_order(points: np.ndarray, key: np.ndarray, mem: np.ndarray, tol: float) -> np.ndarray:
-    """Indices in edge order: models within ``tol`` of the best ``points`` first, smallest memory first, then by ``key``."""
-    p = np.where(np.isfinite(points), points, -np.inf)
-    good = p >= np.max(p) - tol - 1e-9 if np.isfinite(p).any() else np.ones(len(p), bool)
-    return np.lexsort((-key, np.where(good, mem, np.inf), ~good))

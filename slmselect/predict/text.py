@@ -77,9 +77,9 @@ def task_types_for(vectors: np.ndarray, texts: list[str]) -> list[str | None]:
     """Task types of many descriptions at once, from their already computed embeddings: the type of the closest
     exemplar of the profile's task-type table, as :func:`slmselect.profile.task_types.type_by_meaning` decides
     it. Falls back to one call per text when the vectors come from another embedder than the exemplars'."""
-    from slmselect.profile.task_types import _exemplar_matrix
+    from slmselect.profile.task_types import exemplar_matrix
 
-    ex, _, owners, _ = _exemplar_matrix()
+    ex, _, owners, _ = exemplar_matrix()
     if len(texts) == 0 or vectors.shape[1] != ex.shape[1]:
         return [task_type_of(t) for t in texts]
     names = sorted(set(owners))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slmselect.profile.readers import (
-    _as_text, _missing, check_count, detect_fields, empty_values_error, load_examples, normalise,
+    as_text, check_count, detect_fields, empty_values_error, load_examples, normalise,
     one_output_note, read_examples, text_key, variant_groups, variant_merges,
 )
 from slmselect._types import Example
@@ -53,7 +53,7 @@ def _texts(values: list[Any]) -> list[str | None]:
     """Each value as ``normalise`` writes it, ``None`` where it is missing."""
     if set(map(type, values)) <= {str, type(None)}:
         return [None if v is None else (v.strip() or None) for v in values]
-    return [None if _missing(v) else _as_text(v) for v in values]
+    return [as_text(v) for v in values]
 
 
 def _column(records: list[dict[str, Any]], key: str) -> list[Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -275,3 +276,27 @@ def embed_cached(embedder: Embedder, texts: list[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, 384), np.float32)
     return np.stack([store[k] for k in keys])
+
+
+#: Vectors of free texts (a user's query, a description) embedded in this process, per embedder, most recent
+#: last: the task-type guess and the recommender's similarity read the same text's vector, embedded once.
+_TEXTS: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_TEXTS_MAX = 256
+
+
+def embed_text(embedder: Embedder, text: str) -> np.ndarray:
+    """The vector of one free text (surrounding space stripped), embedded once per process and MiniLM model
+    (kept in memory only: a user's text is not written to the cache folder). A TF-IDF embedder, fitted on its
+    own corpus, embeds it each time."""
+    text = text.strip()
+    if not isinstance(embedder, MiniLMEmbedder):
+        return embedder.embed([text])[0]
+    key = (embedder.key, text)
+    vec = _TEXTS.get(key)
+    if vec is None:
+        vec = _TEXTS[key] = embedder.embed([text])[0]
+        if len(_TEXTS) > _TEXTS_MAX:
+            _TEXTS.popitem(last=False)
+    else:
+        _TEXTS.move_to_end(key)
+    return vec

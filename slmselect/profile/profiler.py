@@ -9,7 +9,6 @@ Importing this module pulls in no torch, transformers or datasets.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import warnings
@@ -22,7 +21,7 @@ from typing import Any
 from slmselect._validate import check_params
 from slmselect.errors import SlmselectWarning
 from slmselect.profile.columns import Columns, duplicate_count, fingerprint, first_distinct, read_columns
-from slmselect.profile.readers import variant_groups
+from slmselect.profile.readers import parse_json, variant_groups
 from slmselect.profile.task_types import type_by_meaning, type_of_field
 from slmselect._types import TASK_TYPES, Example, LengthStats, TaskProfile
 
@@ -124,18 +123,10 @@ def detect_language(texts: Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------------- evidence
 
 
-def _parse_json(text: str) -> Any:
-    if text[:1] not in "{[":
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def _is_call(value: Any) -> bool:
+def is_call(value: Any) -> bool:
+    """A tool call (a dict naming a function and its arguments), or a non-empty list of them."""
     if isinstance(value, list):
-        return bool(value) and all(_is_call(v) for v in value)
+        return bool(value) and all(is_call(v) for v in value)
     if not isinstance(value, dict):
         return False
     if isinstance(value.get("function"), dict):
@@ -143,9 +134,9 @@ def _is_call(value: Any) -> bool:
     return "name" in value and any(k in value for k in ("arguments", "parameters", "args"))
 
 
-def _entity_strings(value: Any) -> list[str] | None:
+def entity_strings(value: Any) -> list[str] | None:
     """Strings of an entity-like output (dict of str / list[str], or a list of spans), else None."""
-    if isinstance(value, dict) and value and not _is_call(value):
+    if isinstance(value, dict) and value and not is_call(value):
         found = []
         for v in value.values():
             items = v if isinstance(v, list) else [v]
@@ -207,7 +198,7 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
     n_all = n if n_all is None else n_all
     s = _Scores()
     outputs = [e.output for e in examples]
-    parsed = [_parse_json(o) for o in outputs]
+    parsed = [parse_json(o, strict=True) for o in outputs]
     ctx_frac = _frac([bool(e.context) for e in examples])
     q_frac = _frac([_is_question(e.input) for e in examples])
     in_name, out_name = fields.get("input", "").lower(), fields.get("output", "").lower()
@@ -226,10 +217,10 @@ def _infer(examples: list[Example], fields: dict[str, str], in_tok: list[int], c
     tools_frac = _frac([bool(e.tools) for e in examples])
     if tools_frac >= 0.5:
         s.add("tool_calling", 0.95, f"{tools_frac:.0%} of the examples offer tool/function schemas")
-    if _frac([_is_call(p) for p in parsed]) >= 0.5:
+    if _frac([is_call(p) for p in parsed]) >= 0.5:
         s.add("tool_calling", 0.75, "outputs are function calls ({'name': ..., 'arguments': ...})")
 
-    ents = [_entity_strings(p) for p in parsed]
+    ents = [entity_strings(p) for p in parsed]
     if _frac([e is not None for e in ents]) >= 0.5:
         pairs = [(x, e.input) for e, xs in zip(examples, ents) if xs for x in xs]
         grounded = _frac([x.lower() in src.lower() for x, src in pairs]) if pairs else 1.0

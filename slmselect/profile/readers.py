@@ -51,7 +51,8 @@ SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 ENTITY_NAMES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "miscellaneous"}
 
 
-def _missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """None, NaN or a blank string."""
     if value is None:
         return True
     if isinstance(value, float) and math.isnan(value):
@@ -652,7 +653,12 @@ def detect_fields(
 # --------------------------------------------------------------------------------------------- values
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str | None:
+    """A field's value as text: strings stripped, dicts, lists and tuples as JSON, whole floats without '.0'
+    (a label 3.0 read from a table is "3"), anything else by ``str``; None for a missing value
+    (:func:`is_missing`)."""
+    if is_missing(value):
+        return None
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, (dict, list, tuple)):
@@ -660,6 +666,38 @@ def _as_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+#: Code fences around a reply, with their language tag.
+_FENCE = re.compile(r"^```[\w-]*\s*|\s*```$")
+
+
+def parse_json(text: str, *, strict: bool = False, opening: str = "{[") -> Any:
+    """The JSON value ``text`` holds, or None.
+
+    ``strict`` (how the profiler reads structured outputs): the whole text, and only a value that starts with
+    one of ``opening``. Otherwise (a model's reply): code fences and surrounding space removed, the whole text
+    as any JSON value, else the first value that starts at one of ``opening`` after other words."""
+    if strict:
+        if text[:1] not in opening:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+    text = _FENCE.sub("", text.strip())
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    decoder = json.JSONDecoder()
+    for i, c in enumerate(text):
+        if c in opening:
+            try:
+                return decoder.raw_decode(text[i:])[0]
+            except ValueError:
+                continue
+    return None
 
 
 def _kind(value: Any) -> str:
@@ -681,16 +719,16 @@ def _chat_example(index: int, messages: Any) -> tuple[str, str]:
         )
     reply = messages[last]
     output = reply.get("content")
-    if _missing(output) and reply.get("tool_calls"):
+    if is_missing(output) and reply.get("tool_calls"):
         output = reply["tool_calls"]
-    if _missing(output):
+    if is_missing(output):
         raise InputError(f"Row {index}: the last assistant message is empty; give it the expected reply.")
-    turns = [m for m in messages[:last] if not _missing(m.get("content"))]
+    turns = [m for m in messages[:last] if not is_missing(m.get("content"))]
     if len(turns) == 1:
-        text = _as_text(turns[0]["content"])
+        text = as_text(turns[0]["content"])
     else:
-        text = "\n".join(f"{m.get('role', 'user')}: {_as_text(m['content'])}" for m in turns)
-    return text, _as_text(output)
+        text = "\n".join(f"{m.get('role', 'user')}: {as_text(m['content'])}" for m in turns)
+    return text, as_text(output)
 
 
 def normalise(
@@ -713,18 +751,18 @@ def normalise(
         pairs = [_chat_example(i, r.get(fields["messages"])) for i, r in enumerate(records)]
         tools_key = fields.get("tools")
         examples = [
-            Example(input=i, output=o, tools=_as_text(r[tools_key]) if tools_key and not _missing(r.get(tools_key)) else None)
+            Example(input=i, output=o, tools=as_text(r.get(tools_key)) if tools_key else None)
             for (i, o), r in zip(pairs, records)
         ]
         return examples, {"input": fields["messages"], "output": fields["messages"], **fields}
 
     inp, out = fields["input"], fields["output"]
-    no_output = [i for i, r in enumerate(records) if _missing(r.get(out)) or r.get(out) in ({}, [])]
+    no_output = [i for i, r in enumerate(records) if is_missing(r.get(out)) or r.get(out) in ({}, [])]
     if fields.get("tools") or "entities" in out.lower() or "spans" in out.lower():
-        no_output = [i for i, r in enumerate(records) if _missing(r.get(out))]  # [] = "no entities" is fine
+        no_output = [i for i, r in enumerate(records) if is_missing(r.get(out))]  # [] = "no entities" is fine
     if no_output:
         raise empty_values_error("output", no_output, len(records), out)
-    no_input = [i for i, r in enumerate(records) if _missing(r.get(inp))]
+    no_input = [i for i, r in enumerate(records) if is_missing(r.get(inp))]
     if no_input:
         raise empty_values_error("input", no_input, len(records), inp)
     kinds: dict[str, list[int]] = {}
@@ -742,23 +780,23 @@ def normalise(
     first_answer = out.lower() in ("answer", "answers") and "tools" not in fields
     examples = []
     for r in records:
-        text = _as_text(r[inp])
+        text = as_text(r[inp])
         value = r[out]
         if first_answer and isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
             value = value[0]  # several reference answers: the first is the one to learn
-        if "instruction_input" in fields and not _missing(r.get(fields["instruction_input"])):
-            text = f"{text}\n\n{_as_text(r[fields['instruction_input']])}"
-        if "options" in fields and not _missing(r.get(fields["options"])):
+        if "instruction_input" in fields and not is_missing(r.get(fields["instruction_input"])):
+            text = f"{text}\n\n{as_text(r[fields['instruction_input']])}"
+        if "options" in fields and not is_missing(r.get(fields["options"])):
             opts = r[fields["options"]]
-            text = f"{text}\n" + ("\n".join(map(_as_text, opts)) if isinstance(opts, (list, tuple)) else _as_text(opts))
+            text = f"{text}\n" + ("\n".join(t for t in map(as_text, opts) if t is not None) if isinstance(opts, (list, tuple)) else as_text(opts))
         ctx = r.get(fields["context"]) if "context" in fields else None
         tools = r.get(fields["tools"]) if "tools" in fields else None
         examples.append(
             Example(
                 input=text,
-                output=_as_text(value),
-                context=None if _missing(ctx) else _as_text(ctx),
-                tools=None if _missing(tools) else _as_text(tools),
+                output=as_text(value),
+                context=as_text(ctx),
+                tools=as_text(tools),
             )
         )
     one_output_note({e.output for e in examples}, len(examples), out)

@@ -141,7 +141,7 @@ class MeaningGuess:
 
 
 @lru_cache(maxsize=1)
-def _exemplar_matrix() -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...], str]:
+def exemplar_matrix() -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...], str]:
     from slmselect.profile.embed import embed_cached, get_embedder
 
     texts = tuple(e for t in TASK_TABLE for e in t.exemplars)
@@ -160,10 +160,10 @@ def type_by_meaning(text: str) -> MeaningGuess | None:
     """Type a free-text task description by meaning; None for an empty text."""
     if not text or not text.strip():
         return None
-    from slmselect.profile.embed import get_embedder
+    from slmselect.profile.embed import embed_text, get_embedder
 
-    vectors, texts, owners, _ = _exemplar_matrix()
-    q = _unit(np.asarray(get_embedder(list(texts)).embed([text]), dtype=np.float32))[0]
+    vectors, texts, owners, _ = exemplar_matrix()
+    q = _unit(np.asarray(embed_text(get_embedder(list(texts)), text)[None, :], dtype=np.float32))[0]
     sims = vectors @ q
     best: dict[str, tuple[float, str]] = {}
     for s, owner, ex in zip(sims.tolist(), owners, texts):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,7 +15,8 @@ from slmselect.errors import NoCandidatesError, ParameterError
 from slmselect.predict.artifact import get_predictor
 from slmselect.predict.observed import OBJECTIVE_VALUE
 from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, gaps_below, p_best_normal, predict
-from slmselect.predict.static import blend_edge
+from slmselect.predict import rank as ranking
+from slmselect.predict.static import UNSCORED
 from slmselect.predict.text import unit_text
 from slmselect.recommender.deployment import deployed, measured_serving
 from slmselect.recommender.constraints import feasible_models, relax_message
@@ -104,7 +103,12 @@ def recommend(
         profile = profile.model_copy(update={
             "task_type": p["task_type"], "reasons": [f"set with task_type={p['task_type']!r}"] + profile.reasons})
     base_db = db if db is not None else load_db()
-    db = local_units(base_db, store) if include_local else base_db
+    db, local_id = base_db, None
+    if include_local:  # the store's runs, converted by the store into evidence units
+        from slmselect.evidence.store.units import local_task_id, local_units
+
+        db = local_units(base_db, store)
+        local_id = local_task_id(profile.fingerprint) if profile is not None else None
     serving = measured_serving(store, db.models.index, p["deploy"], profile.fingerprint if profile else None) \
         if include_local else {}
     db, deploy_record, deploy_notes = deployed(db, profile, deploy=p["deploy"], context=p["context"], measured=serving)
@@ -139,9 +143,7 @@ def recommend(
         query = description + "\n" + query
     units = bound.obs.units
     semantic, emb_name = query_similarity(db, units, query.strip(), embedder)
-    same = None
-    if profile is not None:
-        same = (units["task_id"] == "local_" + profile.fingerprint[:12]).to_numpy()
+    same = None if local_id is None else (units["task_id"] == local_id).to_numpy()
     ttype, type_reason = task_type_for(profile, description, p["task_type"])
     if profile is not None and p["task_type"] is None and profile.confidence < UNSURE_TYPE_CONFIDENCE:
         notes.append(f"The task type is uncertain: {profile.task_type.replace('_', ' ')} at confidence "
@@ -176,7 +178,7 @@ def recommend(
         return gaps_below(pred.bound, pred.unit_weights, int(idx[a]), idx[among], pred.spread, pred.spread_var, R, V,
                           st.gap_scale)
 
-    given = measured_scores(db, kind, p["measured"], profile)
+    given = measured_scores(db, kind, p["measured"], local_id)
     anchor = bool(given)
     if anchor:
         # every score follows from a measured model's score less the predicted gap to it (inverse-variance mean
@@ -196,21 +198,21 @@ def recommend(
         notes.append(f"Anchored by {len(given)} measurement(s) on this very task ({', '.join(f'{m} {v:.3f}' for m, v in given.items())}): "
                      "the task's level is fixed by what was measured, and every other candidate's score is a measured "
                      "score less its predicted gap to that model, with the gap's interval.")
-    order = list(np.lexsort((np.arange(len(idx)), -np.round(score if anchor else rel, 9))))
+    edge = obj == "edge"
+    # the one ranking (predict.rank): the standings with the static advice blended in by the cross-validated
+    # weight, lowered where the user's own data was measured; a measured level orders by the anchored scores;
+    # edge: the tolerance band around the best candidate with scores of this kind, smallest first
+    ranked = ranking.rank(pred.relative[idx], idx, pred.static_weights(idx, st.edge_static_weight if edge else st.static_weight),
+                          pred.bound.ranks, edge=edge, score=pred.score[idx],
+                          mem=M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float) if edge else None,
+                          tol=float(edge_tolerance), ref=~pred.cold[idx], anchored=score if anchor else None)
+    order = [int(j) for j in ranked.order]
     edge_band: dict[int, float] = {}  # edge: candidates outside the tolerance band, with their band score
     edge_best: float | None = None
-    if obj == "edge":
-        points, ekey = blend_edge(pred.score[idx], pred.relative[idx], pred.bound.ranks, idx,
-                                  pred.static_weights(idx, st.edge_static_weight))
-        if anchor:
-            points = score.copy()
-        ref = points[~pred.cold[idx]] if (~pred.cold[idx]).any() else points
-        best = float(np.max(ref))
-        mem = M.loc[feasible[main], "memory_gb"].to_numpy(dtype=float)
-        good = points >= best - float(edge_tolerance)
-        order = list(np.lexsort((-ekey, np.where(good, mem, np.inf), ~good)))
-        edge_band = {j: float(points[j]) for j in range(len(idx)) if not good[j] and points[j] > -1e8}
-        edge_best = best
+    if edge:
+        points, good = ranked.points, ranked.good
+        edge_band = {j: float(points[j]) for j in range(len(idx)) if not good[j] and points[j] > UNSCORED}
+        edge_best = ranked.best
         notes.append(f"edge: the smallest model by memory whose fine-tuned score is within {edge_tolerance:.2f} of the best "
                      "feasible one comes first"
                      + (f"; that band and order blend in the models' mean published score with weight {st.edge_static_weight:g}, "
@@ -328,17 +330,15 @@ def task_type_for(profile: TaskProfile | None, description: str | None, given: s
     return task_type(profile, description)
 
 
-def measured_scores(db: BenchmarkDB, kind: str, given: dict[str, float] | None, profile: TaskProfile | None) -> dict[str, float]:
-    """Scores measured on this very task: the user's ``measured`` ({model: score}, ids resolved), then the
-    results store's runs on the same data (same fingerprint; the mean of runs), the user's winning."""
+def measured_scores(db: BenchmarkDB, kind: str, given: dict[str, float] | None, local_id: str | None) -> dict[str, float]:
+    """Scores measured on this very task: the user's ``measured`` ({model: score}, ids resolved), and the
+    results store's runs on the same data (its unit ``local_id``: same fingerprint, the mean of runs), the
+    user's winning."""
     out: dict[str, float] = {}
-    if profile is not None and "local" in db.sources.index:  # local_units added the store's runs
-        r = db.results[(db.results["task_id"] == "local_" + profile.fingerprint[:12]) & (db.results["source_id"] == "local")]
-        for row in r.itertuples():
-            v = {"finetuned": row.finetuned_score, "base": row.base_score,
-                 "gain": row.finetuned_score - row.base_score}[kind]
-            if v == v and v is not None:
-                out[str(row.model_id)] = round(float(v), 4)
+    if local_id is not None:
+        from slmselect.evidence.store.units import local_scores
+
+        out = local_scores(db, local_id, kind)
     for m, v in (given or {}).items():
         out[db.resolve_model(m)] = float(v)
     return out
@@ -393,69 +393,22 @@ def _candidate(pred: Prediction, M: pd.DataFrame, kind: str, rank: int, i: int, 
     )
 
 
-def local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> BenchmarkDB:
-    """Append the local confirm measurements (source 'local') to the database. An unreadable store is
-    a warning (naming it and --no-local), and the answer comes from the published evidence alone."""
-    from slmselect.errors import MissingDependencyError, StoreError
-
-    try:
-        from slmselect.evidence.store import load_local_results
-
-        local = load_local_results(store)
-    except ImportError:
-        return db
-    except (StoreError, MissingDependencyError) as err:
-        warnings.warn(f"{err} Answering from the published evidence only; --no-local skips the local results.",
-                      UserWarning, stacklevel=3)
-        return db
-    if local is None or not len(local):
-        return db
-    local = local[(local["status"] == "ok") & local["model_id"].isin(db.models.index)]
-    if not len(local):
-        return db
-    local = local.assign(task_id="local_" + local["task_fingerprint"].str.slice(0, 12))
-    res = (local.groupby(["model_id", "task_id", "metric"], as_index=False)
-           .agg(base_score=("base_score", "mean"), finetuned_score=("finetuned_score", "mean"), n=("run_id", "count")))
-    res = res.assign(source_id="local", primary=True, base_setting="slmselect confirm", provenance="LOCAL",
-                     notes=res["n"].map(lambda n: f"mean of {n} local confirm run(s); configuration in the results store"))
-    res = res.drop(columns="n")
-    first = local.drop_duplicates("task_id").set_index("task_id")
-    tasks = pd.DataFrame({
-        "task_id": first.index,
-        "category": first["task_type"].to_numpy(),
-        "metric": first["metric"].to_numpy(),
-        "higher_is_better": True,
-        "dataset": "local examples, fingerprint " + first["task_fingerprint"].str.slice(0, 12),
-        "description": first["description"].fillna("").to_numpy(),
-        "prompt_template": None,
-        "example_inputs": [json.loads(s) if isinstance(s, str) and s else [] for s in first["sample_inputs"]],
-        "output_format": None,
-        "source_url": None,
-    })
-    sources = pd.DataFrame([{"source_id": "local", "name": "Local slmselect confirm runs", "kind": "local",
-                             "url": None, "setup": "short LoRA fine-tunes measured on your own data", "notes": None}])
-    return db.with_results(res, tasks, sources)
-
-
 def query_similarity(db: BenchmarkDB, units: pd.DataFrame, query: str, embedder: str) -> tuple[np.ndarray, str]:
-    """Cosine similarity of the query to each unit's task text (task vectors cached per text and per database)."""
-    from slmselect.profile.embed import add_seed_folder, embed_cached, get_embedder
+    """Cosine similarity of the query to each unit's task text (task vectors cached per text, and kept in
+    ``db.index``; the query's vector is the one the task-type guess read, if it read the same text)."""
+    from slmselect.profile.embed import add_seed_folder, embed_cached, embed_text, get_embedder
 
     add_seed_folder(db.path)
-    cache = db.__dict__.setdefault("_task_vec_cache", {})
+    cache = db.index.task_vectors
     tasks = db.tasks
     if embedder not in cache:
         texts = unit_text(tasks).tolist()
         emb = get_embedder(texts, prefer=embedder)
         cache[embedder] = (emb, dict(zip(tasks.index, embed_cached(emb, texts))))
     emb, vecs = cache[embedder]
-    qcache = cache.setdefault(("query", embedder), {})
-    if query not in qcache:
-        if len(qcache) > 64:
-            qcache.clear()
-        qcache[query] = emb.embed([query])[0]
-    U = np.stack([vecs[t] for t in units["task_id"]]) if len(units) else np.zeros((0, len(qcache[query])))
-    return U @ qcache[query], emb.name
+    q = embed_text(emb, query)
+    U = np.stack([vecs[t] for t in units["task_id"]]) if len(units) else np.zeros((0, len(q)))
+    return U @ q, emb.name
 
 
 def evidence(pred: Prediction, i: int, k: int = 5) -> list[Evidence]:

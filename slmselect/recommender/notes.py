@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from slmselect.predict.query import Prediction, Settings
-from slmselect.predict.static import static_key
+from slmselect.predict.rank import rank
 from slmselect.recommender.results import Candidate
 from slmselect._types import TaskProfile
 
@@ -28,7 +28,8 @@ def pick_notes(pred: Prediction, idx: np.ndarray, order: np.ndarray, names: pd.I
     weight, and the candidates measured on the user's own data. ``names`` are the candidates' model ids."""
     notes: list[str] = []
     avg = pred.bound.ranks.avg_rank(idx)
-    static = int(np.argmax(static_key(avg))) if np.isfinite(avg).any() else int(np.argmax(pred.bound.theta[idx]))
+    static = int(rank(np.zeros(len(idx)), idx, 1.0, pred.bound.ranks).pick) if np.isfinite(avg).any() \
+        else int(np.argmax(pred.bound.theta[idx]))
     prior = int(np.argmax(np.where(pred.cold[idx], -np.inf, pred.bound.theta[idx])))
     moved = float(np.max(pred.evidence_share[idx])) if len(idx) else 0.0
     moved_txt = f"the evidence close to this task moved predictions by up to {100 * moved:.0f}% of the way from the prior"

@@ -159,8 +159,8 @@ def _fmt_eval(x: float | None, pct: bool = False) -> str:
 
 
 def _pts(x: float | None) -> str:
-    """A 0-1 figure in points of a 0-100 scale."""
-    return "—" if x is None or x != x else f"{100 * x:.1f}"
+    """A figure given in points (of a 0-100 scale)."""
+    return "—" if x is None or x != x else f"{x:.1f}"
 
 
 def render_evaluation(rep: Any) -> Iterator[Any]:
@@ -183,14 +183,14 @@ def render_evaluation(rep: Any) -> Iterator[Any]:
             for c in cols:
                 t.add_column(c, justify="right")
             for f in figs:
-                cells = [_fmt_eval(f.top1, True), _fmt_eval(f.top3_recall, True), _pts(f.regret), _fmt_eval(f.spearman), _fmt_eval(f.kendall)]
+                cells = [_fmt_eval(f.top1, True), _fmt_eval(f.top3_recall, True), _pts(f.points("regret")), _fmt_eval(f.spearman), _fmt_eval(f.kendall)]
                 if obj == "edge":
                     cells += [_fmt_eval(f.within_tolerance, True), "—" if f.memory_ratio is None else f"{f.memory_ratio:.2f}"]
                 else:
                     cells.append(_fmt_eval(f.coverage, True))
-                cells += [_fmt_eval(f.gap_coverage, True), _pts(f.gap_width)]
+                cells += [_fmt_eval(f.gap_coverage, True), _pts(f.points("gap_width"))]
                 if obj != "edge":
-                    cells += [_pts(f.anchored_rmse), _fmt_eval(f.anchored_coverage, True)]
+                    cells += [_pts(f.points("anchored_rmse")), _fmt_eval(f.anchored_coverage, True)]
                 t.add_row(SHORT_LABELS.get(f.method, f.method), *cells, style="bold" if f.method == "slmselect" else None)
             yield t
             comps = [c for c in rep.comparisons if c.objective == obj and c.scope == scope]

@@ -6,6 +6,7 @@ IMMEDIATE`` transaction with a busy timeout) is the embedded default; a ``postgr
 store a team shares (``pip install 'slmselect[postgres]'``). Both go through SQLAlchemy Core with one
 schema and the same versioned migrations (:mod:`.schema`). ``confirm()`` checks the store before it
 trains (:meth:`ResultsStore.check`) and saves what the store refuses to a recovery file (:mod:`.recovery`).
+The store turns its runs into evidence units for ``recommend()`` (:mod:`.units`, :func:`local_units`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from slmselect.evidence.store.backend import default_location
 from slmselect.evidence.store.recovery import ResultWriter, import_recovery, read_recovery, write_recovery
 from slmselect.evidence.store.results import ResultsStore, load_local_results
 from slmselect.evidence.store.schema import COLUMNS, LATEST, MIGRATIONS, TABLE
+from slmselect.evidence.store.units import LOCAL_SOURCE, local_task_id, local_units
 
 
 def default_store_path():  # type: ignore[no-untyped-def]
@@ -36,6 +38,7 @@ def open_store(store: object = None) -> ResultsStore | None:
 __all__ = [
     "COLUMNS",
     "LATEST",
+    "LOCAL_SOURCE",
     "MIGRATIONS",
     "TABLE",
     "ResultWriter",
@@ -44,6 +47,8 @@ __all__ = [
     "default_store_path",
     "import_recovery",
     "load_local_results",
+    "local_task_id",
+    "local_units",
     "open_store",
     "read_recovery",
     "write_recovery",
