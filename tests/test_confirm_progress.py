@@ -180,3 +180,16 @@ def test_confirm_takes_the_profile_from_the_recommendation(trec_rows, tmp_path, 
         assert ("profiling the examples" in stages) is profiled and bool(reused) is not profiled, stages
         assert (failed.value.report.task_fingerprint == rec.profile.fingerprint) is not profiled
         assert "load" in stages and seen[-1].subject == "Qwen/Qwen2.5-0.5B-Instruct"  # it got as far as loading
+
+
+def test_evaluate_reports_its_set_up_and_each_fold():
+    from slmselect.evaluation import evaluate
+
+    seen: list = []
+    evaluate(sources="lora_land_2024", objectives="accuracy", folds=3, progress=seen.append,
+             predictor={"temperature": 0.2, "shrink": 1.0, "type_weight": 0.0, "lowrank": 0.0, "interval_scale": 1.0})
+    started = [e.stage for e in seen if isinstance(e, StageStarted)]
+    assert started == ["loading the benchmark database", "embedding the task texts", "cross-validation"]
+    folds = [e for e in seen if isinstance(e, StageAdvanced)]
+    assert [e.done for e in folds] == [1, 2, 3] and all(e.total == 3 and e.job == "evaluate" for e in folds)
+    assert all(e.ok for e in seen if isinstance(e, StageFinished))
