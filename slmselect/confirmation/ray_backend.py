@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -24,7 +25,7 @@ from slmselect.confirmation.halving import cut_reason, finish_stages, rung_stage
 from slmselect.confirmation.results import CandidateResult, HalvingSummary
 from slmselect.confirmation.trial import Setup, Trial
 from slmselect.errors import ParameterError
-from slmselect.events import Event, Reporter, StageStarted
+from slmselect.events import Event, Reporter, StageFinished, StageStarted
 
 INSTALL = "pip install 'slmselect[ray]'  (or: pip install 'ray[default]')"
 #: Environment variables the workers need to find models and stay offline like the driver.
@@ -143,13 +144,27 @@ class Relay:
     def __init__(self, queue: Any, setup: Setup) -> None:
         self.queue, self.progress = queue, setup.progress
         self.stage: dict[str, str] = {}  # model id -> last stage reported
+        self.running: dict[tuple[str, str, int], StageStarted] = {}  # stages started and not finished
 
     def drain(self) -> None:
         while not self.queue.empty():
             for event in self.queue.get_nowait_batch(self.queue.qsize()):
+                key = (event.subject, getattr(event, "stage", ""), event.pid)
                 if isinstance(event, StageStarted):
                     self.stage[event.subject] = event.stage
+                    self.running[key] = event
+                elif isinstance(event, StageFinished):
+                    self.running.pop(key, None)
                 self.progress.send(event)
+
+    def end(self, model_id: str | None = None, note: str = "the Ray worker ended") -> None:
+        """Finish the stages a worker that is gone (``model_id``'s, or every one) left running."""
+        for key, started in list(self.running.items()):
+            if model_id is None or started.subject == model_id:
+                del self.running[key]
+                self.progress.send(StageFinished(job=started.job, subject=started.subject, stage=started.stage,
+                                                 pid=started.pid, seconds=time.time() - started.time, note=note,
+                                                 ok=False))
 
 
 def _died(model_id: str, setup: Setup, relay: Relay, err: BaseException) -> CandidateResult:
@@ -207,6 +222,7 @@ class _Pool:
                 except (RayActorError, RayError) as err:
                     self.relay.drain()
                     value = _died(model_id, self.setup, self.relay, err)
+                    self.relay.end(model_id, "the Ray worker died")
                     self.release(model_id)
                 yield model_id, value
 
@@ -219,6 +235,7 @@ class _Pool:
         for model_id in list(self.actors):
             self.release(model_id)
         self.relay.drain()
+        self.relay.end()
         self.ray.kill(self.queue.actor)
 
 

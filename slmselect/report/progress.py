@@ -25,7 +25,7 @@ from slmselect.errors import ParameterError
 from slmselect.events import Event, Message, Reporter, StageAdvanced, StageFinished, StageStarted
 
 #: Longest silence, in seconds, of the plain lines while a stage runs.
-PLAIN_INTERVAL = 8.0
+PLAIN_INTERVAL = 7.0
 
 
 def clock(seconds: float) -> str:
