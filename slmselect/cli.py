@@ -521,6 +521,7 @@ def expand(
         path, base_url=base_url, model=model, n=n, output=output, api_key_env=api_key_env, description=description,
         concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_requests=max_requests,
         response_format=response_format, temperature=temperature, max_tokens=max_tokens, seed=seed,
+        progress=not as_json,
     )
     if as_json:
         _print_json(report.summary())
@@ -551,7 +552,7 @@ def evaluate(
     from slmselect.evaluation import evaluate as _evaluate
 
     kw: dict[str, Any] = dict(min_models=min_models, embedder=embedder, folds=folds, inner_folds=inner_folds,
-                              max_params=max_params, variant=variant, query=query, seed=seed)
+                              max_params=max_params, variant=variant, query=query, seed=seed, progress=not as_json)
     if _state["db"]:
         kw["db"] = _db()
     if source:
