@@ -5,7 +5,7 @@
 Runs COMMAND (default: the README's main job, ``examples/demo.py`` with this Python, as ``scripts/demo.sh``
 runs it once its set-up is done) with stdout and stderr on one pipe, as ``bash scripts/demo.sh > log`` would
 be, stamps every line with the seconds since the start, and prints the longest silences: the gap, the line
-before it and the line that ended it. The target of the issue this measures: no gap over 10 seconds.
+before it and the line that ended it. The target: no gap over 10 seconds.
 
 By default the slmselect cache (``SLMSELECT_CACHE_DIR``) is a new empty folder, so the run pays what a fresh
 clone pays: converting both offline models from GGUF and embedding the database's task texts; ``--keep-cache``
