@@ -77,10 +77,10 @@ if pending:
 
 
 def wait_until_converted(model_ids: list[str]) -> None:
-    """Wait (saying so every 10 s) until ``model_ids`` are converted; a failed conversion is left to confirm to report."""
+    """Wait (saying so every 5 s) until ``model_ids`` are converted; a failed conversion is left to confirm to report."""
     waited = 0
     while converter is not None and converter.poll() is None and not all(map(is_cached, model_ids)):
-        if waited % 10 == 0:
+        if waited % 5 == 0:
             todo = ", ".join(m for m in model_ids if not is_cached(m))
             print(f"[demo] converting {todo} from GGUF (first run only) ... {waited} s", file=sys.stderr, flush=True)
         time.sleep(1)

@@ -15,7 +15,7 @@ want="$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
-# step LABEL CMD...: run CMD, saying so at least every 10 s (pip -q is silent for minutes in a pipe or a log)
+# step LABEL CMD...: run CMD, saying so every 5 s (pip -q is silent for minutes in a pipe or a log)
 step() {
   local label=$1 t=0 pid
   shift
@@ -25,7 +25,7 @@ step() {
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     t=$((t + 1))
-    if [ $((t % 10)) -eq 0 ]; then echo "setup: $label (${t} s)"; fi
+    if [ $((t % 5)) -eq 0 ]; then echo "setup: $label (${t} s)"; fi
   done
   wait "$pid"
 }

@@ -463,26 +463,37 @@ def confirm(
 ) -> int:
     """Short LoRA fine-tunes of the candidates on your data, measured before and after on held-out examples."""
     from slmselect.confirmation.runner import confirm as _confirm
+    from slmselect.report.progress import reporter
 
     kwargs: dict[str, Any] = {}
+    examples: Any = path
+    if ray:
+        kwargs.update(backend="ray", address=None if ray == "local" else ray)
+    rep = reporter(not as_json, "confirm")
     if models:
         kwargs["models"] = models
     else:
+        from pathlib import Path
+
+        from slmselect.profile.readers import load_examples
         from slmselect.recommender import recommend as _recommend
 
-        kwargs["recommendation"] = _recommend(path, description=description, top_k=top_k, store=store, db=_db(),
-                                              normalize_labels=normalize_labels)
+        # read once: the recommendation profiles these rows, and confirm reuses that profile
+        with rep.stage(f"reading {Path(path).name}") as stage:
+            examples = load_examples(path)
+            stage.done(f"{len(examples)} rows")
+        with rep.stage("profiling the examples and recommending candidates"):
+            kwargs["recommendation"] = _recommend(examples, description=description, top_k=top_k, store=store,
+                                                  db=_db(), normalize_labels=normalize_labels)
         kwargs["top_k"] = top_k
-    if ray:
-        kwargs.update(backend="ray", address=None if ray == "local" else ray)
     report = _confirm(
-        path, steps=steps, batch_size=batch_size, eval_examples=eval_examples, validation_examples=validation_examples,
-        learning_rate=learning_rate,
+        examples, steps=steps, batch_size=batch_size, eval_examples=eval_examples,
+        validation_examples=validation_examples, learning_rate=learning_rate,
         lora_r=lora_r, max_seq_len=max_seq_len, seed=seed, device=device, output_dir=output_dir,
         successive_halving=successive_halving, store=False if no_store else store, description=description,
         keep_samples=keep_samples, normalize_labels=normalize_labels, metric=metric, resume=resume,
-        checkpoint_every=checkpoint_every, trust_remote_code=trust_remote_code, progress=not as_json,
-        serve=serve_format if serve else False, **kwargs,
+        checkpoint_every=checkpoint_every, trust_remote_code=trust_remote_code,
+        progress=rep.callback or False, serve=serve_format if serve else False, **kwargs,
     )
     _write_html(html, confirm_report=report, recommendation=kwargs.get("recommendation"))
     if as_json:
@@ -519,6 +530,7 @@ def expand(
         path, base_url=base_url, model=model, n=n, output=output, api_key_env=api_key_env, description=description,
         concurrency=concurrency, timeout=timeout, max_retries=max_retries, max_requests=max_requests,
         response_format=response_format, temperature=temperature, max_tokens=max_tokens, seed=seed,
+        progress=not as_json,
     )
     if as_json:
         _print_json(report.summary())
@@ -549,7 +561,7 @@ def evaluate(
     from slmselect.evaluation import evaluate as _evaluate
 
     kw: dict[str, Any] = dict(min_models=min_models, embedder=embedder, folds=folds, inner_folds=inner_folds,
-                              max_params=max_params, variant=variant, query=query, seed=seed)
+                              max_params=max_params, variant=variant, query=query, seed=seed, progress=not as_json)
     if _state["db"]:
         kw["db"] = _db()
     if source:  # repeated options join into one comma-separated list

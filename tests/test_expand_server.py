@@ -22,6 +22,7 @@ import pytest
 from public_datasets import trec
 
 from slmselect import TeacherError, expand
+from slmselect.events import StageAdvanced, StageFinished
 from llama_server import llama_server
 
 KEY = "sk-loopback-teacher-key-7f3a9c"
@@ -74,8 +75,12 @@ def test_expands_resumes_and_never_shows_the_key(teacher, seeds, tmp_path, monke
     out = tmp_path / "train.jsonl"
     kw = dict(base_url=teacher, model=ALIAS, output=out, response_format="json_object_schema", concurrency=2,
               max_tokens=96, timeout=120)
-    first = expand(seeds, n=4, **kw)
+    events: list = []
+    first = expand(seeds, n=4, progress=events.append, **kw)
     assert first.complete and first.written == 4 and first.existing == 0
+    rows_written = [e for e in events if isinstance(e, StageAdvanced) and e.stage == "writing rows"]
+    assert [e.done for e in rows_written] == [1, 2, 3, 4] and all(e.total == 4 for e in rows_written)
+    assert isinstance(events[-1], StageFinished) and events[-1].note.startswith("4 of 4 rows")
     assert first.requests == first.written + sum(first.rejected.values()) + first.failed_requests + first.abandoned
     rows = _rows(out)
     seed_rows = _rows(seeds)

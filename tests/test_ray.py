@@ -16,6 +16,7 @@ import pytest
 
 from slmselect.confirmation import confirm, load_local_results
 from slmselect.errors import ParameterError
+from slmselect.events import StageAdvanced
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GEMMA = "google/gemma-3-270m"
@@ -32,35 +33,22 @@ def local_ray():
         ray.shutdown()
 
 
-class Events(logging.Handler):
-    """The progress events the driver relays from the workers (logger slmselect.confirmation.ray)."""
+class Events(list):
+    """The progress events the driver hands to confirm's progress callback, from the workers."""
 
     def __init__(self, on_event=None) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
+        super().__init__()
         self.on_event = on_event
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+    def __call__(self, event) -> None:
+        self.append(event)
         if self.on_event is not None:
-            self.on_event(record)
-
-    def __enter__(self) -> Events:
-        logger = logging.getLogger("slmselect.confirmation.ray")
-        self._level = logger.level
-        logger.setLevel(logging.INFO)
-        logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        logger = logging.getLogger("slmselect.confirmation.ray")
-        logger.removeHandler(self)
-        logger.setLevel(self._level)
+            self.on_event(event)
 
 
-def _run(rows, tmp_path, steps, **kw):
+def _run(rows, tmp_path, steps, progress, **kw):
     return confirm(
-        rows, models=[SMOL, GEMMA], steps=steps, batch_size=2, eval_examples=8, seed=0, progress=False,
+        rows, models=[SMOL, GEMMA], steps=steps, batch_size=2, eval_examples=8, seed=0, progress=progress,
         store=tmp_path / "results.sqlite", output_dir=tmp_path / "adapters", backend="ray", **kw,
     )
 
@@ -68,8 +56,8 @@ def _run(rows, tmp_path, steps, **kw):
 @pytest.mark.slow
 def test_two_candidates_train_at_once_as_ray_actors(local_ray, models_ready, trec_rows, tmp_path):
     """Successive halving on Ray: both first rungs at once, then the better candidate finishes on its actor."""
-    with Events() as events:
-        report = _run(trec_rows[:40], tmp_path, steps=2, successive_halving=True)
+    events = Events()
+    report = _run(trec_rows[:40], tmp_path, steps=2, progress=events, successive_halving=True)
     assert [c.model_id for c in report.candidates] == [SMOL, GEMMA]
     h = report.halving
     assert h.rung_steps == 1 and len(h.kept) == 1 and set(h.kept + h.eliminated) == {SMOL, GEMMA}
@@ -79,9 +67,9 @@ def test_two_candidates_train_at_once_as_ray_actors(local_ray, models_ready, tre
     assert h.steps_used == 3 and h.steps_full_budget == 4
     assert all(c.config["backend"] == "ray" for c in report.candidates)
     # progress came from two other processes (the workers), stage by stage, and reached the driver
-    pids = {r.model_id: r.worker_pid for r in events.records}
-    assert set(pids) == {SMOL, GEMMA} and os.getpid() not in pids.values() and len(set(pids.values())) == 2
-    stages = {(r.model_id, r.stage) for r in events.records if r.slmselect_event == "advance"}
+    pids = {e.subject: e.pid for e in events if e.pid != os.getpid()}
+    assert set(pids) == {SMOL, GEMMA} and len(set(pids.values())) == 2
+    stages = {(e.subject, e.stage) for e in events if isinstance(e, StageAdvanced)}
     assert {(SMOL, "LoRA train"), (GEMMA, "LoRA train")} <= stages
     rows = load_local_results(tmp_path / "results.sqlite")
     assert sorted(rows["model_id"]) == sorted([SMOL, GEMMA]) and set(rows["run_id"]) == {report.run_id}
@@ -91,14 +79,13 @@ def test_two_candidates_train_at_once_as_ray_actors(local_ray, models_ready, tre
 def test_a_killed_worker_fails_only_its_candidate(local_ray, models_ready, trec_rows, tmp_path):
     killed: list[int] = []
 
-    def kill_gemma_mid_training(record: logging.LogRecord) -> None:
-        if (not killed and record.model_id == GEMMA and record.stage == "LoRA train"
-                and record.slmselect_event == "advance"):  # one step done, more to go
-            killed.append(record.worker_pid)
-            os.kill(record.worker_pid, signal.SIGKILL)
+    def kill_gemma_mid_training(event) -> None:
+        if (not killed and event.subject == GEMMA and isinstance(event, StageAdvanced)
+                and event.stage == "LoRA train"):  # one step done, more to go
+            killed.append(event.pid)
+            os.kill(event.pid, signal.SIGKILL)
 
-    with Events(kill_gemma_mid_training):
-        report = _run(trec_rows[:40], tmp_path, steps=4)
+    report = _run(trec_rows[:40], tmp_path, steps=4, progress=Events(kill_gemma_mid_training))
     assert killed and killed[0] != os.getpid()
     smol, gemma = report.result(SMOL), report.result(GEMMA)
     assert smol.status == "ok" and smol.steps == 4 and smol.finetuned_score is not None

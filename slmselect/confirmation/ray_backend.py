@@ -4,8 +4,8 @@ Each candidate runs in its own Ray actor with a resource request (one GPU where 
 otherwise an equal share of its CPUs) and works through the same stages as a local run
 (:func:`~slmselect.confirmation.stages.run_trial`); with successive halving the first rung and the rest
 of the training are two calls (two Ray tasks) on the same actor, so a survivor keeps its adapter and
-optimizer state between them. Workers put progress events on a :class:`ray.util.queue.Queue`; the
-driver draws them with its progress bars and logs them (logger ``slmselect.confirmation.ray``).
+optimizer state between them. Workers put their progress events (:mod:`slmselect.events`) on a
+:class:`ray.util.queue.Queue`; the driver hands them to the run's progress callback, as a local run's.
 Only the driver writes to the results store. A worker that dies (killed, out of memory, node lost)
 fails its candidate alone: the report marks it and the finished candidates are kept.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -24,8 +25,7 @@ from slmselect.confirmation.halving import cut_reason, finish_stages, rung_stage
 from slmselect.confirmation.results import CandidateResult, HalvingSummary
 from slmselect.confirmation.trial import Setup, Trial
 from slmselect.errors import MissingDependencyError, ParameterError
-
-log = logging.getLogger("slmselect.confirmation.ray")
+from slmselect.events import Event, Reporter, StageFinished, StageStarted
 
 INSTALL = "pip install 'slmselect[ray]'  (or: pip install 'ray[default]')"
 #: Environment variables the workers need to find models and stay offline like the driver.
@@ -76,40 +76,14 @@ def resources(n_candidates: int, device: str = "auto") -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------- workers
 
 
-class _Stage:
-    def __init__(self, progress: QueueProgress, key: int) -> None:
-        self._progress, self._key = progress, key
+class QueueSink:
+    """The worker's progress callback: each event goes on the driver's queue, as it is."""
 
-    def advance(self, n: float = 1, **fields: Any) -> None:
-        self._progress.put("advance", self._key, n, fields)
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
 
-    def done(self, note: str = "") -> None:
-        self._progress.put("done", self._key, note)
-
-
-class QueueProgress:
-    """The worker's side of the progress bars: each call becomes an event on the driver's queue."""
-
-    def __init__(self, queue: Any, model_id: str) -> None:
-        self.queue, self.model_id = queue, model_id
-        self._next = 0
-
-    def __enter__(self) -> QueueProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def put(self, kind: str, *args: Any) -> None:
-        self.queue.put((kind, self.model_id, os.getpid(), *args))
-
-    def stage(self, model_id: str, name: str, total: float | None) -> _Stage:
-        self._next += 1
-        self.put("stage", self._next, name, total)
-        return _Stage(self, self._next)
-
-    def log(self, message: str) -> None:
-        self.put("log", message)
+    def __call__(self, event: Event) -> None:
+        self.queue.put(event)
 
 
 class CandidateWorker:
@@ -122,9 +96,9 @@ class CandidateWorker:
         from slmselect.confirmation.device import detect_device
 
         torch.set_num_threads(max(1, threads))
-        progress = QueueProgress(queue, model_id)
+        progress = Reporter(QueueSink(queue), "confirm")
         self.trial = Trial(model_id, replace(setup, choice=detect_device(device), progress=progress))
-        progress.put("started", self.trial.setup.choice.label)
+        progress.message(f"started on {self.trial.setup.choice.label} (Ray worker)", subject=model_id)
 
     def run(self, steps: int) -> CandidateResult:
         from slmselect.confirmation.stages import run_trial
@@ -166,38 +140,32 @@ class CandidateWorker:
 
 
 class Relay:
-    """The driver's side: draws the workers' events with the local progress bars and logs them."""
+    """The driver's side: hands the workers' events to the run's own progress callback, in the order they came."""
 
     def __init__(self, queue: Any, setup: Setup) -> None:
         self.queue, self.progress = queue, setup.progress
-        self.bars: dict[tuple[str, int], Any] = {}
         self.stage: dict[str, str] = {}  # model id -> last stage reported
-        self.pids: dict[str, int] = {}
+        self.running: dict[tuple[str, str, int], StageStarted] = {}  # stages started and not finished
 
     def drain(self) -> None:
         while not self.queue.empty():
             for event in self.queue.get_nowait_batch(self.queue.qsize()):
-                self.handle(event)
+                key = (event.subject, getattr(event, "stage", ""), event.pid)
+                if isinstance(event, StageStarted):
+                    self.stage[event.subject] = event.stage
+                    self.running[key] = event
+                elif isinstance(event, StageFinished):
+                    self.running.pop(key, None)
+                self.progress.send(event)
 
-    def handle(self, event: tuple[Any, ...]) -> None:
-        kind, model_id, pid, *args = event
-        self.pids[model_id] = pid
-        if kind == "stage":
-            key, name, total = args
-            self.stage[model_id] = name
-            self.bars[model_id, key] = self.progress.stage(model_id, name, total)
-        elif kind == "advance":
-            key, n, fields = args
-            self.bars[model_id, key].advance(n, **fields)
-        elif kind == "done":
-            key, note = args
-            self.bars[model_id, key].done(note)
-        elif kind == "log":
-            self.progress.log(args[0])
-        log.info("%s (pid %s): %s %s", model_id, pid, kind, " ".join(map(str, args)), extra={
-            "slmselect_event": kind, "model_id": model_id, "worker_pid": pid,
-            "stage": self.stage.get(model_id), "event_args": args,
-        })
+    def end(self, model_id: str | None = None, note: str = "the Ray worker ended") -> None:
+        """Finish the stages a worker that is gone (``model_id``'s, or every one) left running."""
+        for key, started in list(self.running.items()):
+            if model_id is None or started.subject == model_id:
+                del self.running[key]
+                self.progress.send(StageFinished(job=started.job, subject=started.subject, stage=started.stage,
+                                                 pid=started.pid, seconds=time.time() - started.time, note=note,
+                                                 ok=False))
 
 
 def _died(model_id: str, setup: Setup, relay: Relay, err: BaseException) -> CandidateResult:
@@ -226,7 +194,7 @@ class _Pool:
         res = resources(len(model_ids), device)
         self.env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         self.remote = ray.remote(max_restarts=0, max_task_retries=0, **res)(CandidateWorker)
-        self.worker_setup = replace(setup, progress=None)  # the bars stay on the driver
+        self.worker_setup = replace(setup, progress=None)  # each worker sends its events to the queue
         self.device, self.threads = device, int(res["num_cpus"])
         self.actors = {m: self.start(m) for m in model_ids}
         self.pending: dict[Any, str] = {}
@@ -255,6 +223,7 @@ class _Pool:
                 except (RayActorError, RayError) as err:
                     self.relay.drain()
                     value = _died(model_id, self.setup, self.relay, err)
+                    self.relay.end(model_id, "the Ray worker died")
                     self.release(model_id)
                 yield model_id, value
 
@@ -267,6 +236,7 @@ class _Pool:
         for model_id in list(self.actors):
             self.release(model_id)
         self.relay.drain()
+        self.relay.end()
         self.ray.kill(self.queue.actor)
 
 

@@ -8,6 +8,7 @@ local results store at once, so ``recommend()`` learns from it even if a later c
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import time
@@ -20,11 +21,12 @@ from slmselect.errors import ConfirmError, ParameterError, did_you_mean
 from slmselect.confirmation.data import instruction_for, split_examples
 from slmselect._validate import check_params, validate_params
 from slmselect.confirmation.device import cpu_count, detect_device, gpu_name
-from slmselect.report.progress import ConfirmProgress
+from slmselect.report.progress import reporter
 from slmselect.confirmation.metrics import METRICS, PRIMARY_METRIC
 from slmselect.confirmation.results import CandidateResult, ConfirmReport, HalvingSummary
 from slmselect.evidence.store import ResultsStore, ResultWriter, open_store
 from slmselect.errors import StoreError
+from slmselect.events import ProgressCallback
 from slmselect.confirmation.training import TrainConfig
 from slmselect.confirmation.stages import Interrupted, run_trial
 from slmselect.confirmation.stats import compare_to_pick
@@ -70,6 +72,17 @@ def _candidate_ids(models: Any, recommendation: Any, top_k: int) -> tuple[list[s
     for model_id in ids:
         check_model_path(model_id)  # a wrong local path fails here, before anything is read, trained or stored
     return ids, ids[0]
+
+
+def _known_profile(recommendation: Any, examples: list[Any], description: str | None) -> Any:
+    """The recommendation's task profile when it was made from these very examples and this description (the
+    fingerprint and the description match), so that confirm does not profile them again; else None."""
+    known = getattr(recommendation, "profile", None)
+    if known is None or getattr(known, "description", None) != description:
+        return None
+    from slmselect.profile.columns import Columns, fingerprint
+
+    return known if known.fingerprint == fingerprint(Columns.of(examples)) else None
 
 
 def _versions() -> dict[str, str]:
@@ -149,7 +162,7 @@ def confirm(
     description: str | None = None,
     trust_remote_code: bool = False,
     keep_samples: bool = False,
-    progress: bool = True,
+    progress: bool | ProgressCallback = True,
     memory_limit_gb: float | None = None,
     on_candidate_done: Callable[[CandidateResult], None] | None = None,
     backend: str = "local",
@@ -196,10 +209,12 @@ def confirm(
     candidate killed mid-training; the report lists what it reused (:attr:`ConfirmReport.reused`).
     ``checkpoint_every`` sets how often a candidate's training is checkpointed for that (default: every
     quarter of ``steps``, at least 5; 0 for never). See :mod:`slmselect.confirmation.resume`.
+    ``progress``: ``True`` draws the run's progress on stderr (bars on a terminal, plain lines in a pipe or a
+    log), ``False`` draws nothing, and a callable receives every event instead (:mod:`slmselect.events`: the
+    set-up stages, each candidate's stages with their steps and losses, and messages).
+    With ``recommendation``, its task profile is used when it was made from the same examples and description.
     Raises :class:`ConfirmError` (with ``.report``) when no candidate could be measured.
     """
-    import torch
-
     from slmselect.profile.readers import read_examples
     from slmselect.profile.profiler import profile_task
 
@@ -215,15 +230,25 @@ def confirm(
         raise ParameterError(
             "resume=True does not combine with successive_halving=True yet: halving decides on every candidate's "
             "first rung together. Rerun with halving off to reuse what a killed run measured.")
-    results_store = open_store(store)  # integrity, schema, lock, write access: before any training
+    rep = reporter(progress, "confirm")
+    with rep.stage("opening the results store"):
+        results_store = open_store(store)  # integrity, schema, lock, write access: before any training
     if resume and results_store is None:
         raise ParameterError("resume=True reuses results from the results store; it cannot work with store=False.")
     writer = ResultWriter(results_store)
     if description is None and recommendation is not None:
         description = getattr(recommendation, "description", None)
 
-    normalised, _fields = read_examples(examples, split=split, normalize_labels=normalize_labels)
-    profile = profile_task(normalised, description=description)
+    what = f"reading {Path(examples).name}" if isinstance(examples, (str, os.PathLike)) else "preparing the examples"
+    with rep.stage(what) as stage:
+        normalised, _fields = read_examples(examples, split=split, normalize_labels=normalize_labels)
+        stage.done(f"{len(normalised)} examples")
+    profile = _known_profile(recommendation, normalised, description)
+    if profile is not None:
+        rep.message("the examples' profile: the recommendation's (the same examples and description)")
+    else:
+        with rep.stage("profiling the examples"):
+            profile = profile_task(normalised, description=description)
     task = profile.task_type
     if eval_examples is None and round(len(normalised) * eval_fraction) > MAX_DEFAULT_EVAL:
         eval_examples = MAX_DEFAULT_EVAL
@@ -254,6 +279,12 @@ def confirm(
                 f"{task} task; got {metric!r}." + did_you_mean(metric, METRICS[task]))
     chosen_metric = metric or PRIMARY_METRIC[task]
 
+    with rep.stage("importing torch" + (", transformers and peft" if backend == "local" else "")):
+        import torch  # a few seconds, and half a minute with transformers and peft on a busy CPU
+
+        if backend == "local":  # imported here, where the wait is reported, rather than at the first load
+            for name in ("transformers", "peft"):
+                importlib.import_module(name)
     choice = detect_device(device)
     threads_before = torch.get_num_threads()
     if choice.device == "cpu":
@@ -268,7 +299,6 @@ def confirm(
         batch_size=batch_size,
         seed=seed,
     )
-    prog = ConfirmProgress(progress)
     instruction = instruction_for(profile, [e.output for e in train], description)
     serve_quant = check_params("serve_bench", quant=serve)["quant"] if serve not in (False, None, True) else "q4_k_m"
     setup = Setup(
@@ -283,7 +313,7 @@ def confirm(
         output_dir=out_dir,
         memory_limit_bytes=int(memory_limit_gb * GB) if memory_limit_gb is not None else None,
         trust_remote_code=trust_remote_code,
-        progress=prog,
+        progress=rep,
         extra_config={"successive_halving": bool(successive_halving), "run_steps": steps, "instruction": instruction},
         validation=validation,
         seed=seed,
@@ -321,7 +351,8 @@ def confirm(
         if serve and result.status == "ok" and result.adapter_path:
             from slmselect.confirmation.serving import serve_candidate
 
-            serve_candidate(result, setup, serve_quant)
+            with rep.stage(f"serving ({serve_quant}) in llama.cpp", subject=result.model_id):
+                serve_candidate(result, setup, serve_quant)
         if result.status != "interrupted":
             writer.add({**_row(result, shared), "resume_key": keys[result.model_id],
                         "result": stored_result(result, keep_samples)})
@@ -332,31 +363,31 @@ def confirm(
     halving: HalvingSummary | None = None
     to_train = [m for m in model_ids if m not in reused]
     try:
-        with prog:
-            for model_id, result in reused.items():
-                prog.log(f"{model_id}: reused the result run {result.reused_from} stored for the same data and "
-                         "settings (resume=True)")
-                if serve and not result.serving and result.adapter_path and Path(result.adapter_path).is_dir():
-                    from slmselect.confirmation.serving import serve_candidate
+        for model_id, result in reused.items():
+            rep.message(f"reused the result run {result.reused_from} stored for the same data and settings "
+                        "(resume=True)", subject=model_id)
+            if serve and not result.serving and result.adapter_path and Path(result.adapter_path).is_dir():
+                from slmselect.confirmation.serving import serve_candidate
 
+                with rep.stage(f"serving ({serve_quant}) in llama.cpp", subject=model_id):
                     serve_candidate(result, setup, serve_quant)
-                results.append(result)
-                if on_candidate_done is not None:
-                    on_candidate_done(result)
-            if not to_train:
-                pass
-            elif backend == "ray":
-                from slmselect.confirmation.ray_backend import run_on_ray
+            results.append(result)
+            if on_candidate_done is not None:
+                on_candidate_done(result)
+        if not to_train:
+            pass
+        elif backend == "ray":
+            from slmselect.confirmation.ray_backend import run_on_ray
 
-                halving = run_on_ray(to_train, setup, steps, record, address=address, device=device,
-                                     successive_halving=successive_halving)
-            elif successive_halving and len(to_train) > 1:
-                from slmselect.confirmation.halving import run_halving
+            halving = run_on_ray(to_train, setup, steps, record, address=address, device=device,
+                                 successive_halving=successive_halving)
+        elif successive_halving and len(to_train) > 1:
+            from slmselect.confirmation.halving import run_halving
 
-                halving = run_halving(to_train, setup, steps, record)
-            else:
-                for model_id in to_train:
-                    record(run_trial(Trial(model_id, setup), steps))
+            halving = run_halving(to_train, setup, steps, record)
+        else:
+            for model_id in to_train:
+                record(run_trial(Trial(model_id, setup), steps))
     except Interrupted as stop:
         interrupted = True
         results.append(stop.result)

@@ -36,9 +36,9 @@ def run_stages(trial: Trial, stages: Sequence[Callable[[], Any]], *, finish: boo
         failed = None
         trial.release(keep_checkpoints=interrupted)
         if interrupted:
-            trial.setup.progress.log(f"{trial.model_id}: interrupted")
+            trial.setup.progress.message("interrupted", subject=trial.model_id)
             raise Interrupted(trial.result) from None
-        trial.setup.progress.log(f"{trial.model_id}: {trial.result.status}: {trial.result.reason}")
+        trial.setup.progress.message(f"{trial.result.status}: {trial.result.reason}", subject=trial.model_id)
         return False
     if finish:
         trial.release()

@@ -21,12 +21,12 @@ from slmselect.confirmation.device import DeviceChoice, PeakMemory, available_me
 from slmselect.confirmation.memory import estimate_memory, inspect_weights
 from slmselect.confirmation.stats import Interval, interval, paired_difference
 from slmselect.confirmation.metrics import PRIMARY_METRIC, compute_metrics, item_scores
-from slmselect.report.progress import ConfirmProgress
 from slmselect.confirmation.results import CandidateResult
 from slmselect.confirmation.scoring import max_new_tokens_for, predict
 from slmselect.confirmation.training import LoraRun, TrainConfig, TrainStats
 from slmselect.confirmation.cache import safe_id
 from slmselect.confirmation.weights import load_model
+from slmselect.events import Reporter
 
 GB = 1024**3
 N_SAMPLES = 3
@@ -51,7 +51,7 @@ class Setup:
     output_dir: Path
     memory_limit_bytes: int | None
     trust_remote_code: bool
-    progress: ConfirmProgress
+    progress: Reporter  # where the run's progress events go
     extra_config: dict[str, Any] = field(default_factory=dict)
     validation: list[Example] = field(default_factory=list)  # halving and the pick
     seed: int = 0
@@ -120,9 +120,9 @@ class Trial:
     def load(self) -> None:
         self.stage = "loading"
         self.peak.reset()
-        bar = self.setup.progress.stage(self.model_id, "load", 1)
-        self.loaded = load_model(self.model_id, self.setup.choice, trust_remote_code=self.setup.trust_remote_code)
-        bar.done(f"{self.loaded.source}, {self.loaded.load_seconds:.1f}s")
+        with self.setup.progress.stage("load", subject=self.model_id) as bar:  # a first load converts a GGUF
+            self.loaded = load_model(self.model_id, self.setup.choice, trust_remote_code=self.setup.trust_remote_code)
+            bar.done(f"{self.loaded.source}, {self.loaded.load_seconds:.1f}s")
         r = self.result
         r.load_seconds, r.weights_source, r.n_params = (
             self.loaded.load_seconds,
@@ -145,23 +145,23 @@ class Trial:
         assert self.fmt is not None
         examples = s.evals if examples is None else examples
         model = self.run.model if self.run is not None else self.loaded.model
-        bar = s.progress.stage(self.model_id, f"{name} eval", len(examples))
         start = time.perf_counter()
-        preds = predict(
-            model,
-            self.fmt,
-            examples,
-            task_type=s.profile.task_type,
-            labels=s.labels,
-            device=s.choice.device,
-            max_new_tokens=self._max_new_tokens,
-            batch_size=self.config.batch_size,
-            on_batch=bar.advance,
-        )
-        self.eval_seconds += time.perf_counter() - start
-        refs = [e.output for e in examples]
-        metrics = compute_metrics(s.profile.task_type, preds, refs, labels=s.labels)
-        bar.done(f"{s.metric} {metrics[s.metric]:.3f}")
+        with s.progress.stage(f"{name} eval", len(examples), subject=self.model_id) as bar:
+            preds = predict(
+                model,
+                self.fmt,
+                examples,
+                task_type=s.profile.task_type,
+                labels=s.labels,
+                device=s.choice.device,
+                max_new_tokens=self._max_new_tokens,
+                batch_size=self.config.batch_size,
+                on_batch=bar.advance,
+            )
+            self.eval_seconds += time.perf_counter() - start
+            refs = [e.output for e in examples]
+            metrics = compute_metrics(s.profile.task_type, preds, refs, labels=s.labels)
+            bar.done(f"{s.metric} {metrics[s.metric]:.3f}")
         if examples is s.evals:
             self._record_samples(name, preds)
         return metrics, item_scores(s.profile.task_type, preds, refs, metric=s.metric, labels=s.labels)
@@ -197,20 +197,20 @@ class Trial:
             self.run = LoraRun(self.loaded.model, items, tok.pad_token_id, self.config, s.choice)
             self.result.trainable_params = self.run.trainable_parameters
             self._keep_checkpoints()
-        bar = s.progress.stage(self.model_id, "LoRA train", n_steps)
-        while True:
-            try:
-                self.run.train(n_steps, on_step=lambda step, loss: bar.advance(1, note=f"loss {loss:.3f}"))
-                break
-            except Exception as err:  # noqa: BLE001 - only an out-of-memory error is retried
-                if not _is_oom(err) or self.config.batch_size <= 1:
-                    if _is_oom(err):
-                        raise self._does_not_fit(err) from None
-                    raise
-            # after the handler, so that the failed attempt's frames are gone before memory is freed
-            self._retry_smaller_batch(bar)
-        st = self.run.stats
-        bar.done(f"loss {st.losses[-1]:.3f}" if st.losses else "")
+        with s.progress.stage("LoRA train", n_steps, subject=self.model_id) as bar:
+            while True:
+                try:
+                    self.run.train(n_steps, on_step=lambda step, loss: bar.advance(1, note=f"loss {loss:.3f}"))
+                    break
+                except Exception as err:  # noqa: BLE001 - only an out-of-memory error is retried
+                    if not _is_oom(err) or self.config.batch_size <= 1:
+                        if _is_oom(err):
+                            raise self._does_not_fit(err) from None
+                        raise
+                # after the handler, so that the failed attempt's frames are gone before memory is freed
+                self._retry_smaller_batch(bar)
+            st = self.run.stats
+            bar.done(f"loss {st.losses[-1]:.3f}" if st.losses else "")
         r = self.result
         r.steps, r.train_seconds, r.tokens_per_second = st.steps, st.seconds, st.tokens_per_second
         r.final_loss = st.losses[-1] if st.losses else None
@@ -229,13 +229,13 @@ class Trial:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            s.progress.log(f"{self.model_id}: another run is training the same candidate; no checkpoints kept")
+            s.progress.message("another run is training the same candidate; no checkpoints kept", subject=self.model_id)
             return
         self._lock = lock
         step = self.run.keep_checkpoints(folder, s.checkpoint_every, resume=s.resume)
         if step:
             self.result.resumed_from_step = step
-            s.progress.log(f"{self.model_id}: going on from the checkpoint at step {step} that a killed run left")
+            s.progress.message(f"going on from the checkpoint at step {step} that a killed run left", subject=self.model_id)
 
     def _retry_smaller_batch(self, bar: Any) -> None:
         """Start this candidate's training over at half the batch and twice the gradient accumulation (the same
@@ -251,7 +251,7 @@ class Trial:
         self.result.oom_retries += 1
         note = (f"out of memory at batch {old}: retrying at batch {self.config.batch_size} x {self.config.grad_accum} "
                 "accumulated (the same examples per step)")
-        self.setup.progress.log(f"{self.model_id}: {note}")
+        self.setup.progress.message(note, subject=self.model_id)
         bar.advance(0, note=note)
         self.loaded.model = base
         items = [self.fmt.encode(ex) for ex in self.setup.train]
@@ -369,7 +369,8 @@ class Trial:
             return
         assert self.run is not None
         self.peak.reset()
-        self.loaded = load_model(self.model_id, self.setup.choice, trust_remote_code=self.setup.trust_remote_code)
+        with self.setup.progress.stage("reload", subject=self.model_id):
+            self.loaded = load_model(self.model_id, self.setup.choice, trust_remote_code=self.setup.trust_remote_code)
         self.run.resume(self.loaded.model)
 
     # ------------------------------------------------------------------------------------------ failures

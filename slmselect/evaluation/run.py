@@ -35,6 +35,8 @@ from slmselect.predict.rank import blend_among, rank
 from slmselect.predict.static import UNSCORED_POINTS, static_key
 from slmselect.predict.select import choose_settings, fit_all, fold_of, queries_for, single_thread, subset
 from slmselect._types import EDGE_TOLERANCE
+from slmselect.events import ProgressCallback
+from slmselect.report.progress import reporter
 
 _EPS = 1e-9
 
@@ -69,6 +71,7 @@ def evaluate(
     variant: str | None = None,
     query: str = "description",
     predictor: dict[str, float] | None = None,
+    progress: bool | ProgressCallback = True,
 ) -> EvaluationReport:
     """Nested cross-validation of the recommender over datasets, against baselines, per objective.
 
@@ -81,6 +84,8 @@ def evaluate(
     ``shrink``, ``lowrank``, ``interval_scale``, ``static_weight``, ``edge_static_weight``, ``level_shrink``,
     ``level_temperature``),
     for experiments.
+    ``progress``: ``True`` draws the set-up and each outer fold on stderr, ``False`` nothing, a callable receives
+    every event (:mod:`slmselect.events`).
     Returns an :class:`EvaluationReport`; ``report.figure("accuracy", "slmselect", "lora_land_2024")``.
     """
     t0 = time.perf_counter()
@@ -91,7 +96,10 @@ def evaluate(
         for k in predictor:
             check_choice("predictor setting", k, list(base))
         fixed = Settings.from_dict({**base, **dict(predictor)})
-    db = db if db is not None else load_db()
+    rep = reporter(progress, "evaluate")
+    if db is None:
+        with rep.stage("loading the benchmark database"):
+            db = load_db()
     srcs = _sources(db, sources)
     kinds = tuple(k for k in KINDS if k in {OBJECTIVE_VALUE[o] for o in objs} or k == "base")
 
@@ -106,7 +114,8 @@ def evaluate(
         cand_ok &= (M["variant"] == variant).to_numpy()
         scenario["variant"] = variant
 
-    emb, eu, queries = task_embeddings(db, embedder)
+    with rep.stage("embedding the task texts"):
+        emb, eu, queries = task_embeddings(db, embedder)
     obs = {k: observe(db, k) for k in KINDS}
     groups = np.concatenate([obs[k].units["group"].to_numpy() for k in KINDS])
     fold = fold_of(groups, folds, seed)
@@ -116,7 +125,7 @@ def evaluate(
     base_col = {k: j for j, k in enumerate(base_obs.unit_keys())}
     rows: list[TaskResult] = []
     chosen: dict[str, dict[str, Any]] = {}
-    with single_thread():
+    with single_thread(), rep.stage("cross-validation", folds) as cv:
         for f in range(folds):
             train = {k: np.array([fold[g] != f for g in obs[k].units["group"]]) for k in KINDS}
             if fixed is not None:
@@ -131,6 +140,7 @@ def evaluate(
                 rows += _evaluate_fold(obj, obs[kind], fits[kind], settings[kind], train[kind], cand_ok, srcs, min_models,
                                        eu, mem_all, params_b, base_obs, base_col, obs["finetuned"],
                                        float(edge_tolerance), queries[query])
+            cv.advance(1, note=f"{len(rows)} task rows")
     figures, comparisons = summarise(rows, objs)
     notes = [
         f"Nested cross-validation over datasets: {folds} outer folds; settings chosen per outer fold by {inner_folds}-fold "

@@ -27,7 +27,9 @@ from slmselect.expansion.prompts import PROMPT_VERSION, Request, build_request
 from slmselect.expansion.results import ExpandReport
 from slmselect.expansion.spec import TaskSpec, build_spec, from_row, to_row
 from slmselect.expansion.store import OutputFile
+from slmselect.events import ProgressCallback
 from slmselect.profile.profiler import count_tokens
+from slmselect.report.progress import reporter
 
 __all__ = ["expand"]
 
@@ -183,6 +185,7 @@ def expand(
     output_field: str | None = None,
     context_field: str | None = None,
     on_row: Callable[[ExpandReport], None] | None = None,
+    progress: bool | ProgressCallback = True,
 ) -> ExpandReport:
     """Ask a teacher model for new examples like ``seeds`` until ``output`` holds ``n`` valid rows.
 
@@ -195,6 +198,9 @@ def expand(
     ``output`` in the seeds' format as soon as they pass. Rerunning with the same ``output`` keeps its
     valid rows and asks only for the missing ones. ``max_requests`` (default ``5 * missing + 10``) caps
     the requests of one run; the report says when it ended before ``n``.
+    ``on_row`` is called with the report after each row written; ``progress`` draws the run's progress on stderr
+    (``True``), nothing (``False``), or hands each event to a callable (:mod:`slmselect.events`): reading the
+    seeds, then the rows written out of ``n``, with the requests sent and the replies rejected so far.
     Raises :class:`~slmselect.errors.TeacherError` (with ``.report``) when the server cannot be used.
     """
     out = OutputFile(output)
@@ -203,9 +209,11 @@ def expand(
             f"The output {str(out.path)!r} is the seeds file itself; write the expanded examples to another file "
             "(the seeds are never overwritten)."
         )
+    rep = reporter(progress, "expand")
     api_key = _api_key(api_key_env)
-    spec = build_spec(seeds, description=description, input_field=input_field, output_field=output_field,
-                      context_field=context_field, length_factor=length_factor)
+    with rep.stage("reading the seeds"):
+        spec = build_spec(seeds, description=description, input_field=input_field, output_field=output_field,
+                          context_field=context_field, length_factor=length_factor)
     started = time.perf_counter()
     report = ExpandReport(output=str(out.path), n=n, task_type=spec.profile.task_type, model=model,
                           base_url=redact_url(base_url), seed=seed)
@@ -226,6 +234,14 @@ def expand(
     }
     first_request = int(out.load_state().get("next_request", 0))
     run = _Expansion(spec, out, report, dedup)
+    rows_stage = rep.stage("writing rows", n, subject=str(out.path))
+    if report.existing:
+        rows_stage.advance(report.existing, note="kept from an earlier run")
+
+    def written(report: ExpandReport) -> None:
+        rows_stage.advance(1, note=f"{report.requests} requests, {sum(run.rejected.values())} rejected")
+        if on_row is not None:
+            on_row(report)
 
     async def main() -> None:
         import httpx
@@ -237,12 +253,14 @@ def expand(
             await _generate(
                 run, client, n=n, concurrency=concurrency, max_requests=max_requests or 5 * missing + 10,
                 first_request=first_request, seed=seed, shots=shots, response_format=response_format,
-                max_tokens=max_tokens or _max_tokens(spec), temperature=temperature, state=state, on_row=on_row,
+                max_tokens=max_tokens or _max_tokens(spec), temperature=temperature, state=state, on_row=written,
             )
 
     try:
-        if missing:
-            _run(main)
+        with rows_stage:
+            if missing:
+                _run(main)
+            rows_stage.done(f"{report.total} of {n} rows, {report.requests} requests")
     except TeacherError as err:
         err.report = report
         raise

@@ -1,13 +1,16 @@
-"""Progress of a confirm run, on any output.
+"""Progress events (:mod:`slmselect.events`) drawn on any output.
 
-On a terminal: rich bars on stderr, one per candidate and stage. Anywhere else (a pipe, a log file, CI):
-plain lines on stderr, one when a stage starts and ends and at least every ``interval`` seconds while it
-runs (a background heartbeat covers stages with no steps, such as loading a model), each saying the stage,
-the step, the last loss, the time spent and an estimate of the time left::
+On a terminal: rich bars on stderr, one per stage (set-up, and each candidate's stages). Anywhere else (a
+pipe, a log file, CI): plain lines on stderr, without colours, cursor moves or clock times: one when a stage
+starts and ends, one each time it passes a tenth of its steps, and, while it runs, at least every
+``interval`` seconds (a background heartbeat covers stages with no steps, such as importing torch or loading
+a model). Each line says the stage, the step, the last loss, the time spent and an estimate of the time
+left::
 
-    [confirm 0:42] SmolLM2-135M-Instruct: LoRA train step 6/12, loss 1.234, 0:14 elapsed, ~0:14 left
+    [confirm] SmolLM2-135M-Instruct: LoRA train: step 6/12, loss 1.234, 0:14 elapsed, ~0:14 left
 
-``progress=False`` turns both off.
+:func:`reporter` turns a call's ``progress=`` argument (``True``, ``False`` or a callable) into the
+:class:`~slmselect.events.Reporter` the call sends its events to.
 """
 
 from __future__ import annotations
@@ -15,148 +18,181 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, TextIO
 
-#: Seconds between plain progress lines while a stage runs.
-PLAIN_INTERVAL = 10.0
+from slmselect.errors import ParameterError
+from slmselect.events import Event, Message, Reporter, StageAdvanced, StageFinished, StageStarted
+
+#: Longest silence, in seconds, of the plain lines while a stage runs.
+PLAIN_INTERVAL = 7.0
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """A duration as ``m:ss`` (``h:mm:ss`` from an hour)."""
     seconds = int(max(0, seconds))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
-class Stage:
-    """One stage of one candidate (``load``, ``base eval``, ``LoRA train`` ...)."""
+@dataclass
+class _Open:
+    """A stage that started and has not finished."""
 
-    def __init__(self, owner: ConfirmProgress | None, label: str, total: float | None, task: Any = None) -> None:
-        self._owner, self.label, self.total, self._task = owner, label, total, task
-        self.completed = 0.0
-        self.note = ""
-        self.started = time.monotonic()
-        self.finished = False
-
-    def advance(self, n: float = 1, **fields: Any) -> None:
-        self.completed += n
-        self.note = str(fields.get("note", self.note))
-        if self._owner is not None:
-            self._owner._update(self, fields)
-
-    def done(self, note: str = "") -> None:
-        self.note = note
-        self.finished = True
-        if self._owner is not None:
-            self._owner._finish(self)
+    label: str
+    total: float | None
+    started: float
+    done: float = 0.0
+    note: str = ""
+    last_line: float = 0.0
+    task: Any = None  # its rich bar
 
     def line(self, now: float) -> str:
-        """A plain progress line: step, loss, elapsed and remaining time."""
-        spent = now - self.started
-        if self.finished:
-            return f"{self.label}: done in {_clock(spent)}" + (f", {self.note}" if self.note else "")
-        step = f"step {int(self.completed)}/{int(self.total)}" if self.total else ""
-        bits = [b for b in (step, self.note, f"{_clock(spent)} elapsed") if b]
-        if self.total and 0 < self.completed < self.total:
-            bits.append(f"~{_clock(spent / self.completed * (self.total - self.completed))} left")
+        step = f"step {int(self.done)}/{int(self.total)}" if self.total else ""
+        bits = [b for b in (step, self.note, f"{clock(now - self.started)} elapsed") if b]
+        if self.total and 0 < self.done < self.total:
+            bits.append(f"~{clock((now - self.started) / self.done * (self.total - self.done))} left")
         return f"{self.label}: " + ", ".join(bits)
 
 
-class ConfirmProgress:
-    """Context manager handing out :class:`Stage` objects; rich bars on a terminal, plain lines elsewhere."""
+class ProgressPrinter:
+    """A progress callback that draws: rich bars when ``stream`` is a terminal, plain lines otherwise.
 
-    def __init__(self, enabled: bool, *, stream: TextIO | None = None, interval: float = PLAIN_INTERVAL) -> None:
+    It needs no closing: the bars (or the plain lines' heartbeat) start with the first stage and stop when no
+    stage is running."""
+
+    def __init__(self, job: str, *, stream: TextIO | None = None, interval: float = PLAIN_INTERVAL) -> None:
+        self.job = job
         self.stream = stream if stream is not None else sys.stderr
-        self.enabled = bool(enabled)
-        self.rich = self.enabled and bool(getattr(self.stream, "isatty", lambda: False)())
+        self.rich = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
         self._bar: Any | None = None
-        self._current: Stage | None = None
-        self._last_line = 0.0
-        self._start = time.monotonic()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._console: Any | None = None
+        self._open: dict[tuple[str, str, int], _Open] = {}
+        self._last_line = time.monotonic()
+        self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
 
-    # ------------------------------------------------------------------------------------------ lifetime
+    # ------------------------------------------------------------------------------------------ events
 
-    def __enter__(self) -> ConfirmProgress:
-        self._start = time.monotonic()
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if isinstance(event, StageStarted):
+                self._started(event, now)
+            elif isinstance(event, StageAdvanced):
+                self._advanced(event, now)
+            elif isinstance(event, StageFinished):
+                self._finished(event, now)
+            elif isinstance(event, Message):
+                who = _short(event.subject)
+                self._print(f"{who}: {event.text}" if who else event.text)
+
+    def _started(self, event: StageStarted, now: float) -> None:
+        stage = _Open(_label(event), event.total, now, last_line=now)
+        self._open[_key(event)] = stage
         if self.rich:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[note]}"),
-                console=Console(file=self.stream),
-                transient=False,
-            )
-            self._bar.__enter__()
-        elif self.enabled:
-            self._stop.clear()
+            stage.task = self._bars().add_task(stage.label, total=event.total, note="")
+            return
+        self._print(f"{stage.label} ...")
+        if self._thread is None:
             self._thread = threading.Thread(target=self._heartbeat, name="slmselect-progress", daemon=True)
             self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)  # type: ignore[arg-type]
-            self._bar = None
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    # ------------------------------------------------------------------------------------------ stages
-
-    def stage(self, model_id: str, name: str, total: float | None) -> Stage:
-        label = f"{model_id.rstrip('/').rsplit('/', 1)[-1]}: {name}"
-        if not self.enabled:
-            return Stage(None, label, total)
-        if self._bar is not None:
-            return Stage(self, label, total, self._bar.add_task(label, total=total, note=""))
-        stage = Stage(self, label, total)
-        with self._lock:
-            self._current = stage
-        self._emit(f"{label} ...")
-        return stage
-
-    def log(self, message: str) -> None:
-        if not self.enabled:
+    def _advanced(self, event: StageAdvanced, now: float) -> None:
+        stage = self._open.get(_key(event))
+        if stage is None:
             return
+        tenth = int(10 * stage.done / stage.total) if stage.total else 0
+        stage.done, stage.note, stage.total = event.done, event.note, event.total
         if self._bar is not None:
-            self._bar.console.print(message)
-        else:
-            self._emit(message)
+            self._bar.update(stage.task, completed=stage.done, total=stage.total, note=stage.note)
+        elif now - stage.last_line >= self.interval or (
+                stage.total and stage.done < stage.total and int(10 * stage.done / stage.total) > tenth):
+            stage.last_line = now
+            self._print(stage.line(now))
+
+    def _finished(self, event: StageFinished, now: float) -> None:
+        stage = self._open.pop(_key(event), None)
+        if self._bar is not None and stage is not None:
+            total = stage.total or 1
+            self._bar.update(stage.task, completed=total if event.ok else stage.done, total=total, note=event.note)
+            if not self._open:  # the bars stay on the screen as they are; the next stage starts new ones
+                self._bar.stop()
+                self._bar = None
+            return
+        outcome = f"done in {clock(event.seconds)}" if event.ok else f"stopped after {clock(event.seconds)}"
+        self._print(f"{stage.label if stage is not None else _label(event)}: {outcome}"
+                    + (f", {event.note}" if event.note else ""))
 
     # ------------------------------------------------------------------------------------------ drawing
 
-    def _update(self, stage: Stage, fields: dict[str, Any]) -> None:
-        if self._bar is not None:
-            self._bar.update(stage._task, advance=0, completed=stage.completed, note=stage.note)
-        elif time.monotonic() - self._last_line >= self.interval:
-            self._emit(stage.line(time.monotonic()))
+    def _bars(self) -> Any:
+        if self._bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    def _finish(self, stage: Stage) -> None:
-        if self._bar is not None:
-            total = stage.total or 1
-            self._bar.update(stage._task, completed=total, total=total, note=stage.note)
-            return
-        with self._lock:
-            if self._current is stage:
-                self._current = None
-        self._emit(stage.line(time.monotonic()))
+            self._bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TextColumn("{task.fields[note]}"), console=self._rich_console(), transient=False,
+            )
+            self._bar.start()
+        return self._bar
 
-    def _emit(self, text: str) -> None:
-        with self._lock:
-            self._last_line = time.monotonic()
-            print(f"[confirm {_clock(self._last_line - self._start)}] {text}", file=self.stream, flush=True)
+    def _rich_console(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream)
+        return self._console
+
+    def _print(self, text: str) -> None:
+        self._last_line = time.monotonic()
+        if self.rich:
+            self._rich_console().print(text, markup=False, highlight=False)
+        else:
+            print(f"[{self.job}] {text}", file=self.stream, flush=True)
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(min(1.0, self.interval)):
+        """While a stage runs, a line for each running stage whenever nothing was printed for ``interval``
+        seconds; the thread ends when no stage runs (the next stage starts another)."""
+        wait = self.interval
+        while True:
+            time.sleep(max(0.05, wait))
             with self._lock:
-                stage, quiet = self._current, time.monotonic() - self._last_line
-            if stage is not None and quiet >= self.interval:
-                self._emit(stage.line(time.monotonic()))
+                if not self._open:
+                    self._thread = None
+                    return
+                now = time.monotonic()
+                quiet = now - self._last_line
+                if quiet >= self.interval:
+                    for stage in self._open.values():
+                        stage.last_line = now
+                        self._print(stage.line(now))
+                    quiet = 0.0
+                wait = self.interval - quiet
+
+
+def _short(subject: str) -> str:
+    return subject.rstrip("/").rsplit("/", 1)[-1] if subject else ""
+
+
+def _label(event: Any) -> str:
+    who = _short(event.subject)
+    return f"{who}: {event.stage}" if who else event.stage
+
+
+def _key(event: Any) -> tuple[str, str, int]:
+    return (event.subject, event.stage, event.pid)
+
+
+def reporter(progress: Any, job: str) -> Reporter:
+    """The :class:`~slmselect.events.Reporter` for a call's ``progress=`` argument: ``True`` draws with a
+    :class:`ProgressPrinter` on stderr, ``False`` (or None) sends nothing, a callable receives every event."""
+    if progress is True:
+        return Reporter(ProgressPrinter(job), job)
+    if progress is False or progress is None:
+        return Reporter(None, job)
+    if callable(progress):
+        return Reporter(progress, job)
+    raise ParameterError(
+        f"The 'progress' parameter of {job} must be True (draw on stderr), False (nothing) or a callable that "
+        f"takes each event (slmselect.events). Got {progress!r} instead.")
