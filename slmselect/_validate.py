@@ -304,7 +304,7 @@ PARAMS: dict[str, dict[str, Spec]] = {
     "compare": {
         "max_params": Size(),
         "families": StrList(),
-        "value": Options(("finetuned", "base", "tunability")),
+        "value": Options(("finetuned", "base", "tunability"), none_ok=True),
     },
 }
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from slmselect._validate import check_params
 from slmselect.evidence.db import BenchmarkDB, load_db
-from slmselect.errors import NoCandidatesError, ParameterError
+from slmselect.errors import NoCandidatesError, ParameterError, SlmselectWarning
 from slmselect.predict.artifact import get_predictor
 from slmselect.predict.observed import OBJECTIVE_VALUE
 from slmselect.predict.query import INTERVAL_Z, Prediction, clip_interval, gaps_below, p_best_normal, predict
@@ -406,7 +406,7 @@ def local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> Benchm
         return db
     except StoreError as err:
         warnings.warn(f"{err} Answering from the published evidence only; --no-local skips the local results.",
-                      UserWarning, stacklevel=3)
+                      SlmselectWarning, stacklevel=3)
         return db
     if local is None or not len(local):
         return db
