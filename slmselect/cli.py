@@ -546,6 +546,7 @@ def report(
     out: Annotated[str, typer.Argument(help="the HTML file to write")],
     recommendation: Annotated[Optional[str], typer.Option(help="a recommendation saved with `slmselect recommend --json`")] = None,
     confirm_report: Annotated[Optional[str], typer.Option("--confirm", help="a confirm report saved with `slmselect confirm --json`")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the written file and its inputs as JSON")] = False,
 ) -> int:
     """Write one self-contained HTML report from saved results: profile, candidates, constraints, charts, confirm."""
     from slmselect.confirmation.results import ConfirmReport
@@ -557,11 +558,16 @@ def report(
     for key, path, cls in (("recommendation", recommendation, Recommendation), ("confirm_report", confirm_report, ConfirmReport)):
         if path:
             try:
-                shown[key] = cls.model_validate_json(open(path, encoding="utf-8").read())
+                shown[key] = cls.from_json(open(path, encoding="utf-8").read())
             except (OSError, ValueError) as err:
                 _fail(f"Cannot read {path!r} as a saved {key.replace('_', ' ')}: {str(err).splitlines()[0]}. "
                       f"Save one with `slmselect {key.split('_')[0]} ... --json > FILE`.")
-    _write_html(out, **shown)
+    if as_json:
+        from slmselect.report.html import write_report
+
+        _print_json({"report": str(write_report(out, **shown)), "recommendation": recommendation, "confirm": confirm_report})
+    else:
+        _write_html(out, **shown)
     return EXIT_OK
 
 

@@ -121,3 +121,19 @@ def test_recommend_path_does_not_load_torch(tmp_path):
     env = {"SLMSELECT_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"
+
+
+def test_docs_and_examples_use_only_the_public_api():
+    """README.md, docs/ and examples/ import from ``slmselect`` itself, never from one of its private modules."""
+    repo = PKG.parent
+    files = [repo / "README.md", *sorted((repo / "docs").glob("*.md")), *sorted((repo / "examples").glob("*.py"))]
+    private = []
+    for path in files:
+        if path.name == "CONTRACTS.md":  # the module map for contributors names the private modules on purpose
+            continue
+        if path.name == "demo.py":  # prepares the offline models through the weights module until they are a model source
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "from slmselect." in line or "import slmselect." in line:
+                private.append(f"{path.relative_to(repo)}:{n}: {line.strip()}")
+    assert not private, "\n".join(private)
