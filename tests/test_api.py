@@ -27,6 +27,13 @@ def test_all_is_exactly_the_public_surface():
     assert set(slmselect.__all__) == EXPECTED
 
 
+def test_type_checkers_see_every_exported_name_where_it_lives():
+    tree = ast.parse((PKG / "__init__.py").read_text(encoding="utf-8"))
+    block = next(n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    seen = {f"{node.module}.{a.name}" for node in block.body for a in node.names}
+    assert seen == {f"slmselect{mod}.{name}" for name, mod in slmselect._LAZY.items()}
+
+
 def test_every_exported_name_resolves():
     for name in slmselect.__all__:
         assert getattr(slmselect, name) is not None, name
