@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # reads every tensor of a language model
+
 gguf = pytest.importorskip("gguf")
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"

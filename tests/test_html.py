@@ -58,6 +58,7 @@ class _Dom(HTMLParser):
         self.text.append(data)
 
 
+@pytest.mark.slow  # starts a browser
 @needs_chromium
 def test_the_report_renders_in_a_real_browser(rec, confirmed, tmp_path):
     page = write_report(tmp_path / "report.html", recommendation=rec, confirm_report=confirmed)
