@@ -237,7 +237,7 @@ def compare(
     ``value`` is the score the category table shows (``finetuned``, or ``base`` for a source without
     fine-tuned scores; ``tunability`` is fine-tuned minus base); ``families`` and ``max_params`` keep some
     models; ``sort`` names the column to sort the category table by (default: the mean); ``plot`` also writes a
-    PNG of the ranks and of score versus size. The same as ``slmselect compare``; the source and model lists of
+    PNG of the ranks and of the ``value`` score versus size. The same as ``slmselect compare``; the source and model lists of
     ``--list-sources`` / ``--list-models`` are ``load_db().sources`` and ``load_db().models``.
     """
     p = check_params("compare", source=source, value=value, families=families, max_params=max_params, sort=sort)
@@ -251,6 +251,6 @@ def compare(
     if plot is not None:
         from slmselect.report.plots import plot_compare
 
-        plot_compare(chart_data(db, source, families=families, max_params=max_params), plot)
+        plot_compare(chart_data(db, source, families=families, max_params=max_params, objective=value), plot)
     return CompareReport(source=source, source_name=str(db.sources.at[source, "name"]), value=value, categories=table,
                          average_ranks=ranks, published_ranks=published, plot=None if plot is None else str(plot))
