@@ -10,6 +10,7 @@ from slmselect.errors import check_choice
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    from typing_extensions import Self
 
 #: Task types a profile can take. They use the same words as the database's task categories.
 TaskType = Literal[
@@ -40,7 +41,7 @@ class Result(BaseModel):
         return self.model_dump_json(indent=indent)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> Any:
+    def from_json(cls, text: str | bytes) -> Self:
         return cls.model_validate_json(text)
 
     def to_pandas(self, level: str | None = None) -> pd.DataFrame:
