@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the test suite after setting up .venv: all of it (real models on CPU included), or with --fast the fast
-# lane, every test but those marked slow (they load a language model or start a server), in under two minutes.
+# lane, every test but those marked slow (they load a language model or start a server).
 #   bash scripts/test.sh                      # everything
 #   bash scripts/test.sh --fast               # the fast lane; further arguments go to pytest (-k, -x, a file)
 set -euo pipefail
