@@ -144,3 +144,15 @@ def test_docs_and_examples_use_only_the_public_api():
             if "from slmselect." in line or "import slmselect." in line:
                 private.append(f"{path.relative_to(repo)}:{n}: {line.strip()}")
     assert not private, "\n".join(private)
+
+
+def test_recommendation_and_confirm_report_tables_and_round_trips():
+    rec = slmselect.recommend(description="classify support tickets by topic", include_local=False)
+    assert list(rec.to_pandas()["model_id"]) == rec.model_ids()
+    assert list(rec.to_pandas("cold_start")["model_id"]) == [c.model_id for c in rec.cold_start]
+    assert slmselect.Recommendation.from_json(rec.to_json()) == rec
+    saved = (PKG.parent / "tests" / "data" / "confirm_report_trec.json").read_text(encoding="utf-8")
+    report = slmselect.ConfirmReport.from_json(saved)
+    assert report.to_pandas()["picked"].sum() == 1
+    assert list(report.to_pandas("comparisons").columns[:2]) == ["model_id", "other"]
+    assert json.loads(report.to_json(indent=None))["pick"] == report.pick
