@@ -19,7 +19,7 @@ import sys
 from rich.console import Console
 
 from slmselect import recommend
-from public_datasets import sms_spam
+from public_datasets import sms_spam  # beside this script, whose folder Python puts on sys.path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 console = Console(width=None if sys.stdout.isatty() else 220)

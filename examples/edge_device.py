@@ -14,7 +14,7 @@ import sys
 from rich.console import Console
 
 from slmselect import recommend
-from public_datasets import sms_spam
+from public_datasets import sms_spam  # beside this script, whose folder Python puts on sys.path
 
 console = Console(width=None if sys.stdout.isatty() else 120)  # wide enough for the tables in a log
 examples = sms_spam(n=60, seed=0)

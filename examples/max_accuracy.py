@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slmselect import recommend
-from public_datasets import trec
+from public_datasets import trec  # beside this script, whose folder Python puts on sys.path
 
 console = Console(width=None if sys.stdout.isatty() else 120)  # wide enough for the tables in a log
 examples = trec(n=60, seed=0)

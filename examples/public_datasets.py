@@ -9,6 +9,7 @@ natural shape and takes ``n`` (how many rows, ``None`` for all) and ``seed`` (wh
 from __future__ import annotations
 
 import csv
+import difflib
 import importlib.util
 import io
 import json
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from slmselect.errors import InputError, ParameterError, did_you_mean
+from slmselect import InputError, ParameterError
 
 __all__ = [
     "DATASETS",
@@ -283,8 +284,7 @@ def offline_dataset(name: str, n: int | None = None, seed: int = 0) -> list[dict
     """Load an offline dataset by name (one of :data:`DATASETS`)."""
     key = name.strip().lower().replace("-", "_")
     if key not in DATASETS:
-        raise ParameterError(
-            f"Unknown offline dataset {name!r}; choose one of {', '.join(map(repr, DATASETS))}."
-            + did_you_mean(name, DATASETS)
-        )
+        close = difflib.get_close_matches(key, DATASETS, n=1)
+        raise ParameterError(f"Unknown offline dataset {name!r}; choose one of {', '.join(map(repr, DATASETS))}."
+                             + (f" Did you mean {close[0]!r}?" if close else ""))
     return DATASETS[key](n=n, seed=seed)

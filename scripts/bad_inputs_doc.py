@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "examples")]
 
 from bad_input_cases import CASES  # noqa: E402
-from test_bad_input_cli import run_case  # noqa: E402
+from bad_input_run import run_case  # noqa: E402
 
 HEADER = """# Bad inputs and what slmselect answers
 

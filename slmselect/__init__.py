@@ -22,8 +22,12 @@ _LAZY = {
     "load_db": ".evidence.db",
     "validate_db": ".evidence.db",
     "BenchmarkDB": ".evidence.db",
+    "compare": ".evidence.compare",
+    "CompareReport": ".evidence.compare",
+    "import_recovery": ".evidence.store",
     "confirm": ".confirmation",
     "ConfirmReport": ".confirmation",
+    "CandidateResult": ".confirmation",
     "export": ".confirmation.export",
     "register_model_source": ".confirmation.sources",
     "ModelSource": ".confirmation.sources",
@@ -33,36 +37,45 @@ _LAZY = {
     "PackagedGGUF": ".confirmation.sources",
     "ModelLoadError": ".errors",
     "evaluate": ".evaluation",
+    "EvaluationReport": ".evaluation",
     "expand": ".expansion",
     "ExpandReport": ".expansion",
     "SlmselectError": ".errors",
     "InputError": ".errors",
     "ParameterError": ".errors",
+    "UnknownModelError": ".errors",
     "NoCandidatesError": ".errors",
     "DatabaseError": ".errors",
+    "StoreError": ".errors",
     "ConfirmError": ".errors",
+    "ModelLoadError": ".errors",
     "TeacherError": ".errors",
     "MissingDependencyError": ".errors",
+    "ServingError": ".deploy.bench",
+    "SlmselectWarning": ".errors",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from slmselect.evidence.compare import CompareReport, compare
     from slmselect.evidence.db import BenchmarkDB, load_db, validate_db
+    from slmselect.evidence.store import import_recovery
     from slmselect.errors import (
-        ConfirmError, DatabaseError, InputError, MissingDependencyError, NoCandidatesError, ParameterError,
-        SlmselectError, TeacherError,
+        ConfirmError, DatabaseError, InputError, MissingDependencyError, ModelLoadError, NoCandidatesError,
+        ParameterError, SlmselectError, SlmselectWarning, StoreError, TeacherError, UnknownModelError,
     )
+    from slmselect.deploy.bench import ServingError
+    from slmselect.evaluation import EvaluationReport, evaluate
     from slmselect.expansion import ExpandReport, expand
     from slmselect.profile.profiler import profile_task
     from slmselect.recommender import Candidate, Recommendation, recommend
     from slmselect._types import TaskProfile
-    from slmselect.confirmation import ConfirmReport, confirm
+    from slmselect.confirmation import CandidateResult, ConfirmReport, confirm
     from slmselect.confirmation.export import export
     from slmselect.confirmation.sources import (
         GGUFFile, HubModel, LocalFolder, ModelSource, PackagedGGUF, register_model_source,
     )
-    from slmselect.errors import ModelLoadError
 
 
 def __getattr__(name: str) -> Any:

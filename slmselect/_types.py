@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from slmselect.errors import check_choice
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from typing_extensions import Self
 
 #: Task types a profile can take. They use the same words as the database's task categories.
 TaskType = Literal[
@@ -34,6 +40,28 @@ OBJECTIVE_ALIASES: dict[str, str] = {
 EDGE_TOLERANCE = 0.05
 
 
+class Result(BaseModel):
+    """What every result slmselect returns can do: ``to_json(indent=2)`` gives all of it as JSON text (and
+    ``from_json`` reads that back), ``to_pandas(level)`` one of its tables, the first of ``LEVELS`` by default."""
+
+    LEVELS: ClassVar[tuple[str, ...]] = ()
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return self.model_dump_json(indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        return cls.model_validate_json(text)
+
+    def to_pandas(self, level: str | None = None) -> pd.DataFrame:
+        """One table of the result: ``level`` is one of ``LEVELS`` (default: the first)."""
+        chosen = check_choice("level", level or self.LEVELS[0], self.LEVELS, where=f"{type(self).__name__}.to_pandas")
+        return self._table(chosen)
+
+    def _table(self, level: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+
 class Example(BaseModel):
     """One task example in slmselect's normalised form.
 
@@ -57,8 +85,14 @@ class LengthStats(BaseModel):
     max: int
 
 
-class TaskProfile(BaseModel):
-    """What slmselect inferred about a task from its examples (and description)."""
+class TaskProfile(Result):
+    """What slmselect inferred about a task from its examples (and description).
+
+    ``to_pandas()`` is one row (the lengths as ``input_tokens_mean``, ``input_tokens_p95``, ...); ``to_json()``
+    all of it.
+    """
+
+    LEVELS: ClassVar[tuple[str, ...]] = ("profile",)
 
     task_type: TaskType
     confidence: float = Field(ge=0, le=1, description="how sure the type inference is, 0-1")
@@ -96,3 +130,11 @@ class TaskProfile(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         return self.model_dump(exclude={"sample_inputs"})
+
+    def _table(self, level: str) -> pd.DataFrame:
+        import pandas as pd
+
+        row = self.summary()
+        for field in ("input_tokens", "output_tokens"):
+            row.update({f"{field}_{k}": v for k, v in row.pop(field).items()})
+        return pd.DataFrame([row])

@@ -140,7 +140,7 @@ def profile(
 
     prof = profile_task(path, description=description, normalize_labels=normalize_labels)
     if as_json:
-        _print_json(prof.model_dump_json(indent=2))
+        _print_json(prof.to_json())
         return EXIT_OK
     from slmselect.report.console import mapping_table
 
@@ -198,7 +198,7 @@ def recommend(
 @app.command()
 @command
 def compare(
-    source: Annotated[Optional[str], typer.Option(help="source id (default: the largest source of fine-tuning results); see --list-sources")] = None,
+    source: Annotated[Optional[str], typer.Option(help="source id (default: distil_guide_2025, else the source with the most fine-tuned scores); see --list-sources")] = None,
     value: Annotated[Optional[str], typer.Option(help="finetuned | base | tunability for the category table (default: finetuned, or base for a source without fine-tuned scores)")] = None,
     family: Annotated[Optional[str], typer.Option(help="comma-separated families to keep")] = None,
     max_params: Annotated[Optional[str], typer.Option(help="largest model size to keep, e.g. 4B")] = None,
@@ -210,37 +210,18 @@ def compare(
 ) -> int:
     """Compare models across task categories and by average rank, within one source."""
     from slmselect.evidence import compare as cmp
-    from slmselect.report.console import frame_table
 
     db = _db()
-    if list_sources:
-        df = cmp.source_table(db)
-        return _frame_out(df, "Sources", as_json, frame_table)
-    if list_models:
-        df = cmp.model_table(db)
-        return _frame_out(df, "Models", as_json, frame_table)
-    source = source or cmp.default_source(db)
-    value = cmp.value_for(db, source, value)
-    fams = family
-    table = cmp.category_table(db, source, value=value, families=fams, max_params=max_params, sort_by=sort)
-    ranks = {o: cmp.average_ranks(db, source, o, families=fams, max_params=max_params) for o in cmp.RANK_OBJECTIVES}
-    published = {o: cmp.published_ranks(db, source, o) for o in cmp.RANK_OBJECTIVES}
-    if plot:
-        from slmselect.report.plots import plot_compare
+    if list_sources or list_models:
+        from slmselect.report.console import frame_table
 
-        plot_compare(cmp.chart_data(db, source, families=fams, max_params=max_params), plot)
+        df, title = (cmp.source_table(db), "Sources") if list_sources else (cmp.model_table(db), "Models")
+        return _frame_out(df, title, as_json, frame_table)
+    result = cmp.compare(source, value=value, families=family, max_params=max_params, sort=sort, plot=plot, db=db)
     if as_json:
-        _print_json({
-            "source": source, "value": value,
-            "categories": json.loads(table.reset_index().to_json(orient="records")),
-            "average_ranks": {o: json.loads(r.to_json(orient="records")) for o, r in ranks.items()},
-            "published_ranks": {o: json.loads(r.to_json(orient="records")) for o, r in published.items() if len(r)},
-            "plot": plot,
-        })
+        _print_json(result.to_json())
         return EXIT_OK
-    from slmselect.report.tables import render_compare
-
-    _show(*render_compare(db, source, value, table, ranks, published))
+    _show(result)
     if plot:
         _show(f"Wrote {plot}")
     return EXIT_OK
@@ -533,7 +514,7 @@ def expand(
         progress=not as_json,
     )
     if as_json:
-        _print_json(report.summary())
+        _print_json(report.to_json())
     else:
         from slmselect.report.console import lines
 
@@ -586,6 +567,7 @@ def report(
     out: Annotated[str, typer.Argument(help="the HTML file to write")],
     recommendation: Annotated[Optional[str], typer.Option(help="a recommendation saved with `slmselect recommend --json`")] = None,
     confirm_report: Annotated[Optional[str], typer.Option("--confirm", help="a confirm report saved with `slmselect confirm --json`")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the written file and its inputs as JSON")] = False,
 ) -> int:
     """Write one self-contained HTML report from saved results: profile, candidates, constraints, charts, confirm."""
     from slmselect.confirmation.results import ConfirmReport
@@ -597,11 +579,16 @@ def report(
     for key, path, cls in (("recommendation", recommendation, Recommendation), ("confirm_report", confirm_report, ConfirmReport)):
         if path:
             try:
-                shown[key] = cls.model_validate_json(open(path, encoding="utf-8").read())
+                shown[key] = cls.from_json(open(path, encoding="utf-8").read())
             except (OSError, ValueError) as err:
                 _fail(f"Cannot read {path!r} as a saved {key.replace('_', ' ')}: {str(err).splitlines()[0]}. "
                       f"Save one with `slmselect {key.split('_')[0]} ... --json > FILE`.")
-    _write_html(out, **shown)
+    if as_json:
+        from slmselect.report.html import write_report
+
+        _print_json({"report": str(write_report(out, **shown)), "recommendation": recommendation, "confirm": confirm_report})
+    else:
+        _write_html(out, **shown)
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,18 @@ SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 GEMMA = "google/gemma-3-270m"
 REPO = Path(__file__).resolve().parents[1]
 OFFLINE_SOURCES = f"{REPO / 'examples' / 'offline_models.py'}:register"
+
+
+def _load_example_module(name: str) -> None:
+    """Import ``examples/<name>.py`` by its path as the module ``name``, so that tests import it by that name."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "examples" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+_load_example_module("public_datasets")  # the offline dataset loaders the examples use: `from public_datasets import trec`
 
 
 def _have(package: str) -> bool:

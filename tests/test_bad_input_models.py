@@ -94,6 +94,7 @@ def test_offline_packages_are_never_imported(tmp_path: Path) -> None:
     assert out.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow  # loads a model folder with torch and transformers
 def test_pickled_weights_need_an_explicit_opt_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from slmselect.confirmation.device import choose_device
     from slmselect.confirmation.weights import load_model

@@ -1,6 +1,7 @@
 """The slmselect command, run as a real subprocess and in-process through main()."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -54,6 +55,15 @@ def test_compare_tables_and_json():
     p = run("compare", "--source", "distil_12x8_2025", "--json", check_rc=0)
     pub = json.loads(p.stdout)["published_ranks"]["finetuned"]
     assert pub[0]["model_id"] == "Qwen/Qwen3-4B-Instruct-2507" and pub[0]["avg_rank"] == 2.25
+
+
+def test_compare_help_names_the_source_it_shows():
+    from slmselect.evidence.compare import DEFAULT_SOURCE
+
+    p = subprocess.run([sys.executable, "-m", "slmselect.cli", "compare", "--help"], capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "COLUMNS": "400"})
+    assert f"default: {DEFAULT_SOURCE}" in p.stdout
+    assert json.loads(run("compare", "--json", check_rc=0).stdout)["source"] == DEFAULT_SOURCE
 
 
 def test_compare_sorts_and_filters_by_size():

@@ -21,6 +21,7 @@ def model_dir():
     return d
 
 
+@pytest.mark.slow  # loads the embedding model in transformers (torch) too
 def test_numpy_encoder_matches_transformers(model_dir):
     import torch
     from transformers import AutoModel, AutoTokenizer

@@ -17,7 +17,7 @@ import pytest
 from slmselect.errors import ParameterError
 from slmselect.evaluation import METHODS, EvaluationReport, evaluate
 from slmselect.predict.text import dataset_groups
-from test_predict_planted import planted_db
+from planted import planted_db
 
 LL = "lora_land_2024"
 FIXED = {"temperature": 0.2, "shrink": 1.0, "type_weight": 0.0, "lowrank": 0.0, "interval_scale": 1.0}

@@ -14,6 +14,8 @@ import pytest
 
 from slmselect.confirmation import hf_compat
 
+pytestmark = pytest.mark.slow  # reads every tensor of a language model
+
 gguf = pytest.importorskip("gguf")
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"

@@ -8,6 +8,7 @@ on this project's 2-core CPU; see docs/report.md).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -57,6 +58,7 @@ class _Dom(HTMLParser):
         self.text.append(data)
 
 
+@pytest.mark.slow  # starts a browser
 @needs_chromium
 def test_the_report_renders_in_a_real_browser(rec, confirmed, tmp_path):
     page = write_report(tmp_path / "report.html", recommendation=rec, confirm_report=confirmed)
@@ -133,3 +135,8 @@ def test_report_command_from_saved_results(rec, tmp_path, capsys):
     assert main(["report", str(tmp_path / "x.html"), "--confirm", str(saved)]) == 2  # a recommendation is no confirm report
     assert "Cannot read" in capsys.readouterr().err and not (tmp_path / "x.html").exists()
     assert main(["report", str(tmp_path / "x.html")]) == 2
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "y.html"), "--confirm", str(DATA / "confirm_report_trec.json"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["report"] == str(tmp_path / "y.html") and printed["recommendation"] is None
+    assert "Before and after fine-tuning" in (tmp_path / "y.html").read_text()

@@ -31,8 +31,8 @@ LAYERS = [
 ]
 
 
-def _module_name(path: Path) -> str:
-    rel = path.relative_to(PKG.parent).with_suffix("")
+def _module_name(path: Path, root: Path = PKG.parent) -> str:
+    rel = path.relative_to(root).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
@@ -45,8 +45,9 @@ def _is_type_checking(node: ast.If) -> bool:
         isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
 
 
-def _imports(path: Path) -> set[str]:
-    mod = _module_name(path)
+def _imports(path: Path, root: Path = PKG.parent) -> set[str]:
+    """The ``slmselect`` modules that ``path`` (a file of the package under ``root``) imports."""
+    mod = _module_name(path, root)
     pkg = mod if path.name == "__init__.py" else mod.rsplit(".", 1)[0]
     found: set[str] = set()
 
@@ -149,13 +150,11 @@ def test_no_import_cycles() -> None:
 
 def test_checkers_see_planted_faults(tmp_path: Path) -> None:
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-    lazy = PKG / "evidence" / "_planted_for_test.py"
+    lazy = tmp_path / "slmselect" / "evidence" / "_planted_for_test.py"  # laid out as in the package, outside it
+    lazy.parent.mkdir(parents=True)
     lazy.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from slmselect.cli import x\n"
                     "def f():\n    from slmselect.evaluation import y\n")
-    try:
-        deps = _imports(lazy)
-    finally:
-        lazy.unlink()
+    deps = _imports(lazy, root=tmp_path)
     assert deps == {"slmselect.evaluation"}  # the lazy import counts, the TYPE_CHECKING one does not
 
 
@@ -210,4 +209,18 @@ def test_the_database_its_build_and_the_results_store_stay_apart() -> None:
             wrong += [f"{mod} imports {d}" for d in deps if d.startswith(store)]
         elif mod.startswith(store) and mod != "slmselect.evidence.store.units":
             wrong += [f"{mod} imports {d}" for d in deps if d.startswith(build + ("slmselect.evidence.db",))]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_test_modules_do_not_import_each_other() -> None:
+    """Shared fixtures live in conftest.py and shared helpers in modules of their own, never in a test module."""
+    tests = Path(__file__).parent
+    test_modules = {p.stem for p in tests.glob("test_*.py")}
+    scripts = PKG.parent / "scripts"
+    wrong = []
+    for path in [*sorted(tests.glob("*.py")), *sorted(scripts.glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            wrong += [f"{path.name} imports {n}" for n in names if n.split(".")[0] in test_modules]
     assert not wrong, "\n".join(wrong)

@@ -58,3 +58,11 @@ def test_cli_compare_plot(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert out.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_compare_plots_the_score_it_shows(tmp_path: Path) -> None:
+    from slmselect import compare
+
+    result = compare("helm_lite", plot=tmp_path / "b.png")  # a leaderboard: base scores only
+    assert result.value == "base" and result.plot == str(tmp_path / "b.png")
+    assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -116,6 +116,7 @@ def test_without_ray_the_option_says_how_to_install_it(tmp_path):
     assert "pip install 'slmselect[ray]'" in out.stderr and "MissingDependencyError" in out.stderr
 
 
+@pytest.mark.slow  # Ray tries to reach the cluster for about half a minute
 def test_cli_ray_option_reports_an_unreachable_cluster(trec_rows, tmp_path):
     import json
 

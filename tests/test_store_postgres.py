@@ -28,6 +28,8 @@ from slmselect.evidence.store import (
     open_store,
 )
 
+pytestmark = pytest.mark.slow  # starts a PostgreSQL server
+
 pgserver = pytest.importorskip("pgserver", reason="pip install pgserver (scripts/setup.sh installs it)")
 sa = pytest.importorskip("sqlalchemy")
 

@@ -5,10 +5,14 @@ The report is plain data (pydantic); :func:`slmselect.report.confirm.render_repo
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+import pandas as pd
 from pydantic import BaseModel, Field
+
+from slmselect._types import Result
 
 Status = Literal["ok", "failed", "refused", "eliminated", "interrupted"]
 
@@ -128,8 +132,14 @@ class Comparison(BaseModel):
         return f"{head}: too close to call; about {self.more_examples_needed} more test examples would settle it"
 
 
-class ConfirmReport(BaseModel):
-    """The result of :func:`slmselect.confirmation`."""
+class ConfirmReport(Result):
+    """The result of :func:`slmselect.confirm`.
+
+    ``to_pandas()`` has one row per candidate (``to_pandas("comparisons")``: the pick against each other one);
+    ``to_json()`` is everything, with the pick, the verdict and each gain; ``to_html()`` the report page.
+    """
+
+    LEVELS: ClassVar[tuple[str, ...]] = ("candidates", "comparisons")
 
     run_id: str
     task_type: str
@@ -219,9 +229,9 @@ class ConfirmReport(BaseModel):
                 return c
         raise KeyError(model_id)
 
-    def to_pandas(self) -> Any:
-        import pandas as pd
-
+    def _table(self, level: str) -> pd.DataFrame:
+        if level == "comparisons":
+            return pd.DataFrame([c.model_dump() for c in self.comparisons], columns=list(Comparison.model_fields))
         rows = []
         for c in self.candidates:
             row = c.model_dump(exclude={"base_metrics", "finetuned_metrics", "config", "samples", "test_items"})
@@ -230,9 +240,7 @@ class ConfirmReport(BaseModel):
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def to_json(self, **kw: Any) -> str:
-        import json
-
+    def to_json(self, indent: int | None = 2) -> str:
         data = self.model_dump(mode="json")
         data["pick"] = self.pick
         data["verdict"] = self.verdict
@@ -243,16 +251,13 @@ class ConfirmReport(BaseModel):
         if self.halving is not None:
             data["halving"]["steps_saved"] = self.halving.steps_saved
             data["halving"]["seconds_saved_estimate"] = self.halving.seconds_saved_estimate
-        return json.dumps(data, indent=kw.pop("indent", 2), **kw)
+        return json.dumps(data, indent=indent)
 
     def to_html(self, path: str | os.PathLike[str] | None = None, *, recommendation: Any = None, profile: Any = None) -> str:
         """The report as one self-contained HTML page (written to ``path`` too when given)."""
-        from slmselect.report.html import render_html, write_report
+        from slmselect.report.html import html_text
 
-        if path is not None:
-            return write_report(path, confirm_report=self, recommendation=recommendation, profile=profile).read_text(
-                encoding="utf-8")
-        return render_html(confirm_report=self, recommendation=recommendation, profile=profile)
+        return html_text(path, confirm_report=self, recommendation=recommendation, profile=profile)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from slmselect.report.confirm import render_report

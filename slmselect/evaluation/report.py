@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from slmselect._types import Result
 from slmselect.errors import ParameterError, check_choice
 
 METHODS = ("slmselect", "best_avg_rank", "largest", "best_base", "random")
@@ -90,8 +91,14 @@ class Comparison(BaseModel):
     mean_regret_difference: float = Field(description="predictor regret - baseline regret (negative = predictor better)")
 
 
-class EvaluationReport(BaseModel):
-    """The result of :func:`evaluate`: figures per scope, objective and method, and the per-task rows."""
+class EvaluationReport(Result):
+    """The result of :func:`evaluate`: figures per scope, objective and method, and the per-task rows.
+
+    ``to_pandas()`` has one row per scope, objective and method (``"tasks"``: one per held-out task,
+    ``"comparisons"``: the predictor against each baseline); ``to_json()`` is everything.
+    """
+
+    LEVELS: ClassVar[tuple[str, ...]] = ("figures", "tasks", "comparisons")
 
     figures: list[MethodFigures]
     tasks: list[TaskResult]
@@ -117,19 +124,10 @@ class EvaluationReport(BaseModel):
             f"{sorted({f.scope for f in self.figures})}; methods: {list(METHODS)}."
         )
 
-    def to_pandas(self, level: str = "figures") -> pd.DataFrame:
-        """``level='figures'`` (one row per scope/objective/method), ``'tasks'`` or ``'comparisons'``."""
-        check_choice("level", level, ["figures", "tasks", "comparisons"])
+    def _table(self, level: str) -> pd.DataFrame:
         items = {"figures": self.figures, "tasks": self.tasks, "comparisons": self.comparisons}[level]
         cls = {"figures": MethodFigures, "tasks": TaskResult, "comparisons": Comparison}[level]
         return pd.DataFrame([i.model_dump() for i in items], columns=list(cls.model_fields))
-
-    def to_json(self, **kw: Any) -> str:
-        return self.model_dump_json(indent=kw.pop("indent", 2), **kw)
-
-    @classmethod
-    def from_json(cls, text: str) -> "EvaluationReport":
-        return cls.model_validate_json(text)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from slmselect.report.tables import render_evaluation

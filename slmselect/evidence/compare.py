@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from slmselect.evidence.db import BenchmarkDB
-from slmselect.errors import ParameterError, did_you_mean
 from slmselect._validate import check_params
+from slmselect.evidence.db import BenchmarkDB, load_db
+from slmselect.errors import ParameterError, check_choice, did_you_mean
 
 RANK_OBJECTIVES = {"finetuned": "finetuned_score", "tunability": "gain", "base": "base_score"}
 DEFAULT_SOURCE = "distil_guide_2025"
@@ -187,3 +189,79 @@ def chart_data(
     params = db.models["params_b"].reindex(mean.index).astype(float)
     ok = params.notna().to_numpy()
     return ChartData(source, objective, ranks, rank_note, mean[ok], params[ok], int(r["task_id"].nunique()))
+
+
+
+@dataclass
+class CompareReport:
+    """The result of :func:`compare`: one source's models by task category and by average rank.
+
+    ``to_pandas()`` is the category table (one row per model: params, a mean score per category, the mean);
+    ``to_pandas("average_ranks")`` and ``to_pandas("published_ranks")`` the rank tables, one row per objective
+    and model; ``to_json()`` is all of it (what ``slmselect compare --json`` prints).
+    """
+
+    LEVELS: ClassVar[tuple[str, ...]] = ("categories", "average_ranks", "published_ranks")
+
+    source: str
+    source_name: str
+    value: str  #: the score the category table shows: finetuned, base or tunability
+    categories: pd.DataFrame = field(repr=False)  #: index model_id; params_b, one column per category, mean
+    average_ranks: dict[str, pd.DataFrame] = field(repr=False)  #: objective -> ranks computed from the source's tasks
+    published_ranks: dict[str, pd.DataFrame] = field(repr=False)  #: objective -> ranks as the source published them
+    plot: str | None = None  #: the PNG written, if any
+
+    def to_pandas(self, level: str | None = None) -> pd.DataFrame:
+        """One table: ``level`` is one of ``LEVELS`` (default: the category table, indexed by model id)."""
+        chosen = check_choice("level", level or self.LEVELS[0], self.LEVELS, where="CompareReport.to_pandas")
+        if chosen == "categories":
+            return self.categories.copy()
+        frames = [df.assign(objective=o) for o, df in getattr(self, chosen).items() if len(df)]
+        if not frames:
+            return pd.DataFrame(columns=["objective", "model_id", "avg_rank", "ci95", "n_tasks"])
+        out = pd.concat(frames, ignore_index=True)
+        return out[["objective", *(c for c in out.columns if c != "objective")]]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps({
+            "source": self.source, "value": self.value,
+            "categories": json.loads(self.categories.reset_index().to_json(orient="records")),
+            "average_ranks": {o: json.loads(r.to_json(orient="records")) for o, r in self.average_ranks.items()},
+            "published_ranks": {o: json.loads(r.to_json(orient="records")) for o, r in self.published_ranks.items() if len(r)},
+            "plot": self.plot,
+        }, indent=indent, default=str)
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from slmselect.report.tables import render_compare
+
+        yield from render_compare(self)
+
+
+def compare(
+    source: str | None = None, *, value: str | None = None, families: Sequence[str] | str | None = None,
+    max_params: float | str | None = None, sort: str | None = None, plot: str | os.PathLike[str] | None = None,
+    db: BenchmarkDB | None = None,
+) -> CompareReport:
+    """Compare the models of one source: mean score per task category, and average rank with a 95% CI.
+
+    ``source`` defaults to ``distil_guide_2025`` (else the source with the most fine-tuned scores);
+    ``value`` is the score the category table shows (``finetuned``, or ``base`` for a source without
+    fine-tuned scores; ``tunability`` is fine-tuned minus base); ``families`` and ``max_params`` keep some
+    models; ``sort`` names the column to sort the category table by (default: the mean); ``plot`` also writes a
+    PNG of the ranks and of the ``value`` score versus size. The same as ``slmselect compare``; the source and model lists of
+    ``--list-sources`` / ``--list-models`` are ``load_db().sources`` and ``load_db().models``.
+    """
+    p = check_params("compare", source=source, value=value, families=families, max_params=max_params, sort_by=sort)
+    families, max_params = p["families"], p["max_params"]
+    db = db if db is not None else load_db()
+    source = check_source(db, p["source"]) if p["source"] else default_source(db)
+    value = value_for(db, source, p["value"])
+    table = category_table(db, source, value=value, families=families, max_params=max_params, sort_by=p["sort_by"])
+    ranks = {o: average_ranks(db, source, o, families=families, max_params=max_params) for o in RANK_OBJECTIVES}
+    published = {o: published_ranks(db, source, o) for o in RANK_OBJECTIVES}
+    if plot is not None:
+        from slmselect.report.plots import plot_compare
+
+        plot_compare(chart_data(db, source, families=families, max_params=max_params, objective=value), plot)
+    return CompareReport(source=source, source_name=str(db.sources.at[source, "name"]), value=value, categories=table,
+                         average_ranks=ranks, published_ranks=published, plot=None if plot is None else str(plot))

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from slmselect._types import Result
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 
-class ExpandReport(BaseModel):
-    """The outcome of one :func:`~slmselect.expansion.expand` run (counts are for this run unless said)."""
+class ExpandReport(Result):
+    """The outcome of one :func:`~slmselect.expand` run (counts are for this run unless said).
+
+    ``to_pandas()`` is one row of counts (``to_pandas("rejected")``: the rejected replies and failed requests
+    by reason); ``to_json()`` is everything, with ``total``, ``complete`` and ``acceptance_rate``.
+    """
+
+    LEVELS: ClassVar[tuple[str, ...]] = ("summary", "rejected")
 
     output: str = Field(description="the expanded JSON Lines file")
     n: int = Field(description="how many valid expanded rows were asked for in the file")
@@ -46,6 +58,22 @@ class ExpandReport(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         return {**self.model_dump(), "total": self.total, "complete": self.complete, "acceptance_rate": self.acceptance_rate}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.summary(), indent=indent, default=str)
+
+    def _table(self, level: str) -> pd.DataFrame:
+        import pandas as pd
+
+        if level == "rejected":
+            rows = [{"kind": kind, "reason": reason, "count": count}
+                    for kind, counts in (("rejected", self.rejected), ("failed", self.failures))
+                    for reason, count in sorted(counts.items(), key=lambda kv: -kv[1])]
+            return pd.DataFrame(rows, columns=["kind", "reason", "count"])
+        row = self.summary()
+        for key in ("failures", "rejected", "rejected_samples"):
+            row.pop(key)
+        return pd.DataFrame([row])
 
     def __str__(self) -> str:
         rate = self.acceptance_rate

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from slmselect._types import TaskProfile
+from slmselect._types import Result, TaskProfile
 
 
 class Evidence(BaseModel):
@@ -70,8 +70,14 @@ class Candidate(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class Recommendation(BaseModel):
-    """The result of :func:`recommend`: ranked candidates, exclusions, and how the ranking was made."""
+class Recommendation(Result):
+    """The result of :func:`recommend`: ranked candidates, exclusions, and how the ranking was made.
+
+    ``to_pandas()`` has one row per ranked candidate (``to_pandas("cold_start")``: the models listed apart);
+    ``to_json()`` is everything, the evidence included; ``to_html()`` the report page.
+    """
+
+    LEVELS: ClassVar[tuple[str, ...]] = ("candidates", "cold_start")
 
     objective: str
     value: str = Field(description="what the predicted score measures: finetuned, gain or base score")
@@ -102,21 +108,16 @@ class Recommendation(BaseModel):
     def model_ids(self, top_k: int | None = None) -> list[str]:
         return [c.model_id for c in self.candidates[: top_k or len(self.candidates)]]
 
-    def to_pandas(self) -> pd.DataFrame:
+    def _table(self, level: str) -> pd.DataFrame:
         rows = [c.model_dump(exclude={"evidence"}) | {"top_evidence": c.evidence[0].task_id if c.evidence else None}
-                for c in self.candidates]
-        return pd.DataFrame(rows)
-
-    def to_json(self, **kw: Any) -> str:
-        return self.model_dump_json(indent=kw.pop("indent", 2), **kw)
+                for c in (self.candidates if level == "candidates" else self.cold_start)]
+        return pd.DataFrame(rows, columns=[*(f for f in Candidate.model_fields if f != "evidence"), "top_evidence"])
 
     def to_html(self, path: str | os.PathLike[str] | None = None, *, confirm_report: Any = None) -> str:
         """The recommendation as one self-contained HTML page (written to ``path`` too when given)."""
-        from slmselect.report.html import render_html, write_report
+        from slmselect.report.html import html_text
 
-        if path is not None:
-            return write_report(path, recommendation=self, confirm_report=confirm_report).read_text(encoding="utf-8")
-        return render_html(recommendation=self, confirm_report=confirm_report)
+        return html_text(path, recommendation=self, confirm_report=confirm_report)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from slmselect.report.tables import render_recommendation

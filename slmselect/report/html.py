@@ -333,3 +333,10 @@ def write_report(
         tmp.unlink(missing_ok=True)
         raise
     return out
+
+
+def html_text(path: str | os.PathLike[str] | None = None, **shown: Any) -> str:
+    """The report's HTML text; written to ``path`` as well when one is given (what the results' ``to_html`` do)."""
+    if path is None:
+        return render_html(**shown)
+    return write_report(path, **shown).read_text(encoding="utf-8")

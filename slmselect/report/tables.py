@@ -112,13 +112,14 @@ def render_recommendation(rec: Any) -> Iterator[Any]:
     yield Text(f"Similarity by {rec.embedder}.", style="dim")
 
 
-def render_compare(db: Any, source: str, value: str, table: Any, ranks: dict[str, Any], published: dict[str, Any]) -> Iterator[Any]:
-    """The `slmselect compare` tables: models × categories, then average rank with 95% CI per objective."""
+def render_compare(result: Any) -> Iterator[Any]:
+    """The `slmselect compare` tables of a :class:`~slmselect.evidence.compare.CompareReport`: models ×
+    categories, then average rank with 95% CI per objective."""
     from rich.table import Table
     from rich.text import Text
 
-    name = db.sources.at[source, "name"] if source in db.sources.index else source
-    t = Table(title=f"{value} scores by task category — {source}", caption=str(name), title_justify="left")
+    source, table = result.source, result.categories
+    t = Table(title=f"{result.value} scores by task category — {source}", caption=result.source_name, title_justify="left")
     t.add_column("model", no_wrap=True)
     for c in table.columns:
         t.add_column("params" if c == "params_b" else str(c).replace("_", "\n"), justify="right")
@@ -135,8 +136,8 @@ def render_compare(db: Any, source: str, value: str, table: Any, ranks: dict[str
     yield t
     yield Text("Scores in %, averaged over the source's tasks in each category; compare rows only within this source.", style="dim")
     labels = {"finetuned": "fine-tuned performance", "tunability": "tunability (fine-tuned − base)", "base": "base performance"}
-    for obj, df in ranks.items():
-        pub = published.get(obj)
+    for obj, df in result.average_ranks.items():
+        pub = result.published_ranks.get(obj)
         if len(df):
             rt = Table(title=f"Average rank, {labels[obj]} — computed from {source} ({int(df['n_tasks'].max())} tasks)", title_justify="left")
             for c in ("model", "avg rank", "95% CI", "tasks"):

@@ -12,7 +12,7 @@ import warnings
 
 import pandas as pd
 
-from slmselect.errors import MissingDependencyError, StoreError
+from slmselect.errors import MissingDependencyError, SlmselectWarning, StoreError
 from slmselect.evidence.db import BenchmarkDB
 
 #: The source the store's runs are evidence of.
@@ -36,7 +36,7 @@ def local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> Benchm
         return db
     except (StoreError, MissingDependencyError) as err:
         warnings.warn(f"{err} Answering from the published evidence only; --no-local skips the local results.",
-                      UserWarning, stacklevel=3)
+                      SlmselectWarning, stacklevel=3)
         return db
     if local is None or not len(local):
         return db
