@@ -32,7 +32,7 @@ import time
 
 from rich.console import Console
 
-from slmselect import confirm, profile_task, recommend
+from slmselect import cache_info, confirm, is_cached, profile_task, recommend
 import offline_models
 from public_datasets import sms_spam
 
@@ -65,14 +65,12 @@ description = "Classify an SMS message as spam or ham."
 # The first run converts each offline model from GGUF once (about 20 s for Gemma, 10 s for SmolLM2): one
 # background process converts them, the larger first, while the task is profiled and the recommendation made;
 # confirm waits only for the candidate it is about to load.
-from slmselect.confirmation.cache import is_cached  # noqa: E402
-
 pending = [m for m in sorted(OFFLINE_MODELS, key=lambda m: "gemma" not in m) if not is_cached(m)]
 convert_log = os.path.join(work, "convert.log")
 converter = None
 if pending:
     with open(convert_log, "wb") as err:
-        code = "import sys\nfrom slmselect.confirmation.weights import ensure_converted\nfor m in sys.argv[1:]: ensure_converted(m)"
+        code = "import sys\nfrom slmselect import ensure_converted\nfor m in sys.argv[1:]: ensure_converted(m)"
         converter = subprocess.Popen([sys.executable, "-c", code, *pending], stdout=subprocess.DEVNULL, stderr=err)
 
 
@@ -133,8 +131,6 @@ console.print(again)
 
 # %% 5. What this run leaves behind
 rule("5. Left on disk")
-from slmselect.confirmation.cache import cache_info  # noqa: E402
-
 for entry in cache_info():
     if entry.kind in ("models", "gguf"):
         console.print(f"kept   {entry.size_text:>9}  {entry.path}  (converted model: later runs load it in seconds)")

@@ -35,7 +35,13 @@ _LAZY = {
     "LocalFolder": ".confirmation.sources",
     "GGUFFile": ".confirmation.sources",
     "PackagedGGUF": ".confirmation.sources",
-    "ModelLoadError": ".errors",
+    "ensure_converted": ".confirmation.weights",
+    "is_cached": ".confirmation.cache",
+    "cache_info": ".confirmation.cache",
+    "StageStarted": ".events",
+    "StageAdvanced": ".events",
+    "StageFinished": ".events",
+    "ProgressMessage": ".events",
     "evaluate": ".evaluation",
     "EvaluationReport": ".evaluation",
     "expand": ".expansion",
@@ -73,6 +79,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from slmselect._types import TaskProfile
     from slmselect.confirmation import CandidateResult, ConfirmReport, confirm
     from slmselect.confirmation.export import export
+    from slmselect.confirmation.cache import cache_info, is_cached
+    from slmselect.confirmation.weights import ensure_converted
+    from slmselect.events import ProgressMessage, StageAdvanced, StageFinished, StageStarted
     from slmselect.confirmation.sources import (
         GGUFFile, HubModel, LocalFolder, ModelSource, PackagedGGUF, register_model_source,
     )

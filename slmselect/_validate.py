@@ -442,7 +442,7 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "query": Options(QUERY_FORMS),
     },
     "compare": {
-        "source": Name("a source id, e.g. 'lora_land_2024' (`slmselect compare --list-sources` lists them)"),
+        "source": Name("a source id, e.g. 'lora_land_2024' (`slmselect compare --list-sources` lists them)", none_ok=True),
         "value": Options(COMPARE_VALUES, none_ok=True),
         "objective": Options(COMPARE_VALUES),
         "families": StrList(),

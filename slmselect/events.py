@@ -11,7 +11,7 @@ callable, which is then called with every event instead::
 
 There are four kinds of event, each a small frozen dataclass. A *stage* is one step of the work (set-up such
 as reading the examples or loading a model, a candidate's training, a fold of the evaluation); it starts,
-may advance (a training step with its loss, a batch scored, a fold done), and finishes. A :class:`Message` is
+may advance (a training step with its loss, a batch scored, a fold done), and finishes. A :class:`ProgressMessage` is
 a one-off line (a candidate failed, a result reused). Every event says which call sent it (``job``), what it
 is about (``subject``: a model id for confirm, empty for the run's own set-up), when (``time``, seconds since
 the epoch) and from which process (``pid``: a Ray worker's, for a candidate trained on Ray).
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
-__all__ = ["Event", "Message", "ProgressCallback", "Reporter", "Stage", "StageAdvanced", "StageFinished",
+__all__ = ["Event", "ProgressMessage", "ProgressCallback", "Reporter", "Stage", "StageAdvanced", "StageFinished",
            "StageStarted"]
 
 
@@ -65,7 +65,7 @@ class StageFinished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Message(Event):
+class ProgressMessage(Event):
     text: str
 
 
@@ -123,4 +123,4 @@ class Reporter:
         return Stage(self, name, total, subject=subject)
 
     def message(self, text: str, *, subject: str = "") -> None:
-        self.send(Message(job=self.job, subject=subject, text=text))
+        self.send(ProgressMessage(job=self.job, subject=subject, text=text))

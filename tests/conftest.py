@@ -35,6 +35,7 @@ def _load_example_module(name: str) -> None:
 
 
 _load_example_module("public_datasets")  # the offline dataset loaders the examples use: `from public_datasets import trec`
+_load_example_module("offline_models")  # the offline models' source: `from offline_models import SOURCE`
 
 
 def _have(package: str) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from slmselect.errors import ParameterError
-from slmselect.events import Message, Reporter, StageAdvanced, StageFinished, StageStarted
+from slmselect.events import ProgressMessage, Reporter, StageAdvanced, StageFinished, StageStarted
 from slmselect.report.progress import ProgressPrinter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def test_events_pass_to_a_callback_and_nothing_is_drawn_when_progress_is_false(c
         rows.advance(1, note="3 requests, 1 rejected")
     rep.message("the teacher is slow")
     kinds = [type(e) for e in seen]
-    assert kinds == [StageStarted, StageAdvanced, StageFinished, Message]
+    assert kinds == [StageStarted, StageAdvanced, StageFinished, ProgressMessage]
     assert seen[1].done == 1 and seen[1].total == 2 and seen[1].note == "3 requests, 1 rejected"
     assert seen[2].ok and seen[2].seconds >= 0 and all(e.job == "expand" and e.pid == os.getpid() for e in seen)
     quiet = reporter(False, "confirm")
@@ -176,7 +176,7 @@ def test_confirm_takes_the_profile_from_the_recommendation(trec_rows, tmp_path, 
             confirm(examples, recommendation=rec, top_k=1, steps=1, store=False, progress=seen.append,
                     output_dir=tmp_path / "adapters")
         stages = [e.stage for e in seen if isinstance(e, StageStarted)]
-        reused = [e.text for e in seen if isinstance(e, Message) and "the recommendation's" in e.text]
+        reused = [e.text for e in seen if isinstance(e, ProgressMessage) and "the recommendation's" in e.text]
         assert ("profiling the examples" in stages) is profiled and bool(reused) is not profiled, stages
         assert (failed.value.report.task_fingerprint == rec.profile.fingerprint) is not profiled
         assert "load" in stages and seen[-1].subject == "Qwen/Qwen2.5-0.5B-Instruct"  # it got as far as loading

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from slmselect.errors import ParameterError
-from slmselect.events import Event, Message, Reporter, StageAdvanced, StageFinished, StageStarted
+from slmselect.events import Event, ProgressMessage, Reporter, StageAdvanced, StageFinished, StageStarted
 
 #: Longest silence, in seconds, of the plain lines while a stage runs.
 PLAIN_INTERVAL = 7.0
@@ -83,7 +83,7 @@ class ProgressPrinter:
                 self._advanced(event, now)
             elif isinstance(event, StageFinished):
                 self._finished(event, now)
-            elif isinstance(event, Message):
+            elif isinstance(event, ProgressMessage):
                 who = _short(event.subject)
                 self._print(f"{who}: {event.text}" if who else event.text)
 
