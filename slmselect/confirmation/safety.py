@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import time
 from pathlib import Path
 
 from slmselect.errors import ModelLoadError
@@ -41,8 +40,6 @@ def sha256_file(path: Path) -> str:
 
 #: Prefix of temporary cache entries: ``.tmp-<pid>-<name>``; the pid says whether their writer still runs.
 TMP_PREFIX = ".tmp-"
-#: Temporary entries without a pid (older slmselect) are removed when older than this.
-_STALE_SECONDS = 24 * 3600
 
 
 def _alive(pid: int) -> bool:
@@ -56,18 +53,16 @@ def _alive(pid: int) -> bool:
 
 
 def sweep_stale(folder: Path) -> list[Path]:
-    """Remove the temporary folders and files that a killed conversion left in ``folder``; return them."""
+    """Remove the temporary folders and files that a killed writer left in ``folder``; return them.
+
+    An entry is removed when the process its name carries has ended; an entry without a pid in its name is not
+    one of slmselect's and is left alone."""
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for entry in folder.glob(f"{TMP_PREFIX}*"):
         head = entry.name[len(TMP_PREFIX):].split("-", 1)[0]
-        pid = int(head) if head.isdigit() else None
-        try:
-            stale = not _alive(pid) if pid is not None else time.time() - entry.stat().st_mtime > _STALE_SECONDS
-        except OSError:
-            continue
-        if not stale or pid == os.getpid():
+        if not head.isdigit() or int(head) == os.getpid() or _alive(int(head)):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
