@@ -263,6 +263,22 @@ class FilePath:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """What a long call reports as it goes: True (drawn on stderr), False or None (nothing), or a callable
+    that receives every event (:mod:`slmselect.events`)."""
+
+    none_ok: bool = True
+
+    def describe(self) -> str:
+        return "True (draw on stderr), False (nothing) or a callable that takes each event (slmselect.events)"
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, bool) or callable(value):
+            return value
+        raise ValueError
+
+
+@dataclass(frozen=True)
 class Flag:
     """A bool (the strings 'true'/'false'/'1'/'0' from the command line too)."""
 
@@ -383,6 +399,7 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "max_examples": Interval(int, 1, None, closed="left"),
     },
     "confirm": {
+        "progress": Progress(),
         "models": StrList(),
         "top_k": _COUNT,
         "steps": _COUNT,
@@ -408,6 +425,7 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "checkpoint_every": Interval(int, 0, None, closed="left", none_ok=True, unit="steps"),
     },
     "expand": {
+        "progress": Progress(),
         "base_url": Name("the teacher server's URL, e.g. 'http://127.0.0.1:8000/v1'"),
         "model": Name("the name of the teacher model the server serves, e.g. 'gpt-4o-mini'"),
         "n": _COUNT,
@@ -429,6 +447,7 @@ PARAMS: dict[str, dict[str, Spec]] = {
         "context_field": _FIELD,
     },
     "evaluate": {
+        "progress": Progress(),
         "sources": StrList(),
         "objectives": OptionList(_OBJECTIVE),
         "min_models": Interval(int, 2, None, closed="left", unit="rank figures need at least two models"),

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from slmselect._validate import (PARAMS, FilePath, Flag, Interval, Languages, Name, OptionList, Options, Scores,
-                                 Size, StrList, Text, check_params)
+from slmselect._validate import (PARAMS, FilePath, Flag, Interval, Languages, Name, OptionList, Options, Progress,
+                                 Scores, Size, StrList, Text, check_params)
 from slmselect.cli import main
 from slmselect.errors import EXIT_BAD_INPUT, EXIT_MISSING_DEPENDENCY, MissingDependencyError, ParameterError, exit_code
 
@@ -41,7 +41,7 @@ def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 BAD: dict[type, Any] = {Interval: "not-a-number", Options: "no-such-choice", OptionList: "no-such-choice",
                         Size: "lots", StrList: 5, Text: 5, Name: "", FilePath: 5, Flag: "maybe",
-                        Languages: "deutsch", Scores: "0.82"}
+                        Languages: "deutsch", Scores: "0.82", Progress: "yes"}
 
 
 def _call(func: str, tmp: Path) -> Callable[..., Any]:

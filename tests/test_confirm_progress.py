@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from slmselect import confirm
 from slmselect.errors import ParameterError
 from slmselect.events import ProgressMessage, Reporter, StageAdvanced, StageFinished, StageStarted
 from slmselect.report.progress import ProgressPrinter
@@ -92,7 +93,7 @@ def test_events_pass_to_a_callback_and_nothing_is_drawn_when_progress_is_false(c
     quiet.message("x")
     assert capsys.readouterr().err == ""
     with pytest.raises(ParameterError, match="'progress' parameter of confirm must be True"):
-        reporter("yes", "confirm")
+        confirm([{"text": "a", "label": "b"}], models=["HuggingFaceTB/SmolLM2-135M-Instruct"], progress="yes")
 
 
 def _env(**extra: str) -> dict[str, str]:

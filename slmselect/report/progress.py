@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from slmselect.errors import ParameterError
 from slmselect.events import Event, ProgressMessage, Reporter, StageAdvanced, StageFinished, StageStarted
 
 #: Longest silence, in seconds, of the plain lines while a stage runs.
@@ -185,14 +184,9 @@ def _key(event: Any) -> tuple[str, str, int]:
 
 
 def reporter(progress: Any, job: str) -> Reporter:
-    """The :class:`~slmselect.events.Reporter` for a call's ``progress=`` argument: ``True`` draws with a
-    :class:`ProgressPrinter` on stderr, ``False`` (or None) sends nothing, a callable receives every event."""
+    """The :class:`~slmselect.events.Reporter` for a call's ``progress=`` argument, as the parameter layer
+    checked it: ``True`` draws with a :class:`ProgressPrinter` on stderr, ``False`` (or None) sends nothing, a
+    callable receives every event."""
     if progress is True:
         return Reporter(ProgressPrinter(job), job)
-    if progress is False or progress is None:
-        return Reporter(None, job)
-    if callable(progress):
-        return Reporter(progress, job)
-    raise ParameterError(
-        f"The 'progress' parameter of {job} must be True (draw on stderr), False (nothing) or a callable that "
-        f"takes each event (slmselect.events). Got {progress!r} instead.")
+    return Reporter(progress if callable(progress) else None, job)
