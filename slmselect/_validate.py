@@ -343,7 +343,7 @@ class Scores:
         return out
 
 
-Spec = Interval | Options | OptionList | Size | StrList | Text | Name | FilePath | Flag | Languages | Scores
+Spec = Interval | Options | OptionList | Size | StrList | Text | Name | FilePath | Flag | Progress | Languages | Scores
 
 _COUNT = Interval(int, 1, None, closed="left")
 _SEED = Interval(int, 0, 2**32 - 1, closed="both")

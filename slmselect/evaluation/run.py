@@ -215,7 +215,7 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
         rel0, score0 = out["relative"][qi, cand], out["score"][qi, cand]
         sd_lo, sd_hi = out["sd_lo"][qi, cand], out["sd_hi"][qi, cand]
         mine = rank(rel0, cand, st.edge_static_weight if edge else st.static_weight, b.ranks, edge=edge, score=score0,
-                    mem=mem, tol=tol)
+                    mem=mem, tol=tol, avg=avg)
         order, rel = mine.order, mine.relative
         if edge:
             score = mine.points
@@ -224,13 +224,13 @@ def _evaluate_fold(obj, o, fit, st, train, cand_ok, srcs, min_models, eu, mem_al
         lo, hi = score - INTERVAL_Z * sd_lo, score + INTERVAL_Z * sd_hi
         cov = float(((truth >= lo - _EPS) & (truth <= hi + _EPS)).mean())
         static_first = int(np.argmax(akey))
-        gaps = _gap_figures(b, w[qi], cand, int(order[0]), blend_among(rel0, b.ranks, cand, st.static_weight) if edge else rel,
+        gaps = _gap_figures(b, w[qi], cand, int(order[0]), blend_among(rel0, b.ranks, cand, st.static_weight, avg=avg) if edge else rel,
                             truth, out["spread"][qi], out["spread_var"][qi], out["rel_var"][qi, cand], st.gap_scale,
                             anchored=not edge)
         add("slmselect", order, rel if edge else -np.argsort(order).astype(float),
             extra=dict(coverage=cov, interval_width=float((hi - lo).mean()), static_pick=bool(order[0] == static_first), **gaps))
         if np.isfinite(avg).any():
-            aorder = rank(np.zeros(len(cand)), cand, 1.0, b.ranks, edge=edge, score=score0, mem=mem, tol=tol).order
+            aorder = rank(np.zeros(len(cand)), cand, 1.0, b.ranks, edge=edge, score=score0, mem=mem, tol=tol, avg=avg).order
             add("best_avg_rank", aorder, akey, tie_key=None if edge else akey)
         else:
             add("best_avg_rank", None, None)

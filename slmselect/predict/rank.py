@@ -137,17 +137,16 @@ def rank_batch(relative: np.ndarray, cand: np.ndarray, zstat: np.ndarray | None,
 
 def rank(relative: np.ndarray, cand: np.ndarray, weight: float | np.ndarray = 0.0, ranks: RankIndex | None = None, *,
          edge: bool = False, score: np.ndarray | None = None, mem: np.ndarray | None = None, tol: float | None = None,
-         ref: np.ndarray | None = None, anchored: np.ndarray | None = None) -> Ranking:
+         ref: np.ndarray | None = None, anchored: np.ndarray | None = None, avg: np.ndarray | None = None) -> Ranking:
     """Order one query's candidates: :func:`rank_batch` with one row. ``relative``, ``score``, ``mem``, ``ref``
     and ``anchored`` are the candidates' (n,); ``cand`` their indices among the models of ``ranks``, the
-    evidence the static advice is read from (needed when ``weight`` is above 0). ``order`` holds positions
-    among the candidates."""
+    evidence the static advice is read from (needed when ``weight`` is above 0); ``avg`` their average ranks
+    (``ranks.avg_rank(cand)``) when the caller has them already. ``order`` holds positions among the candidates."""
     relative = np.asarray(relative, float)
     n = len(relative)
     w = np.asarray(weight, float)
     use_static = ranks is not None and n > 0 and bool((w > 0).any())
-    z = static_z(ranks.avg_rank(cand)) if use_static else None  # type: ignore[union-attr]
-    zstat = None if z is None else z[None, :]
+    zstat = _static_row(ranks, cand, avg) if use_static else None  # type: ignore[arg-type]
     row = (lambda a: None if a is None else np.asarray(a, float)[None, :])
     r = rank_batch(relative[None, :], np.ones((1, n), bool), zstat, w if w.ndim == 0 else w[None, :], edge=edge,
                    score=row(score),
@@ -158,6 +157,19 @@ def rank(relative: np.ndarray, cand: np.ndarray, weight: float | np.ndarray = 0.
                    good=None if r.good is None else r.good[0], best=None if r.best is None else float(r.best[0]))
 
 
-def blend_among(relative: np.ndarray, ranks: RankIndex, cand: np.ndarray, weight: float | np.ndarray) -> np.ndarray:
-    """One query's candidates' standings with the static advice blended in (:func:`blend` with one row)."""
-    return rank(relative, cand, weight, ranks).relative
+def blend_among(relative: np.ndarray, ranks: RankIndex, cand: np.ndarray, weight: float | np.ndarray, *,
+                avg: np.ndarray | None = None) -> np.ndarray:
+    """One query's candidates' standings with the static advice blended in (:func:`blend` with one row);
+    ``avg`` as for :func:`rank`."""
+    relative = np.asarray(relative, float)
+    w = np.asarray(weight, float)
+    if not len(relative) or not (w > 0).any():
+        return relative
+    return blend(relative[None, :], np.ones((1, len(relative)), bool), _static_row(ranks, cand, avg),
+                 w if w.ndim == 0 else w[None, :])[0]
+
+
+def _static_row(ranks: RankIndex, cand: np.ndarray, avg: np.ndarray | None) -> np.ndarray | None:
+    """(1, n): the static standings of one query's candidates, from their average ranks (None: none ranked)."""
+    z = static_z(ranks.avg_rank(cand) if avg is None else avg)
+    return None if z is None else z[None, :]

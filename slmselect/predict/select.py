@@ -31,6 +31,7 @@ from slmselect.predict.observed import KINDS, Observed
 from slmselect.predict.query import INTERVAL_Z, Bound, Settings, bind, gap_sd, kernel, predict_batch
 from slmselect.predict.rank import blend, edge_target, rank_batch, static_standings
 from slmselect.predict.text import task_types_for, type_affinity
+from slmselect._types import EDGE_TOLERANCE
 
 #: The grid searched; the first of equally good settings wins, so the static weight runs from static to
 #: predicted and shrink from strong to weak.
@@ -47,10 +48,9 @@ TOP3_WEIGHT = 0.01
 #: Share of held-out inner-fold scores the 95% interval is scaled to cover (a little above 0.95: the outer folds
 #: see datasets further from the training ones than the inner folds do).
 COVERAGE_TARGET = 0.975
-#: Edge objective: static weights tried (first wins ties), the tolerance of the inner loss, and the loss weight
+#: Edge objective: static weights tried (first wins ties), and the loss weight
 #: of a pick that is not the smallest model within tolerance.
 EDGE_STATIC_WEIGHTS = (1.0, 0.5, 0.0)
-from slmselect._types import EDGE_TOLERANCE  # noqa: E402 - the one definition, shared with recommend and evaluate
 EDGE_MISS_WEIGHT = 0.01
 #: The one-standard-error rule of the pick's settings: the most static setting within this many standard errors
 #: (of the paired per-query difference) of the lowest inner-fold loss is taken.

@@ -28,7 +28,7 @@ def pick_notes(pred: Prediction, idx: np.ndarray, order: np.ndarray, names: pd.I
     weight, and the candidates measured on the user's own data. ``names`` are the candidates' model ids."""
     notes: list[str] = []
     avg = pred.bound.ranks.avg_rank(idx)
-    static = int(rank(np.zeros(len(idx)), idx, 1.0, pred.bound.ranks).pick) if np.isfinite(avg).any() \
+    static = int(rank(np.zeros(len(idx)), idx, 1.0, pred.bound.ranks, avg=avg).pick) if np.isfinite(avg).any() \
         else int(np.argmax(pred.bound.theta[idx]))
     prior = int(np.argmax(np.where(pred.cold[idx], -np.inf, pred.bound.theta[idx])))
     moved = float(np.max(pred.evidence_share[idx])) if len(idx) else 0.0

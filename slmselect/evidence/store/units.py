@@ -14,6 +14,7 @@ import pandas as pd
 
 from slmselect.errors import MissingDependencyError, SlmselectWarning, StoreError
 from slmselect.evidence.db import BenchmarkDB
+from slmselect.evidence.store.results import load_local_results
 
 #: The source the store's runs are evidence of.
 LOCAL_SOURCE = "local"
@@ -26,14 +27,10 @@ def local_task_id(fingerprint: str) -> str:
 
 def local_units(db: BenchmarkDB, store: str | os.PathLike[str] | None) -> BenchmarkDB:
     """``db`` with the store's successful confirm runs appended (source ``local``), for models ``db`` knows.
-    An unreadable store is a warning (naming it and --no-local), and ``db`` itself is returned; so it is
-    when the store's extra is not installed or the store holds nothing."""
+    An unreadable store (or one whose driver, psycopg, is not installed) is a warning naming it and --no-local,
+    and ``db`` itself is returned; so it is when the store holds nothing."""
     try:
-        from slmselect.evidence.store.results import load_local_results
-
         local = load_local_results(store)
-    except ImportError:
-        return db
     except (StoreError, MissingDependencyError) as err:
         warnings.warn(f"{err} Answering from the published evidence only; --no-local skips the local results.",
                       SlmselectWarning, stacklevel=3)
